@@ -1,0 +1,117 @@
+//! A binary image packed 64 pixels to a `u64` word, the representation morphology runs on.
+
+/// A `rows × cols` binary image; bit `x % 64` of word `x / 64` of a row is pixel `x`.
+///
+/// Invariant: the padding bits past `cols` in each row's last word are 0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BitMatrix {
+    rows: usize,
+    cols: usize,
+    words_per_row: usize,
+    words: Vec<u64>,
+}
+
+impl BitMatrix {
+    /// An all-zero matrix.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let m = BitMatrix::zeros(2, 70);
+    /// assert_eq!((m.rows(), m.cols(), m.words_per_row()), (2, 70, 2));
+    /// assert!(!m.get(1, 69));
+    /// ```
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        let words_per_row = cols.div_ceil(64);
+        BitMatrix {
+            rows,
+            cols,
+            words_per_row,
+            words: vec![0; rows * words_per_row],
+        }
+    }
+
+    /// Builds a matrix from a predicate on (row, column).
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let m = BitMatrix::from_fn(3, 3, |y, x| y == x);
+    /// assert!(m.get(2, 2) && !m.get(2, 1));
+    /// ```
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> bool) -> Self {
+        let mut m = BitMatrix::zeros(rows, cols);
+        for y in 0..rows {
+            let row = m.row_mut(y);
+            for x in 0..cols {
+                row[x / 64] |= u64::from(f(y, x)) << (x % 64);
+            }
+        }
+        m
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub fn words_per_row(&self) -> usize {
+        self.words_per_row
+    }
+
+    /// Pixel (y, x).
+    pub fn get(&self, y: usize, x: usize) -> bool {
+        self.row(y)[x / 64] >> (x % 64) & 1 == 1
+    }
+
+    /// The words of row `y`.
+    pub fn row(&self, y: usize) -> &[u64] {
+        &self.words[y * self.words_per_row..(y + 1) * self.words_per_row]
+    }
+
+    /// The words of row `y`, mutably. Callers keep the padding bits 0.
+    pub fn row_mut(&mut self, y: usize) -> &mut [u64] {
+        &mut self.words[y * self.words_per_row..(y + 1) * self.words_per_row]
+    }
+
+    /// All words, row after row.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// All words, mutably. Callers keep the padding bits 0.
+    pub fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.words
+    }
+
+    /// The mask of valid bits in each row's last word (all ones when `cols % 64 == 0`).
+    pub fn last_word_mask(&self) -> u64 {
+        match self.cols % 64 {
+            0 => u64::MAX,
+            r => (1u64 << r) - 1,
+        }
+    }
+
+    /// Number of set pixels.
+    pub fn count_ones(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Whether every pixel is set.
+    pub fn is_full(&self) -> bool {
+        self.count_ones() == self.rows * self.cols
+    }
+
+    /// Sets every pixel to `value`.
+    pub fn fill(&mut self, value: bool) {
+        let last = self.last_word_mask();
+        let wpr = self.words_per_row;
+        for row in self.words.chunks_exact_mut(wpr.max(1)) {
+            row.fill(if value { u64::MAX } else { 0 });
+            if let Some(w) = row.last_mut() {
+                *w &= last;
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! From map values to colour levels 0..=255 (SPEC §1 steps 1–3).
+//!
+//! anomalib computes, in the map's own float type,
+//! `level = u8(((m - min) / ptp) * 255)` (or `u8(m * 255)` without normalisation).
+//! The operations here are exactly those, one IEEE rounding each, in the same order:
+//! a real division, never a multiply by a reciprocal, which changes the truncated level.
+//! Where the reference is undefined we decide (SPEC §1, Decisions):
+//! values outside `[0, 256)` saturate to 0 or 255, a constant map gives level 0
+//! (0/0 = NaN, which the saturating cast sends to 0), and NaN/±inf in the map are an error.
+
+use std::ops::{Div, Mul, Sub};
+
+use ndarray::ArrayView2;
+
+/// The float types a map is computed in: `f32` (float16 and float32 maps) and `f64`.
+pub trait MapFloat:
+    Copy
+    + PartialOrd
+    + Send
+    + Sync
+    + Sub<Output = Self>
+    + Div<Output = Self>
+    + Mul<Output = Self>
+    + 'static
+{
+    /// 255 in this type: the reference multiplies by the Python int 255.
+    const FULL_SCALE: Self;
+    /// Whether the value is neither NaN nor ±inf.
+    fn is_finite_value(self) -> bool;
+    /// Truncation toward zero, saturating to `0..=255`; NaN gives 0.
+    ///
+    /// Rust's float-to-int `as` cast is defined to do exactly this.
+    fn saturating_level(self) -> u8;
+    /// The largest value of this type that is `<= t` (`t` is not NaN).
+    ///
+    /// For a value `v` of this type, `v > t` (compared exactly) equals
+    /// `v > Self::floor_from_f64(t)`, which lets `f32` maps compare in `f32`.
+    fn floor_from_f64(t: f64) -> Self;
+}
+
+impl MapFloat for f32 {
+    const FULL_SCALE: Self = 255.0;
+    #[inline(always)]
+    fn is_finite_value(self) -> bool {
+        self.is_finite()
+    }
+    #[inline(always)]
+    fn saturating_level(self) -> u8 {
+        self as u8
+    }
+    fn floor_from_f64(t: f64) -> Self {
+        let nearest = t as f32; // round to nearest, ±inf beyond f32::MAX
+        if f64::from(nearest) > t {
+            nearest.next_down()
+        } else {
+            nearest
+        }
+    }
+}
+
+impl MapFloat for f64 {
+    const FULL_SCALE: Self = 255.0;
+    #[inline(always)]
+    fn is_finite_value(self) -> bool {
+        self.is_finite()
+    }
+    #[inline(always)]
+    fn saturating_level(self) -> u8 {
+        self as u8
+    }
+    fn floor_from_f64(t: f64) -> Self {
+        t
+    }
+}
+
+/// The smallest and largest value of a map that holds only finite values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MapRange<T> {
+    pub min: T,
+    pub max: T,
+}
+
+/// Where a map is not finite: how many values, and the first one's (row, column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonFiniteValues {
+    pub count: usize,
+    pub first: (usize, usize),
+}
+
+/// One pass over the map: its range, or where its non-finite values are.
+///
+/// ```
+/// use anomaly_postprocess::levels::{map_range, MapRange};
+/// let m = ndarray::array![[0.5f32, 2.0], [-1.0, 0.0]];
+/// assert_eq!(map_range(m.view()), Ok(MapRange { min: -1.0, max: 2.0 }));
+/// let bad = ndarray::array![[0.5f64, f64::NAN]];
+/// assert_eq!(map_range(bad.view()).unwrap_err().first, (0, 1));
+/// ```
+pub fn map_range<T: MapFloat>(map: ArrayView2<'_, T>) -> Result<MapRange<T>, NonFiniteValues> {
+    let first = map[[0, 0]];
+    let (mut min, mut max) = (first, first);
+    let mut all_finite = true;
+    for row in map.rows() {
+        for &v in row {
+            all_finite &= v.is_finite_value();
+            if v < min {
+                min = v;
+            }
+            if v > max {
+                max = v;
+            }
+        }
+    }
+    if all_finite {
+        return Ok(MapRange { min, max });
+    }
+    // Slow path, only on the way to an error: count and locate.
+    let mut count = 0;
+    let mut first_at = None;
+    for ((y, x), &v) in map.indexed_iter() {
+        if !v.is_finite_value() {
+            count += 1;
+            first_at.get_or_insert((y, x));
+        }
+    }
+    Err(NonFiniteValues {
+        count,
+        first: first_at.unwrap_or((0, 0)),
+    })
+}
+
+/// How values become levels: with the map's min-max normalisation or as they are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LevelScale<T> {
+    /// `(v - min) / ptp * 255`, with `ptp = max - min` computed in `T` like `np.ptp`.
+    Normalized { min: T, ptp: T },
+    /// `v * 255`.
+    Raw,
+}
+
+impl<T: MapFloat> LevelScale<T> {
+    /// The scale for a map with the given range.
+    pub fn new(range: MapRange<T>, normalize: bool) -> Self {
+        if normalize {
+            LevelScale::Normalized {
+                min: range.min,
+                ptp: range.max - range.min,
+            }
+        } else {
+            LevelScale::Raw
+        }
+    }
+
+    /// The colour level of one value.
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::LevelScale;
+    /// assert_eq!(LevelScale::<f32>::Raw.level(0.5), 127);
+    /// assert_eq!(LevelScale::<f32>::Raw.level(1.004), 255); // saturates, never wraps
+    /// assert_eq!(LevelScale::<f32>::Raw.level(-3.0), 0);
+    /// let constant = LevelScale::Normalized { min: 2.0f64, ptp: 0.0 };
+    /// assert_eq!(constant.level(2.0), 0); // 0/0 is NaN, and NaN is level 0
+    /// ```
+    #[inline(always)]
+    pub fn level(self, v: T) -> u8 {
+        match self {
+            LevelScale::Normalized { min, ptp } => {
+                ((v - min) / ptp * T::FULL_SCALE).saturating_level()
+            }
+            LevelScale::Raw => (v * T::FULL_SCALE).saturating_level(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn saturating_level_truncates_and_saturates() {
+        assert_eq!(254.999f32.saturating_level(), 254);
+        assert_eq!(255.0f32.saturating_level(), 255);
+        assert_eq!(256.5f32.saturating_level(), 255);
+        assert_eq!((-0.7f64).saturating_level(), 0);
+        assert_eq!(f32::NAN.saturating_level(), 0);
+    }
+
+    #[test]
+    fn normalized_levels_use_division_not_reciprocal() {
+        // A value where x / p and x * (1 / p) truncate differently in f32.
+        let mut found = false;
+        for i in 1..200_000u32 {
+            let x = i as f32 * 1e-5;
+            let p = 0.3f32;
+            let by_division = (x / p * 255.0) as u8;
+            let by_reciprocal = (x * (1.0 / p) * 255.0) as u8;
+            if by_division != by_reciprocal {
+                let scale = LevelScale::Normalized {
+                    min: 0.0f32,
+                    ptp: p,
+                };
+                assert_eq!(scale.level(x), by_division);
+                found = true;
+            }
+        }
+        assert!(found, "expected at least one value where the two differ");
+    }
+
+    #[test]
+    fn range_and_non_finite() {
+        let m = array![[1.0f32, -2.0, 3.0], [0.0, 7.5, -9.0]];
+        assert_eq!(
+            map_range(m.view()).unwrap(),
+            MapRange {
+                min: -9.0,
+                max: 7.5
+            }
+        );
+        let bad = array![[1.0f32, 2.0], [f32::INFINITY, f32::NAN]];
+        assert_eq!(
+            map_range(bad.view()).unwrap_err(),
+            NonFiniteValues {
+                count: 2,
+                first: (1, 0)
+            }
+        );
+    }
+
+    #[test]
+    fn range_walks_strided_views() {
+        let m = array![[1.0f64, 5.0, 2.0], [4.0, -1.0, 0.0]];
+        let t = m.t();
+        assert_eq!(
+            map_range(t).unwrap(),
+            MapRange {
+                min: -1.0,
+                max: 5.0
+            }
+        );
+        let flipped = m.slice(ndarray::s![.., ..;-2]);
+        assert_eq!(map_range(flipped).unwrap(), MapRange { min: 0.0, max: 4.0 });
+    }
+
+    #[test]
+    fn floor_from_f64_is_the_largest_f32_not_above() {
+        for t in [
+            0.1f64,
+            0.3,
+            -0.1,
+            1e39,
+            -1e39,
+            1.0,
+            f64::NEG_INFINITY,
+            1e-46,
+        ] {
+            let f = f32::floor_from_f64(t);
+            assert!(f64::from(f) <= t, "{t}");
+            assert!(f64::from(f.next_up()) > t, "{t}");
+        }
+        assert_eq!(f32::floor_from_f64(0.5), 0.5);
+        assert_eq!(f32::floor_from_f64(f64::INFINITY), f32::INFINITY);
+    }
+}

@@ -1,0 +1,27 @@
+//! Bit-exact, fast post-processing of anomaly maps.
+//!
+//! The kernels here are plain Rust over [`ndarray`] views; nothing in them knows about
+//! Python. The PyO3 binding layer lives in `src/python/` behind the `python` feature.
+//!
+//! | concern | module | SPEC.md |
+//! |---|---|---|
+//! | map → colour level (normalisation, truncation, saturation, finiteness) | [`levels`] | §1 steps 1–3 |
+//! | the JET table and `anomaly_map_to_color_map` | [`colormap`] | §1 step 4 |
+//! | `cv2.addWeighted` arithmetic and `superimpose_anomaly_map` | [`blend`] | §2 |
+//! | threshold precision and `compute_mask` | [`mask`] | §3 |
+//! | binary opening with a disk, bit-packed | [`morphology`], [`bitmap`] | §3 step 2 |
+//! | batch axes | [`batch`] | §4 |
+
+pub mod batch;
+pub mod bitmap;
+pub mod blend;
+pub mod colormap;
+pub mod error;
+pub mod levels;
+pub mod mask;
+pub mod morphology;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::KernelError;

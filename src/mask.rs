@@ -1,0 +1,101 @@
+//! `compute_mask`: threshold, opening with a disk, 0/255 (SPEC §3).
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+
+use crate::bitmap::BitMatrix;
+use crate::error::{check_shape, KernelError};
+use crate::levels::MapFloat;
+use crate::morphology::open_disk;
+
+/// `map > threshold`, bit-packed.
+///
+/// `threshold` must already be rounded to the precision numpy compares in (SPEC §3:
+/// the map's dtype for a Python number, the common dtype for a numpy scalar) and must
+/// not be NaN; every value of that precision is exact in `f64`. Comparing `v > t` for
+/// `v` of type `T` is then exact as `v > T::floor_from_f64(t)`. NaN is never above.
+///
+/// ```
+/// use anomaly_postprocess::mask::threshold_bits;
+/// let map = ndarray::array![[0.1f32, 0.2, f32::NAN]];
+/// let bits = threshold_bits(map.view(), f64::from(0.1f32));
+/// assert_eq!((bits.get(0, 0), bits.get(0, 1), bits.get(0, 2)), (false, true, false));
+/// // numpy's np.float64(0.1) threshold: f32(0.1) = 0.100000001 is above it.
+/// assert!(threshold_bits(map.view(), 0.1).get(0, 0));
+/// ```
+pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> BitMatrix {
+    let t = T::floor_from_f64(threshold);
+    let (rows, cols) = map.dim();
+    let mut bits = BitMatrix::zeros(rows, cols);
+    for (y, map_row) in map.rows().into_iter().enumerate() {
+        let out = bits.row_mut(y);
+        for (x, &v) in map_row.iter().enumerate() {
+            out[x / 64] |= u64::from(v > t) << (x % 64);
+        }
+    }
+    bits
+}
+
+/// Writes the 0/255 defect mask of one map into `out` (shape `(H, W)`).
+///
+/// `kernel_size` is the disk radius; 0 means no opening.
+///
+/// ```
+/// use anomaly_postprocess::mask::mask_into;
+/// let mut map = ndarray::Array2::<f64>::zeros((7, 7));
+/// map.slice_mut(ndarray::s![1..6, 1..6]).fill(0.9); // a 5×5 defect
+/// map[[0, 6]] = 0.9; // and a speck
+/// let mut out = ndarray::Array2::<u8>::zeros((7, 7));
+/// mask_into(map.view(), 0.5, 1, out.view_mut()).unwrap();
+/// assert_eq!(out[[3, 3]], 255);
+/// assert_eq!(out[[0, 6]], 0);
+/// ```
+pub fn mask_into<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    threshold: f64,
+    kernel_size: u64,
+    mut out: ArrayViewMut2<'_, u8>,
+) -> Result<(), KernelError> {
+    let (rows, cols) = map.dim();
+    check_shape("out", &[rows, cols], out.shape())?;
+    let opened = open_disk(&threshold_bits(map, threshold), kernel_size);
+    for (y, mut out_row) in out.axis_iter_mut(Axis(0)).enumerate() {
+        let bits = opened.row(y);
+        for (x, px) in out_row.iter_mut().enumerate() {
+            *px = 0u8.wrapping_sub((bits[x / 64] >> (x % 64) & 1) as u8);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn strict_comparison_in_map_precision() {
+        let map = array![[0.5f32, 0.5000001, 0.4999999]];
+        let bits = threshold_bits(map.view(), 0.5);
+        assert_eq!(
+            (bits.get(0, 0), bits.get(0, 1), bits.get(0, 2)),
+            (false, true, false)
+        );
+    }
+
+    #[test]
+    fn infinities() {
+        let map = array![[f32::INFINITY, f32::MAX, f32::NEG_INFINITY]];
+        let above_max = threshold_bits(map.view(), 1e39);
+        assert_eq!((above_max.get(0, 0), above_max.get(0, 1)), (true, false));
+        let all = threshold_bits(map.view(), f64::NEG_INFINITY);
+        assert_eq!((all.get(0, 1), all.get(0, 2)), (true, false));
+    }
+
+    #[test]
+    fn mask_values_are_0_or_255() {
+        let map = array![[0.9f64, 0.1], [0.7, 0.6]];
+        let mut out = ndarray::Array2::<u8>::zeros((2, 2));
+        mask_into(map.view(), 0.5, 0, out.view_mut()).unwrap();
+        assert_eq!(out, array![[255u8, 0], [255, 255]]);
+    }
+}

@@ -1,0 +1,38 @@
+//! The PyO3 binding layer: argument conversion only. Shape rules, dtype coercion and
+//! argument checks live in the Python package (`python/anomaly_postprocess/_api.py`);
+//! this layer receives arrays already in canonical form, converts them to ndarray
+//! views, runs the kernel with the GIL released and maps kernel errors to `ValueError`.
+
+mod arrays;
+mod blend;
+mod colormap;
+mod mask;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::error::KernelError;
+
+/// Runs a kernel without the GIL and turns its error into a `ValueError`.
+///
+/// Every long computation goes through here, so other Python threads run meanwhile.
+fn run_detached<F>(py: Python<'_>, kernel: F) -> PyResult<()>
+where
+    F: FnOnce() -> Result<(), KernelError> + Send,
+{
+    py.detach(kernel)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(colormap::color_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(blend::superimpose_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(mask::masks, m)?)?;
+    // The 256 RGB triples of the JET table, as 768 bytes.
+    m.add(
+        "JET_RGB",
+        pyo3::types::PyBytes::new(m.py(), crate::colormap::JET_RGB.as_flattened()),
+    )?;
+    Ok(())
+}
