@@ -81,8 +81,8 @@ pub fn superimpose_into<T: MapFloat>(
         .and(out.lanes_mut(Axis(2)))
         .for_each(|&v, img, mut px| {
             let rgb = JET_RGB[scale.level(v) as usize];
-            for c in 0..3 {
-                px[c] = blend.apply(rgb[c], img[c]);
+            for ((out, &heat), &base) in px.iter_mut().zip(&rgb).zip(img) {
+                *out = blend.apply(heat, base);
             }
         });
     Ok(())

@@ -133,10 +133,10 @@ mod tests {
     fn table_is_continuous_ramp() {
         // Neighbouring levels never jump by more than one ramp step (4) in any channel,
         // except the single documented blue glitch at 159.
-        for k in 1..256 {
-            for c in 0..3 {
-                let d = (JET_RGB[k][c] as i32 - JET_RGB[k - 1][c] as i32).abs();
-                assert!(d <= 4 || (k == 159 && c == 2), "k={k} c={c} d={d}");
+        for (k, pair) in JET_RGB.windows(2).enumerate() {
+            for (c, (&lo, &hi)) in pair[0].iter().zip(&pair[1]).enumerate() {
+                let d = (i32::from(hi) - i32::from(lo)).abs();
+                assert!(d <= 4 || (k + 1 == 159 && c == 2), "k={} c={c} d={d}", k + 1);
             }
         }
     }
