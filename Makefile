@@ -1,0 +1,41 @@
+# The two set-up commands of the README:
+#   make demo   build the wheel, install it with the `cli` extra, render the built-in demo
+#   make test   build the wheel, check it in a venv holding only numpy, run every test
+# Both create what they need (.venv-make for tests and the demo, .venv-wheel for the bare
+# install check) and work on a fresh machine with the Rust toolchain and Python >= 3.10.
+
+PYTHON ?= python3
+VENV := .venv-make
+WHEEL_VENV := .venv-wheel
+WHEEL_DIR := dist
+
+.PHONY: demo test wheel venv clean
+
+$(VENV)/.ready: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip "maturin>=1.9,<2"
+	touch $@
+
+venv: $(VENV)/.ready
+
+wheel: venv
+	rm -rf $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --release --out $(WHEEL_DIR)
+
+demo: wheel
+	$(VENV)/bin/python -m pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/*.whl
+	$(VENV)/bin/python -m pip install -q "$$(ls $(WHEEL_DIR)/*.whl)[cli]"
+	$(VENV)/bin/anomaly-postprocess
+
+test: wheel
+	cargo test --quiet
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q $(WHEEL_DIR)/*.whl
+	$(WHEEL_VENV)/bin/python tests/wheel_smoke.py
+	$(VENV)/bin/python -m pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/*.whl
+	$(VENV)/bin/python -m pip install -q "$$(ls $(WHEEL_DIR)/*.whl)[test]"
+	ANOMALY_POSTPROCESS_EXPECT_WHEEL=1 $(VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(WHEEL_VENV) $(WHEEL_DIR) target
