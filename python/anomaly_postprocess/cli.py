@@ -1,0 +1,403 @@
+"""The ``anomaly-postprocess`` command: anomaly maps in, heatmap/overlay/mask PNGs out.
+
+Pillow and tqdm come with the optional ``cli`` extra, so they are imported only when
+the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import __version__
+from ._api import anomaly_map_to_color_map, compute_mask, superimpose_anomaly_map
+from .demo import make_demo
+
+PROG = "anomaly-postprocess"
+OUTPUT_DIR = Path("anomaly-postprocess-out")
+DEMO_OUTPUT_DIR = Path("anomaly-postprocess-demo")
+MAP_SUFFIXES = (".npy", ".npz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+NPZ_MAP_KEY = "anomaly_map"
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+# What reading, checking or rendering one bad input file can raise.
+_FILE_ERRORS = (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
+
+_DESCRIPTION = """\
+Turn anomaly maps into anomalib-style PNGs: a JET heatmap, the heatmap
+superimposed on the inspected image, and a thresholded defect mask.
+Run it without arguments to render a built-in demo."""
+
+_EPILOG = f"""\
+outputs, written to DIR (default: ./{OUTPUT_DIR}, or
+./{DEMO_OUTPUT_DIR} for the demo), for a map file <stem>.npy/.npz:
+  <stem>_heatmap.png  JET colour map of the anomaly map (RGB)
+  <stem>_overlay.png  heatmap blended over the image (only with --images)
+  <stem>_mask.png     0/255 mask: map > threshold, opened with a disk
+
+exit status: 0 if every map was processed; 1 if any failed (each failure is
+reported on stderr as 'path: reason', nothing is written for that map, and
+the other maps are still processed); 2 for usage errors."""
+
+
+class _FileError(Exception):
+    """A problem with one input file, reported as ``path: reason``."""
+
+    def __init__(self, path: Path, reason: object) -> None:
+        text = " ".join(str(reason).split()) or type(reason).__name__
+        super().__init__(f"{path}: {text}")
+
+
+@contextmanager
+def _blame(path: Path) -> Iterator[None]:
+    """Turns a failure of the enclosed block into a :class:`_FileError` for ``path``."""
+    try:
+        yield
+    except _FILE_ERRORS as error:
+        raise _FileError(path, error) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.maps is None and args.images is not None:
+        parser.error("--images needs MAPS")
+    for path in (args.maps, args.images):
+        if path is not None and not path.exists():
+            parser.error(f"{path} does not exist")
+    if args.maps is not None and args.maps.is_dir() and args.images is not None:
+        if not args.images.is_dir():
+            parser.error("--images must be a directory when MAPS is a directory")
+
+    try:
+        import PIL  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError as error:
+        print(
+            f"{PROG}: the command-line tool needs Pillow and tqdm (import of {error.name} failed); "
+            "install them with: pip install 'anomaly-postprocess[cli]'",
+            file=sys.stderr,
+        )
+        return 1
+
+    if args.maps is None:
+        return _run_demo(args)
+    return _run_maps(args)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "maps",
+        nargs="?",
+        type=Path,
+        metavar="MAPS",
+        help="an anomaly map file (.npy, or .npz holding a single array or an array "
+        f"named '{NPZ_MAP_KEY}') or a directory of them; each file holds one map "
+        "(H, W). Without MAPS, render the built-in demo.",
+    )
+    parser.add_argument(
+        "-i",
+        "--images",
+        type=Path,
+        metavar="IMAGES",
+        help="the image the map was computed on (PNG/JPEG), or a directory of them "
+        "paired with the maps by file stem (a.npy with a.png). Each image must have "
+        "its map's height and width. Needed for the overlay; without it only the "
+        "heatmap and the mask are written.",
+    )
+    parser.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="the directory to write the PNGs to, created if missing (default: see "
+        "below)",
+    )
+    parser.add_argument(
+        "-t",
+        "--threshold",
+        type=_finite_float,
+        default=0.5,
+        metavar="T",
+        help="mask the pixels whose map value is strictly above T (default: "
+        "%(default)s, anomalib's threshold for its normalized maps). The mask always "
+        "uses the stored values, even with --normalize.",
+    )
+    parser.add_argument(
+        "-k",
+        "--kernel-size",
+        type=_non_negative_int,
+        default=4,
+        metavar="K",
+        help="radius of the disk that opens the mask, removing specks smaller than "
+        "the disk; 0 disables it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-a",
+        "--alpha",
+        type=_finite_float,
+        default=0.4,
+        metavar="A",
+        help="weight of the heatmap in the overlay, where the image's weight is one "
+        "minus it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="min-max stretch each map before colouring the heatmap and the overlay, "
+        "so its lowest value is dark blue and its highest dark red. Off by default, as "
+        "in anomalib's visualizer: maps are expected in [0, 1] (anomalib's normalized "
+        "output), values outside saturate, and colours mean the same score in every "
+        "image. Use --normalize for raw, unnormalized scores.",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no summary; failures are still reported",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    """Renders the built-in demo and prints where each file went."""
+    output_dir = args.output_dir or DEMO_OUTPUT_DIR
+    image, anomaly_map = make_demo()
+    image_path, map_path = output_dir / "demo.png", output_dir / "demo.npy"
+    if not _create_dir(output_dir):
+        return 1
+    try:
+        _write_png(image, image_path)
+        np.save(map_path, anomaly_map)
+        written = _write_outputs(_render(anomaly_map, image, args), output_dir, "demo")
+    except OSError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print("Built-in demo: a steel plate with a scratch, a rust stain and a speck of dust.")
+        for label, path in [("image", image_path), ("anomaly map", map_path), *written.items()]:
+            print(f"  {label:<12} {path}")
+        print("The same for your own maps, for example:")
+        print(f"  {PROG} {shlex.quote(str(map_path))} --images {shlex.quote(str(image_path))}")
+    return 0
+
+
+def _run_maps(args: argparse.Namespace) -> int:
+    """Processes every map under ``args.maps``; a bad file is reported and skipped."""
+    from tqdm import tqdm
+
+    output_dir = args.output_dir or OUTPUT_DIR
+    map_paths = _list_maps(args.maps)
+    if not map_paths:
+        print(f"{args.maps}: no {' or '.join(MAP_SUFFIXES)} files here", file=sys.stderr)
+        return 1
+    if not _create_dir(output_dir):
+        return 1
+    images_by_stem = _images_by_stem(args.images) if args.images and args.images.is_dir() else {}
+
+    first_with_stem: dict[str, Path] = {}
+    written: dict[str, Path] = {}
+    failures = 0
+    progress = tqdm(
+        map_paths,
+        unit="map",
+        file=sys.stderr,
+        disable=args.quiet or len(map_paths) == 1 or not sys.stderr.isatty(),
+    )
+    for map_path in progress:
+        try:
+            stem = map_path.stem
+            if stem in first_with_stem:
+                other = first_with_stem[stem]
+                raise _FileError(map_path, f"same stem as {other}, outputs would collide")
+            first_with_stem[stem] = map_path
+            written = _process(map_path, images_by_stem, output_dir, args)
+        except _FileError as error:
+            failures += 1
+            tqdm.write(str(error), file=sys.stderr)
+
+    if not args.quiet:
+        if len(map_paths) == 1:
+            for label, path in written.items():
+                print(f"{label:<8} {path}")
+        else:
+            failed = f"; {failures} failed" if failures else ""
+            done = len(map_paths) - failures
+            print(f"Processed {done} of {len(map_paths)} maps into {output_dir}{failed}")
+    return 1 if failures else 0
+
+
+def _create_dir(path: Path) -> bool:
+    """Creates the output directory ``path``; on failure, says why and returns False."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or error
+        print(f"{PROG}: cannot create the output directory {path}: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
+def _list_maps(maps: Path) -> list[Path]:
+    if maps.is_dir():
+        return sorted(
+            path
+            for path in maps.iterdir()
+            if path.suffix.lower() in MAP_SUFFIXES and path.is_file()
+        )
+    return [maps]
+
+
+def _images_by_stem(directory: Path) -> dict[str, list[Path]]:
+    by_stem: dict[str, list[Path]] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            by_stem.setdefault(path.stem, []).append(path)
+    return by_stem
+
+
+def _image_for(map_path: Path, images: Path | None, by_stem: dict[str, list[Path]]) -> Path | None:
+    """The image paired with ``map_path``: ``images`` itself if it is a file, else by stem."""
+    if images is None or images.is_file():
+        return images
+    stem = map_path.stem
+    candidates = by_stem.get(stem, [])
+    if not candidates:
+        names = ", ".join(stem + suffix for suffix in IMAGE_SUFFIXES)
+        raise _FileError(map_path, f"no image in {images} named {names}")
+    if len(candidates) > 1:
+        names = ", ".join(path.name for path in candidates)
+        raise _FileError(map_path, f"more than one image in {images}: {names}")
+    return candidates[0]
+
+
+def _process(
+    map_path: Path,
+    images_by_stem: dict[str, list[Path]],
+    output_dir: Path,
+    args: argparse.Namespace,
+) -> dict[str, Path]:
+    """Reads one map (and its image), renders it and writes its PNGs."""
+    with _blame(map_path):
+        anomaly_map = _load_map(map_path)
+    image_path = _image_for(map_path, args.images, images_by_stem)
+    image = None
+    if image_path is not None:
+        with _blame(image_path):
+            image = _read_image(image_path)
+    with _blame(map_path):
+        outputs = _render(anomaly_map, image, args, image_name=str(image_path))
+        return _write_outputs(outputs, output_dir, map_path.stem)
+
+
+def _load_map(path: Path) -> np.ndarray:
+    """The array in a .npy file, or the map in a .npz file (its only array or ``anomaly_map``)."""
+    with path.open("rb") as file:
+        magic = file.read(len(_NPY_MAGIC))
+    if magic == _NPY_MAGIC:
+        return np.load(path, allow_pickle=False)
+    if not magic.startswith(_ZIP_MAGIC):
+        raise ValueError("not a .npy or .npz file")
+    with np.load(path, allow_pickle=False) as archive:
+        if len(archive.files) == 1:
+            return archive[archive.files[0]]
+        if NPZ_MAP_KEY in archive.files:
+            return archive[NPZ_MAP_KEY]
+        raise ValueError(
+            f"holds {len(archive.files)} arrays {archive.files}; expected one, "
+            f"or one named '{NPZ_MAP_KEY}'"
+        )
+
+
+def _read_image(path: Path) -> NDArray[np.uint8]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _render(
+    anomaly_map: np.ndarray,
+    image: NDArray[np.uint8] | None,
+    args: argparse.Namespace,
+    image_name: str = "the image",
+) -> dict[str, NDArray[np.uint8]]:
+    """The heatmap, the overlay (with an image) and the mask of one map, by output name."""
+    heatmap = anomaly_map_to_color_map(anomaly_map, normalize=args.normalize)
+    if heatmap.ndim != 3:
+        raise ValueError(
+            f"holds a batch of maps of shape {anomaly_map.shape}; expected one map (H, W)"
+        )
+    outputs = {"heatmap": heatmap}
+    if image is not None:
+        if image.shape[:2] != heatmap.shape[:2]:
+            raise ValueError(
+                f"the map is {_size(heatmap)} but {image_name} is {_size(image)} "
+                "(height x width); they must match"
+            )
+        outputs["overlay"] = superimpose_anomaly_map(
+            anomaly_map, image, alpha=args.alpha, normalize=args.normalize
+        )
+    outputs["mask"] = compute_mask(anomaly_map, args.threshold, args.kernel_size)
+    return outputs
+
+
+def _size(array: np.ndarray) -> str:
+    return f"{array.shape[0]}x{array.shape[1]}"
+
+
+def _write_outputs(
+    outputs: dict[str, NDArray[np.uint8]], output_dir: Path, stem: str
+) -> dict[str, Path]:
+    """Writes ``<stem>_<name>.png`` for each output and returns the paths by name."""
+    paths = {name: output_dir / f"{stem}_{name}.png" for name in outputs}
+    for name, array in outputs.items():
+        _write_png(array, paths[name])
+    return paths
+
+
+def _write_png(array: NDArray[np.uint8], path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(array).save(path, format="PNG")

@@ -1,0 +1,274 @@
+"""The ``anomaly-postprocess`` command line and its built-in demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anomaly_postprocess import anomaly_map_to_color_map, compute_mask, superimpose_anomaly_map
+from anomaly_postprocess.cli import main
+from anomaly_postprocess.demo import make_demo
+
+DEMO_IMAGE, DEMO_MAP = make_demo()
+
+
+def read_png(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return np.asarray(image)
+
+
+def write_png(array: np.ndarray, path: Path) -> None:
+    Image.fromarray(array).save(path)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+# --- the demo ---------------------------------------------------------------------------
+
+
+def test_make_demo_is_deterministic_and_model_like() -> None:
+    image, anomaly_map = make_demo()
+    assert np.array_equal(image, DEMO_IMAGE) and np.array_equal(anomaly_map, DEMO_MAP)
+    assert image.shape == (256, 256, 3) and image.dtype == np.uint8
+    assert anomaly_map.shape == (256, 256) and anomaly_map.dtype == np.float32
+    assert 0 <= anomaly_map.min() and anomaly_map.max() <= 1
+    assert np.median(anomaly_map) < 0.3  # mostly a defect-free surface
+    defect_fraction = np.mean(compute_mask(anomaly_map, 0.5) == 255)
+    assert 0.005 < defect_fraction < 0.1
+    # The dust speck is above the threshold but smaller than the default opening disk.
+    unopened = compute_mask(anomaly_map, 0.5, kernel_size=0)
+    assert np.any(unopened > compute_mask(anomaly_map, 0.5))
+
+
+def test_demo_run_writes_the_three_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-o", str(tmp_path)]) == 0
+
+    heatmap = read_png(tmp_path / "demo_heatmap.png")
+    overlay = read_png(tmp_path / "demo_overlay.png")
+    mask = read_png(tmp_path / "demo_mask.png")
+    assert heatmap.shape == overlay.shape == (256, 256, 3)
+    assert mask.shape == (256, 256)
+    assert np.array_equal(mask, compute_mask(DEMO_MAP, 0.5, kernel_size=4))
+    assert np.array_equal(heatmap, anomaly_map_to_color_map(DEMO_MAP, normalize=False))
+    assert np.array_equal(overlay, superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
+    assert np.array_equal(read_png(tmp_path / "demo.png"), DEMO_IMAGE)
+    assert np.array_equal(np.load(tmp_path / "demo.npy"), DEMO_MAP)
+
+    out = capsys.readouterr().out
+    for name in ("demo_heatmap.png", "demo_overlay.png", "demo_mask.png"):
+        assert str(tmp_path / name) in out
+
+
+def test_python_dash_m_runs_the_demo(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "anomaly_postprocess", "--output-dir", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    for name in ("demo_heatmap.png", "demo_overlay.png", "demo_mask.png"):
+        assert (tmp_path / "out" / name).is_file()
+        assert str(Path("out") / name) in result.stdout
+
+
+# --- files and directories ----------------------------------------------------------------
+
+
+def test_directory_mode_reports_bad_files_and_processes_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    maps, images, out = tmp_path / "maps", tmp_path / "images", tmp_path / "out"
+    maps.mkdir()
+    images.mkdir()
+    small_image, small_map = DEMO_IMAGE[:96, :128], DEMO_MAP[:96, :128]
+    good = {
+        "plain": DEMO_MAP,
+        "single": small_map[None],  # (1, H, W) in an .npz with one array
+        "keyed": DEMO_MAP.astype(np.float64),  # in an .npz next to other arrays
+    }
+    np.save(maps / "plain.npy", good["plain"])
+    np.savez(maps / "single.npz", good["single"])
+    np.savez(maps / "keyed.npz", anomaly_map=good["keyed"], pred_score=np.float32(0.9))
+    (maps / "corrupt.npy").write_bytes(b"\x93NUMPY this is not an array")
+    nan_map = DEMO_MAP.copy()
+    nan_map[10, 20] = np.nan
+    np.save(maps / "nan.npy", nan_map)
+    (maps / "notes.txt").write_text("not a map")  # ignored: not .npy/.npz
+    for stem, image in [("plain", DEMO_IMAGE), ("single", small_image), ("keyed", DEMO_IMAGE)]:
+        write_png(image, images / f"{stem}.png")
+    write_png(DEMO_IMAGE, images / "nan.png")
+    write_png(DEMO_IMAGE, images / "corrupt.png")
+
+    assert main([str(maps), "--images", str(images), "-o", str(out), "-q"]) == 1
+
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 2
+    assert errors[0].startswith(f"{maps / 'corrupt.npy'}: ")
+    assert errors[1].startswith(f"{maps / 'nan.npy'}: ")
+    assert "NaN" in errors[1] and "row 10, column 20" in errors[1]
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        f"{stem}_{kind}.png" for stem in good for kind in ("heatmap", "overlay", "mask")
+    )
+    for stem, anomaly_map in good.items():
+        image = read_png(images / f"{stem}.png")
+        assert np.array_equal(read_png(out / f"{stem}_mask.png"), compute_mask(anomaly_map, 0.5))
+        assert np.array_equal(
+            read_png(out / f"{stem}_heatmap.png"),
+            anomaly_map_to_color_map(anomaly_map, normalize=False),
+        )
+        assert np.array_equal(
+            read_png(out / f"{stem}_overlay.png"), superimpose_anomaly_map(anomaly_map, image)
+        )
+
+
+def test_without_images_only_heatmap_and_mask_are_written(tmp_path: Path) -> None:
+    np.save(tmp_path / "part.npy", DEMO_MAP)
+    assert main([str(tmp_path / "part.npy"), "-o", str(tmp_path / "out")]) == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "part_heatmap.png",
+        "part_mask.png",
+    ]
+
+
+def test_a_single_map_is_paired_with_a_single_image_whatever_its_name(tmp_path: Path) -> None:
+    np.save(tmp_path / "map.npy", DEMO_MAP)
+    write_png(DEMO_IMAGE, tmp_path / "photo.png")
+    args = [str(tmp_path / "map.npy"), "-i", str(tmp_path / "photo.png"), "-o", str(tmp_path)]
+    assert main(args) == 0
+    overlay = read_png(tmp_path / "map_overlay.png")
+    assert np.array_equal(overlay, superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        ("missing image", "no image in"),
+        ("size mismatch", "the map is 256x256 but"),
+        ("unreadable image", "cannot identify image file"),
+        ("npz with several arrays", "holds 2 arrays"),
+        ("batch of maps", "holds a batch of maps"),
+        ("complex map", "got dtype complex64"),
+        ("not numpy", "not a .npy or .npz file"),
+    ],
+)
+def test_bad_pairs_fail_with_a_one_line_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setup: str, reason: str
+) -> None:
+    maps, images = tmp_path / "maps", tmp_path / "images"
+    maps.mkdir()
+    images.mkdir()
+    bad_map = maps / ("bad.npz" if setup == "npz with several arrays" else "bad.npy")
+    bad_image = images / "bad.png"
+    write_png(DEMO_IMAGE, bad_image)
+    if setup == "missing image":
+        np.save(bad_map, DEMO_MAP)
+        bad_image.unlink()
+    elif setup == "size mismatch":
+        np.save(bad_map, DEMO_MAP)
+        write_png(DEMO_IMAGE[:100], bad_image)
+    elif setup == "unreadable image":
+        np.save(bad_map, DEMO_MAP)
+        bad_image.write_bytes(b"\x89PNG truncated")
+    elif setup == "npz with several arrays":
+        np.savez(bad_map, first=DEMO_MAP, second=DEMO_MAP)
+    elif setup == "batch of maps":
+        np.save(bad_map, np.stack([DEMO_MAP, DEMO_MAP]))
+    elif setup == "complex map":
+        np.save(bad_map, DEMO_MAP.astype(np.complex64))
+    else:
+        bad_map.write_text("0.1 0.2\n0.3 0.4\n")
+    np.save(maps / "good.npy", DEMO_MAP)
+    write_png(DEMO_IMAGE, images / "good.png")
+
+    assert main([str(maps), "-i", str(images), "-o", str(tmp_path / "out"), "-q"]) == 1
+
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1
+    culprit = bad_image if setup == "unreadable image" else bad_map
+    assert errors[0].startswith(f"{culprit}: ")
+    assert reason in errors[0]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "good_heatmap.png",
+        "good_mask.png",
+        "good_overlay.png",
+    ]
+
+
+# --- options -----------------------------------------------------------------------------
+
+
+def run_on_demo_map(tmp_path: Path, *options: str) -> dict[str, np.ndarray]:
+    """Runs the CLI on the demo map and image with ``options``; returns the outputs."""
+    tmp_path.mkdir(exist_ok=True)
+    np.save(tmp_path / "demo.npy", DEMO_MAP)
+    write_png(DEMO_IMAGE, tmp_path / "demo.png")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "demo.npy"), "-i", str(tmp_path / "demo.png"), "-o", str(out)]
+    assert main([*args, *options]) == 0
+    return {kind: read_png(out / f"demo_{kind}.png") for kind in ("heatmap", "overlay", "mask")}
+
+
+def test_kernel_size_and_threshold_are_honoured(tmp_path: Path) -> None:
+    opened = run_on_demo_map(tmp_path / "k4", "--kernel-size", "4")["mask"]
+    raw = run_on_demo_map(tmp_path / "k0", "--kernel-size", "0")["mask"]
+    assert not np.array_equal(opened, raw)
+    assert np.array_equal(raw, compute_mask(DEMO_MAP, 0.5, kernel_size=0))
+
+    strict = run_on_demo_map(tmp_path / "t", "-t", "0.9", "-k", "2")["mask"]
+    assert np.array_equal(strict, compute_mask(DEMO_MAP, 0.9, kernel_size=2))
+    assert np.sum(strict == 255) < np.sum(opened == 255)
+
+
+def test_normalize_and_alpha_are_honoured(tmp_path: Path) -> None:
+    outputs = run_on_demo_map(tmp_path, "--normalize", "--alpha", "0.7")
+    assert np.array_equal(outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=True))
+    assert np.array_equal(
+        outputs["overlay"], superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE, alpha=0.7, normalize=True)
+    )
+    assert np.array_equal(outputs["mask"], compute_mask(DEMO_MAP, 0.5))  # never normalized
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--images", "images"],  # images without maps
+        ["does-not-exist.npy"],
+        ["--kernel-size", "-1"],
+        ["--kernel-size", "2.5"],
+        ["--threshold", "nan"],
+        ["--alpha", "inf"],
+        ["--frobnicate"],
+    ],
+)
+def test_usage_errors_exit_with_status_2(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "images").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_missing_cli_extra_is_explained(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "PIL", None)  # makes `import PIL` fail
+    assert main(["-o", str(tmp_path)]) == 1
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1
+    assert "pip install 'anomaly-postprocess[cli]'" in errors[0]
+    assert not any(tmp_path.iterdir())
