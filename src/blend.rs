@@ -1,26 +1,32 @@
 //! `cv2.addWeighted` for uint8 and `superimpose_anomaly_map` (SPEC §2).
 
-use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis, Zip};
+use multiversion::multiversion;
+use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
-use crate::colormap::JET_RGB;
+use crate::colormap::heat_row;
 use crate::error::{check_shape, KernelError};
-use crate::levels::{map_range, LevelScale, MapFloat};
+use crate::levels::{
+    level_scale, locate_non_finite, row_is_finite, saturate_u8, LevelScale, MapFloat, NotFinite,
+};
+use crate::rows::{as_contiguous, write_contiguous};
 
-/// OpenCV's uint8 `addWeighted(a, alpha, b, 1 - alpha, gamma)` as a 256×256 table.
+/// OpenCV's uint8 `addWeighted(a, alpha, b, 1 - alpha, gamma)`.
 ///
 /// Per channel OpenCV computes, in float32, `fma(a, α, fma(b, β, γ))` with
 /// `α = f32(alpha)`, `β = f32(1 - alpha)` (subtracted in f64), `γ = f32(gamma)`, then
 /// rounds half to even and saturates. `f32::mul_add` is a correctly rounded fused
-/// multiply-add on every CPU (hardware or libm), so the table, and every pixel looked
-/// up in it, is the same with or without FMA hardware. Beyond ±2³¹ OpenCV yields 0; we
-/// saturate (SPEC §2, Decisions).
+/// multiply-add on every CPU (an FMA instruction where the CPU has one, libm's `fmaf`
+/// otherwise), so the bytes are the same with or without FMA hardware. Beyond ±2³¹
+/// OpenCV yields 0; we saturate (SPEC §2, Decisions).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AddWeighted {
-    /// `table[a * 256 + b]` is the blended value of colour `a` over image `b`.
-    table: Box<[u8]>,
+    heat_weight: f32,
+    image_weight: f32,
+    offset: f32,
 }
 
 impl AddWeighted {
-    /// The table for `alpha` and `gamma` (both finite; the caller checks).
+    /// The blend for `alpha` and `gamma` (both finite; the caller checks).
     ///
     /// ```
     /// use anomaly_postprocess::blend::AddWeighted;
@@ -29,23 +35,29 @@ impl AddWeighted {
     /// assert_eq!(blend.apply(0, 255), 153);
     /// ```
     pub fn new(alpha: f64, gamma: f64) -> Self {
-        let a_weight = alpha as f32;
-        let b_weight = (1.0 - alpha) as f32;
-        let offset = gamma as f32;
-        let mut table = vec![0u8; 256 * 256].into_boxed_slice();
-        for (a, row) in table.chunks_exact_mut(256).enumerate() {
-            for (b, slot) in row.iter_mut().enumerate() {
-                let v = (a as f32).mul_add(a_weight, (b as f32).mul_add(b_weight, offset));
-                *slot = v.round_ties_even() as u8; // saturating cast
-            }
+        AddWeighted {
+            heat_weight: alpha as f32,
+            image_weight: (1.0 - alpha) as f32,
+            offset: gamma as f32,
         }
-        AddWeighted { table }
     }
 
     /// The blended value of colour channel `a` over image channel `b`.
     #[inline(always)]
     pub fn apply(&self, a: u8, b: u8) -> u8 {
-        self.table[(a as usize) << 8 | b as usize]
+        let v = f32::from(a).mul_add(
+            self.heat_weight,
+            f32::from(b).mul_add(self.image_weight, self.offset),
+        );
+        saturate_u8(v.round_ties_even())
+    }
+
+    /// Blends two rows of channel values elementwise into `out`.
+    #[inline(always)]
+    pub fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
+        for ((o, &a), &b) in out.iter_mut().zip(heat).zip(image) {
+            *o = self.apply(a, b);
+        }
     }
 }
 
@@ -65,26 +77,46 @@ pub fn superimpose_into<T: MapFloat>(
     image: ArrayView3<'_, u8>,
     normalize: bool,
     blend: &AddWeighted,
-    mut out: ArrayViewMut3<'_, u8>,
+    out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = map.dim();
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
-    let range = map_range(map).map_err(|e| KernelError::NonFinite {
-        count: e.count,
-        first: (0, e.first.0, e.first.1),
-        batched: false,
-    })?;
-    let scale = LevelScale::new(range, normalize);
-    Zip::from(map)
-        .and(image.lanes(Axis(2)))
-        .and(out.lanes_mut(Axis(2)))
-        .for_each(|&v, img, mut px| {
-            let rgb = JET_RGB[scale.level(v) as usize];
-            for ((out, &heat), &base) in px.iter_mut().zip(&rgb).zip(img) {
-                *out = blend.apply(heat, base);
-            }
+    let scale = level_scale(map, normalize)?;
+    blend_rows(map, image, scale, *blend, out).map_err(|NotFinite| locate_non_finite(map))?;
+    Ok(())
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn blend_rows<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    image: ArrayView3<'_, u8>,
+    scale: LevelScale<T>,
+    blend: AddWeighted,
+    mut out: ArrayViewMut3<'_, u8>,
+) -> Result<(), NotFinite> {
+    let mut heat = vec![0u8; 3 * map.ncols()];
+    let (mut map_scratch, mut image_scratch, mut out_scratch) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for ((map_row, image_row), out_row) in map
+        .axis_iter(Axis(0))
+        .zip(image.axis_iter(Axis(0)))
+        .zip(out.axis_iter_mut(Axis(0)))
+    {
+        let values = as_contiguous(map_row, &mut map_scratch);
+        if scale.is_raw() && !row_is_finite(values) {
+            return Err(NotFinite);
+        }
+        heat_row(values, scale, &mut heat);
+        let base = as_contiguous(image_row, &mut image_scratch);
+        write_contiguous(out_row, &mut out_scratch, |px| {
+            blend.apply_row(&heat, base, px)
         });
+    }
     Ok(())
 }
 
@@ -93,6 +125,38 @@ mod tests {
     use super::*;
 
     /// The unfused formula differs from OpenCV in some pixels; make sure we use the fused one.
+    #[test]
+    fn dispatched_rows_equal_the_portable_formula() {
+        // blend_rows runs the CPU's best SIMD path (FMA instructions where present);
+        // apply() in this test binary is compiled for the baseline target, where
+        // mul_add is libm's fmaf. Same bytes either way.
+        let map =
+            ndarray::Array2::from_shape_fn((37, 53), |(y, x)| ((y * 53 + x) as f32 * 0.37).sin());
+        let image = ndarray::Array3::from_shape_fn((37, 53, 3), |(y, x, c)| {
+            ((y * 7 + x * 13 + c * 101) % 256) as u8
+        });
+        for (alpha, gamma) in [
+            (0.4, 0.0),
+            (0.3, 0.0),
+            (-0.7, 3.25),
+            (1.9, -40.0),
+            (0.123456, 0.5),
+        ] {
+            let blend = AddWeighted::new(alpha, gamma);
+            let mut out = ndarray::Array3::<u8>::zeros((37, 53, 3));
+            superimpose_into(map.view(), image.view(), true, &blend, out.view_mut()).unwrap();
+            let scale = level_scale(map.view(), true).unwrap();
+            for ((y, x, c), &got) in out.indexed_iter() {
+                let heat = crate::colormap::JET_RGB[scale.level(map[[y, x]]) as usize][c];
+                assert_eq!(
+                    got,
+                    blend.apply(heat, image[[y, x, c]]),
+                    "alpha {alpha} at {y},{x},{c}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn fused_differs_from_unfused_somewhere() {
         let (alpha, gamma) = (0.3f64, 0.0f64);

@@ -1,68 +1,48 @@
 //! OpenCV's `COLORMAP_JET` and `anomaly_map_to_color_map` (SPEC §1).
 
+use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut3, Axis};
 
 use crate::error::{check_shape, KernelError};
-use crate::levels::{map_range, LevelScale, MapFloat};
+use crate::levels::{
+    level_scale, levels_of_row, locate_non_finite, row_is_finite, LevelScale, MapFloat, NotFinite,
+};
+use crate::rows::{as_contiguous, write_contiguous};
 
-/// One JET channel as OpenCV stores it, from SPEC's closed form.
+/// OpenCV's JET colour of level `k`, RGB, from SPEC's closed form.
 ///
-/// OpenCV builds the table by float32 interpolation with round-half-to-even; the
-/// closed form reproduces all 768 entries (`round(x * 255)` would not: it gets
-/// blue at 159 and the green ramp wrong).
-const fn jet_channel(channel: usize, k: usize) -> u8 {
-    let k = k as i32;
-    let v = match channel {
-        // blue
-        0 => {
-            if k < 32 {
-                128 + 4 * k
-            } else if k < 96 {
-                255
-            } else if k == 159 {
-                1
-            } else if k < 160 {
-                254 - 4 * (k - 96)
-            } else {
-                0
-            }
+/// Each channel is a clamped tent over `4k`: red `min(4k − 382, 1148 − 4k)`, green
+/// `min(4k − 128, 892 − 4k)`, blue `min(4k + 128, 638 − 4k)`, clamped to 0..=255, and
+/// blue is 1 instead of 2 at level 159. OpenCV builds its table by float32
+/// interpolation rounded half to even; this form reproduces all 768 entries
+/// (`round(x * 255)` would not: it gets blue at 159 and the green ramp wrong).
+/// Integer-only and branch-free, so that rows of levels colour in SIMD.
+#[inline(always)]
+pub const fn jet_rgb(k: u8) -> [u8; 3] {
+    const fn tent(rise: i16, fall: i16) -> u8 {
+        let v = if rise < fall { rise } else { fall };
+        if v < 0 {
+            0
+        } else if v > 255 {
+            255
+        } else {
+            v as u8
         }
-        // green
-        1 => {
-            if k < 32 {
-                0
-            } else if k < 96 {
-                4 * (k - 32)
-            } else if k < 160 {
-                255
-            } else if k < 224 {
-                252 - 4 * (k - 160)
-            } else {
-                0
-            }
-        }
-        // red
-        _ => {
-            if k < 96 {
-                0
-            } else if k < 160 {
-                4 * (k - 96) + 2
-            } else if k < 224 {
-                255
-            } else {
-                252 - 4 * (k - 224)
-            }
-        }
-    };
-    v as u8
+    }
+    let k4 = 4 * k as i16;
+    let blue_glitch = (k == 159) as u8;
+    [
+        tent(k4 - 382, 1148 - k4),
+        tent(k4 - 128, 892 - k4),
+        tent(k4 + 128, 638 - k4) - blue_glitch,
+    ]
 }
 
 const fn build_jet_rgb() -> [[u8; 3]; 256] {
     let mut table = [[0u8; 3]; 256];
     let mut k = 0;
     while k < 256 {
-        // Output is RGB: OpenCV's (B, G, R) reversed.
-        table[k] = [jet_channel(2, k), jet_channel(1, k), jet_channel(0, k)];
+        table[k] = jet_rgb(k as u8);
         k += 1;
     }
     table
@@ -77,6 +57,48 @@ const fn build_jet_rgb() -> [[u8; 3]; 256] {
 /// assert_eq!(JET_RGB[255], [128, 0, 0]);
 /// ```
 pub static JET_RGB: [[u8; 3]; 256] = build_jet_rgb();
+
+/// Pixels coloured per inner step: enough for the compiler to use full SIMD registers.
+const CHUNK: usize = 64;
+
+/// Colours one row: `out` (3 bytes a pixel, RGB) gets the JET colour of each value's level.
+///
+/// ```
+/// use anomaly_postprocess::colormap::heat_row;
+/// use anomaly_postprocess::levels::LevelScale;
+/// let mut out = [0u8; 6];
+/// heat_row(&[0.0f64, 1.0], LevelScale::Raw, &mut out);
+/// assert_eq!(out, [0, 0, 128, 128, 0, 0]);
+/// ```
+#[inline(always)]
+pub fn heat_row<T: MapFloat>(row: &[T], scale: LevelScale<T>, out: &mut [u8]) {
+    let values = row.chunks_exact(CHUNK);
+    let tail = values.remainder();
+    let mut pixels = out.chunks_exact_mut(3 * CHUNK);
+    for (values, rgb) in values.zip(&mut pixels) {
+        // Fixed-size arrays: each step below becomes straight-line SIMD code.
+        let values: &[T; CHUNK] = values.try_into().expect("chunks_exact");
+        let rgb: &mut [u8; 3 * CHUNK] = rgb.try_into().expect("chunks_exact_mut");
+        let mut levels = [0u8; CHUNK];
+        levels_of_row(values, scale, &mut levels);
+        // Planar channels, then one interleaving store loop, which LLVM lowers to
+        // byte shuffles (its stride-3 interleaved-access pattern).
+        let (mut red, mut green, mut blue) = ([0u8; CHUNK], [0u8; CHUNK], [0u8; CHUNK]);
+        for (i, &k) in levels.iter().enumerate() {
+            [red[i], green[i], blue[i]] = jet_rgb(k);
+        }
+        for i in 0..CHUNK {
+            rgb[3 * i] = red[i];
+            rgb[3 * i + 1] = green[i];
+            rgb[3 * i + 2] = blue[i];
+        }
+    }
+    let mut levels = [0u8; CHUNK];
+    levels_of_row(tail, scale, &mut levels[..tail.len()]);
+    for (px, &k) in pixels.into_remainder().chunks_exact_mut(3).zip(&levels) {
+        px.copy_from_slice(&jet_rgb(k));
+    }
+}
 
 /// Writes the RGB JET heatmap of one map into `out` (shape `(H, W, 3)`).
 ///
@@ -93,23 +115,34 @@ pub static JET_RGB: [[u8; 3]; 256] = build_jet_rgb();
 pub fn color_map_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
     normalize: bool,
-    mut out: ArrayViewMut3<'_, u8>,
+    out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = map.dim();
     check_shape("out", &[h, w, 3], out.shape())?;
-    let range = map_range(map).map_err(|e| KernelError::NonFinite {
-        count: e.count,
-        first: (0, e.first.0, e.first.1),
-        batched: false,
-    })?;
-    let scale = LevelScale::new(range, normalize);
-    for (map_row, mut out_row) in map.rows().into_iter().zip(out.axis_iter_mut(Axis(0))) {
-        for (&v, mut px) in map_row.iter().zip(out_row.axis_iter_mut(Axis(0))) {
-            let rgb = JET_RGB[scale.level(v) as usize];
-            px[0] = rgb[0];
-            px[1] = rgb[1];
-            px[2] = rgb[2];
+    let scale = level_scale(map, normalize)?;
+    color_rows(map, scale, out).map_err(|NotFinite| locate_non_finite(map))?;
+    Ok(())
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn color_rows<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    scale: LevelScale<T>,
+    mut out: ArrayViewMut3<'_, u8>,
+) -> Result<(), NotFinite> {
+    let (mut map_scratch, mut out_scratch) = (Vec::new(), Vec::new());
+    for (map_row, out_row) in map.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
+        let values = as_contiguous(map_row, &mut map_scratch);
+        if scale.is_raw() && !row_is_finite(values) {
+            return Err(NotFinite);
         }
+        write_contiguous(out_row, &mut out_scratch, |rgb| {
+            heat_row(values, scale, rgb)
+        });
     }
     Ok(())
 }
@@ -136,7 +169,11 @@ mod tests {
         for (k, pair) in JET_RGB.windows(2).enumerate() {
             for (c, (&lo, &hi)) in pair[0].iter().zip(&pair[1]).enumerate() {
                 let d = (i32::from(hi) - i32::from(lo)).abs();
-                assert!(d <= 4 || (k + 1 == 159 && c == 2), "k={} c={c} d={d}", k + 1);
+                assert!(
+                    d <= 4 || (k + 1 == 159 && c == 2),
+                    "k={} c={c} d={d}",
+                    k + 1
+                );
             }
         }
     }

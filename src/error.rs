@@ -51,6 +51,16 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
+impl From<crate::levels::NonFiniteValues> for KernelError {
+    fn from(e: crate::levels::NonFiniteValues) -> Self {
+        KernelError::NonFinite {
+            count: e.count,
+            first: (0, e.first.0, e.first.1),
+            batched: false,
+        }
+    }
+}
+
 /// Checks that `found` equals `expected`, naming `what` otherwise.
 pub(crate) fn check_shape(
     what: &'static str,

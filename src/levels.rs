@@ -8,9 +8,12 @@
 //! values outside `[0, 256)` saturate to 0 or 255, a constant map gives level 0
 //! (0/0 = NaN, which the saturating cast sends to 0), and NaN/±inf in the map are an error.
 
-use std::ops::{Div, Mul, Sub};
+use std::ops::{Add, Div, Mul, Sub};
 
-use ndarray::ArrayView2;
+use multiversion::multiversion;
+use ndarray::{ArrayView2, Axis};
+
+use crate::rows::as_contiguous;
 
 /// The float types a map is computed in: `f32` (float16 and float32 maps) and `f64`.
 pub trait MapFloat:
@@ -18,6 +21,7 @@ pub trait MapFloat:
     + PartialOrd
     + Send
     + Sync
+    + Add<Output = Self>
     + Sub<Output = Self>
     + Div<Output = Self>
     + Mul<Output = Self>
@@ -25,11 +29,12 @@ pub trait MapFloat:
 {
     /// 255 in this type: the reference multiplies by the Python int 255.
     const FULL_SCALE: Self;
+    /// 0 in this type.
+    const ZERO: Self;
     /// Whether the value is neither NaN nor ±inf.
     fn is_finite_value(self) -> bool;
-    /// Truncation toward zero, saturating to `0..=255`; NaN gives 0.
-    ///
-    /// Rust's float-to-int `as` cast is defined to do exactly this.
+    /// Truncation toward zero, saturating to `0..=255`; NaN gives 0 (what Rust's
+    /// float-to-int `as` cast does).
     fn saturating_level(self) -> u8;
     /// The largest value of this type that is `<= t` (`t` is not NaN).
     ///
@@ -40,13 +45,14 @@ pub trait MapFloat:
 
 impl MapFloat for f32 {
     const FULL_SCALE: Self = 255.0;
+    const ZERO: Self = 0.0;
     #[inline(always)]
     fn is_finite_value(self) -> bool {
         self.is_finite()
     }
     #[inline(always)]
     fn saturating_level(self) -> u8 {
-        self as u8
+        saturate_u8(self)
     }
     fn floor_from_f64(t: f64) -> Self {
         let nearest = t as f32; // round to nearest, ±inf beyond f32::MAX
@@ -60,17 +66,39 @@ impl MapFloat for f32 {
 
 impl MapFloat for f64 {
     const FULL_SCALE: Self = 255.0;
+    const ZERO: Self = 0.0;
     #[inline(always)]
     fn is_finite_value(self) -> bool {
         self.is_finite()
     }
     #[inline(always)]
     fn saturating_level(self) -> u8 {
-        self as u8
+        // As for f32.
+        let low = if self >= 0.0 { self } else { 0.0 };
+        let clamped = if low <= 255.0 { low } else { 255.0 };
+        // SAFETY: `clamped` is in [0, 255] and not NaN, so it is representable as i32.
+        unsafe { clamped.to_int_unchecked::<i32>() as u8 }
     }
     fn floor_from_f64(t: f64) -> Self {
         t
     }
+}
+
+/// `v as u8` for an `f32`: truncation toward zero, saturating, NaN to 0.
+///
+/// Written so that it vectorises: LLVM scalarises the saturating cast, but not two
+/// selects and a plain truncating convert.
+///
+/// ```
+/// use anomaly_postprocess::levels::saturate_u8;
+/// assert_eq!((saturate_u8(-3.0), saturate_u8(254.9), saturate_u8(1e9), saturate_u8(f32::NAN)), (0, 254, 255, 0));
+/// ```
+#[inline(always)]
+pub fn saturate_u8(v: f32) -> u8 {
+    let low = if v >= 0.0 { v } else { 0.0 }; // NaN fails the test: 0
+    let clamped = if low <= 255.0 { low } else { 255.0 };
+    // SAFETY: `clamped` is in [0, 255] and not NaN, so it is representable as i32.
+    unsafe { clamped.to_int_unchecked::<i32>() as u8 }
 }
 
 /// The smallest and largest value of a map that holds only finite values.
@@ -98,23 +126,31 @@ pub struct NonFiniteValues {
 /// ```
 pub fn map_range<T: MapFloat>(map: ArrayView2<'_, T>) -> Result<MapRange<T>, NonFiniteValues> {
     let first = map[[0, 0]];
-    let (mut min, mut max) = (first, first);
-    let mut all_finite = true;
-    for row in map.rows() {
-        for &v in row {
-            all_finite &= v.is_finite_value();
-            if v < min {
-                min = v;
-            }
-            if v > max {
-                max = v;
-            }
-        }
+    let mut acc = RangeLanes {
+        min: [first; LANES],
+        max: [first; LANES],
+        poison: [T::ZERO; LANES],
+    };
+    let mut scratch = Vec::new();
+    for row in map.axis_iter(Axis(0)) {
+        accumulate_range(as_contiguous(row, &mut scratch), &mut acc);
     }
-    if all_finite {
-        return Ok(MapRange { min, max });
+    if acc.poison.iter().all(|&p| p == T::ZERO) {
+        let fold = |lanes: [T; LANES], pick: fn(T, T) -> bool| {
+            lanes
+                .into_iter()
+                .fold(lanes[0], |a, b| if pick(b, a) { b } else { a })
+        };
+        return Ok(MapRange {
+            min: fold(acc.min, |b, a| b < a),
+            max: fold(acc.max, |b, a| b > a),
+        });
     }
-    // Slow path, only on the way to an error: count and locate.
+    Err(locate_non_finite(map))
+}
+
+/// Counts and locates the NaN/±inf values of a map (the slow path to an error).
+pub fn locate_non_finite<T: MapFloat>(map: ArrayView2<'_, T>) -> NonFiniteValues {
     let mut count = 0;
     let mut first_at = None;
     for ((y, x), &v) in map.indexed_iter() {
@@ -123,11 +159,81 @@ pub fn map_range<T: MapFloat>(map: ArrayView2<'_, T>) -> Result<MapRange<T>, Non
             first_at.get_or_insert((y, x));
         }
     }
-    Err(NonFiniteValues {
+    NonFiniteValues {
         count,
         first: first_at.unwrap_or((0, 0)),
-    })
+    }
 }
+
+/// Whether every value of the row is finite: one multiply-add per value, vectorised.
+#[inline(always)]
+pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
+    let mut poison = [T::ZERO; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (p, &v) in poison.iter_mut().zip(chunk) {
+            *p = *p + v * T::ZERO;
+        }
+    }
+    for (p, &v) in poison.iter_mut().zip(tail) {
+        *p = *p + v * T::ZERO;
+    }
+    poison.iter().all(|&p| p == T::ZERO)
+}
+
+/// The level scale of a map, checking on the way that it is finite when normalising.
+///
+/// Without normalisation no pass is needed up front: the colouring pass checks each
+/// row with [`row_is_finite`] while it is in cache, and reports with
+/// [`locate_non_finite`].
+pub fn level_scale<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    normalize: bool,
+) -> Result<LevelScale<T>, NonFiniteValues> {
+    if normalize {
+        Ok(LevelScale::new(map_range(map)?, true))
+    } else {
+        Ok(LevelScale::Raw)
+    }
+}
+
+/// Lanes the range scan keeps apart so that it vectorises.
+const LANES: usize = 16;
+
+/// Per-lane minimum, maximum and "poison": the sum of `v * 0`, which stays 0 while
+/// every value is finite and becomes NaN at the first NaN or ±inf.
+struct RangeLanes<T> {
+    min: [T; LANES],
+    max: [T; LANES],
+    poison: [T; LANES],
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn accumulate_range<T: MapFloat>(row: &[T], acc: &mut RangeLanes<T>) {
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (i, &v) in chunk.iter().enumerate() {
+            acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
+            acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
+            acc.poison[i] = acc.poison[i] + v * T::ZERO;
+        }
+    }
+    for (i, &v) in tail.iter().enumerate() {
+        acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
+        acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
+        acc.poison[i] = acc.poison[i] + v * T::ZERO;
+    }
+}
+
+/// A colouring pass met a NaN/±inf value (details from [`locate_non_finite`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFinite;
 
 /// How values become levels: with the map's min-max normalisation or as they are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,6 +257,11 @@ impl<T: MapFloat> LevelScale<T> {
         }
     }
 
+    /// Whether levels come straight from the values (the map is not known finite yet).
+    pub fn is_raw(self) -> bool {
+        matches!(self, LevelScale::Raw)
+    }
+
     /// The colour level of one value.
     ///
     /// ```
@@ -172,6 +283,31 @@ impl<T: MapFloat> LevelScale<T> {
     }
 }
 
+/// Writes the level of every value of `row` into `levels` (same length).
+///
+/// ```
+/// use anomaly_postprocess::levels::{levels_of_row, LevelScale};
+/// let mut levels = [0u8; 3];
+/// levels_of_row(&[0.0f32, 0.5, 2.0], LevelScale::Raw, &mut levels);
+/// assert_eq!(levels, [0, 127, 255]);
+/// ```
+#[inline(always)]
+pub fn levels_of_row<T: MapFloat>(row: &[T], scale: LevelScale<T>, levels: &mut [u8]) {
+    // One loop per scale, so that the loop body has no branch and vectorises.
+    match scale {
+        LevelScale::Normalized { min, ptp } => {
+            for (l, &v) in levels.iter_mut().zip(row) {
+                *l = ((v - min) / ptp * T::FULL_SCALE).saturating_level();
+            }
+        }
+        LevelScale::Raw => {
+            for (l, &v) in levels.iter_mut().zip(row) {
+                *l = (v * T::FULL_SCALE).saturating_level();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +320,13 @@ mod tests {
         assert_eq!(256.5f32.saturating_level(), 255);
         assert_eq!((-0.7f64).saturating_level(), 0);
         assert_eq!(f32::NAN.saturating_level(), 0);
+        assert_eq!(f64::INFINITY.saturating_level(), 255);
+        for v in [
+            -1e30f32, -1.0, -0.0, 0.0, 0.99, 1.0, 127.5, 254.9, 255.0, 255.9, 256.0, 1e30,
+        ] {
+            assert_eq!(v.saturating_level(), v as u8, "{v}");
+            assert_eq!(f64::from(v).saturating_level(), v as u8, "{v}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod error;
 pub mod levels;
 pub mod mask;
 pub mod morphology;
+mod rows;
 
 #[cfg(feature = "python")]
 mod python;

@@ -1,11 +1,13 @@
 //! `compute_mask`: threshold, opening with a disk, 0/255 (SPEC §3).
 
+use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::morphology::open_disk;
+use crate::rows::{as_contiguous, write_contiguous};
 
 /// `map > threshold`, bit-packed.
 ///
@@ -22,17 +24,89 @@ use crate::morphology::open_disk;
 /// // numpy's np.float64(0.1) threshold: f32(0.1) = 0.100000001 is above it.
 /// assert!(threshold_bits(map.view(), 0.1).get(0, 0));
 /// ```
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> BitMatrix {
     let t = T::floor_from_f64(threshold);
     let (rows, cols) = map.dim();
     let mut bits = BitMatrix::zeros(rows, cols);
-    for (y, map_row) in map.rows().into_iter().enumerate() {
-        let out = bits.row_mut(y);
-        for (x, &v) in map_row.iter().enumerate() {
-            out[x / 64] |= u64::from(v > t) << (x % 64);
+    let mut scratch = Vec::new();
+    for (y, map_row) in map.axis_iter(Axis(0)).enumerate() {
+        let values = as_contiguous(map_row, &mut scratch);
+        for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
+            *word = pack_above(chunk, t);
         }
     }
     bits
+}
+
+/// Bit `i` set where `chunk[i] > t` (at most 64 values).
+#[inline(always)]
+fn pack_above<T: MapFloat>(chunk: &[T], t: T) -> u64 {
+    if let Ok(full) = <&[T; 64]>::try_from(chunk) {
+        // Fixed length: the compiler turns this into vector compares and mask moves.
+        let mut word = 0u64;
+        for (i, &v) in full.iter().enumerate() {
+            word |= u64::from(v > t) << i;
+        }
+        word
+    } else {
+        chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |word, (i, &v)| word | u64::from(v > t) << i)
+    }
+}
+
+/// `SPREAD[b]` holds, in little-endian byte order, 0xFF for each set bit of `b`.
+static SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            if b >> bit & 1 == 1 {
+                table[b] |= 0xFF << (8 * bit);
+            }
+            bit += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Writes 255 for each set bit and 0 for each clear one, eight pixels per lookup.
+#[inline(always)]
+fn unpack_row(bits: &[u64], out: &mut [u8]) {
+    let full_words = out.len() / 64;
+    let mut pixels = out.chunks_exact_mut(64);
+    for (px, &word) in (&mut pixels).zip(bits) {
+        for (i, eight) in px.chunks_exact_mut(8).enumerate() {
+            let byte = (word >> (8 * i)) as u8;
+            eight.copy_from_slice(&SPREAD[byte as usize].to_le_bytes());
+        }
+    }
+    let tail = pixels.into_remainder();
+    if let Some(&word) = bits.get(full_words) {
+        for (i, px) in tail.iter_mut().enumerate() {
+            *px = 0u8.wrapping_sub((word >> i) as u8 & 1);
+        }
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn unpack_rows(bits: &BitMatrix, mut out: ArrayViewMut2<'_, u8>) {
+    let mut scratch = Vec::new();
+    for (y, out_row) in out.axis_iter_mut(Axis(0)).enumerate() {
+        write_contiguous(out_row, &mut scratch, |px| unpack_row(bits.row(y), px));
+    }
 }
 
 /// Writes the 0/255 defect mask of one map into `out` (shape `(H, W)`).
@@ -53,17 +127,12 @@ pub fn mask_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
     threshold: f64,
     kernel_size: u64,
-    mut out: ArrayViewMut2<'_, u8>,
+    out: ArrayViewMut2<'_, u8>,
 ) -> Result<(), KernelError> {
     let (rows, cols) = map.dim();
     check_shape("out", &[rows, cols], out.shape())?;
     let opened = open_disk(&threshold_bits(map, threshold), kernel_size);
-    for (y, mut out_row) in out.axis_iter_mut(Axis(0)).enumerate() {
-        let bits = opened.row(y);
-        for (x, px) in out_row.iter_mut().enumerate() {
-            *px = 0u8.wrapping_sub((bits[x / 64] >> (x % 64) & 1) as u8);
-        }
-    }
+    unpack_rows(&opened, out);
     Ok(())
 }
 

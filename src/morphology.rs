@@ -11,30 +11,35 @@
 //! Pixels outside the image are ignored, which is OpenCV's default border for
 //! `morphologyEx`: erosion sees them as foreground, dilation as background.
 
+use multiversion::multiversion;
+
 use crate::bitmap::BitMatrix;
 
-/// Which of the two morphological operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    Erode,
-    Dilate,
+/// Erosion or dilation: how words combine and what lies outside the image.
+trait Op: Copy {
+    /// The value of pixels outside the image, which leaves a combination unchanged.
+    const OUTSIDE: u64;
+    fn combine(a: u64, b: u64) -> u64;
 }
 
-impl Op {
-    /// The value of a pixel outside the image, which leaves the result unchanged.
-    fn outside(self) -> u64 {
-        match self {
-            Op::Erode => u64::MAX,
-            Op::Dilate => 0,
-        }
-    }
+#[derive(Clone, Copy, Debug)]
+struct Erode;
+#[derive(Clone, Copy, Debug)]
+struct Dilate;
 
+impl Op for Erode {
+    const OUTSIDE: u64 = u64::MAX;
     #[inline(always)]
-    fn combine(self, a: u64, b: u64) -> u64 {
-        match self {
-            Op::Erode => a & b,
-            Op::Dilate => a | b,
-        }
+    fn combine(a: u64, b: u64) -> u64 {
+        a & b
+    }
+}
+
+impl Op for Dilate {
+    const OUTSIDE: u64 = 0;
+    #[inline(always)]
+    fn combine(a: u64, b: u64) -> u64 {
+        a | b
     }
 }
 
@@ -46,9 +51,7 @@ fn disk_half_widths(radius: u64, rows: usize, cols: usize) -> Vec<usize> {
     (0..=max_d)
         .map(|d| {
             let rest = r2 - (d as u128) * (d as u128);
-            // rest < 2^128; its square root fits u64.
-            let w = rest.isqrt();
-            w.min(cols as u128 - 1) as usize
+            rest.isqrt().min(cols as u128 - 1) as usize
         })
         .collect()
 }
@@ -60,108 +63,143 @@ fn disk_covers_image(radius: u64, rows: usize, cols: usize) -> bool {
     r2 >= h * h + w * w
 }
 
-/// Word `i` of a row, or the outside value past either end.
-#[inline(always)]
-fn word_at(row: &[u64], i: isize, outside: u64) -> u64 {
-    if i >= 0 && (i as usize) < row.len() {
-        row[i as usize]
-    } else {
-        outside
+/// A bit plane stored flat with `guard` words of outside pixels before and after
+/// every row, so that shifting by up to `64 · (guard − 1)` pixels needs no bounds
+/// checks and every pass is one long loop over the whole plane.
+struct GuardedPlane {
+    words: Vec<u64>,
+    stride: usize,
+}
+
+impl GuardedPlane {
+    /// `src` with its padding bits and guards set to the outside value.
+    fn new<O: Op>(src: &BitMatrix, guard: usize) -> Self {
+        let wpr = src.words_per_row();
+        let stride = wpr + 2 * guard;
+        let mut words = vec![O::OUTSIDE; src.rows() * stride];
+        let pad = !src.last_word_mask();
+        for (y, row) in words.chunks_exact_mut(stride).enumerate() {
+            let inner = &mut row[guard..guard + wpr];
+            inner.copy_from_slice(src.row(y));
+            inner[wpr - 1] = (inner[wpr - 1] & !pad) | (O::OUTSIDE & pad);
+        }
+        GuardedPlane { words, stride }
     }
 }
 
-/// Word `j` of the row shifted so that pixel `x` holds the source's pixel `x + k`
-/// (`toward_lower`) or `x − k`.
+/// `runs[i] = combine(runs[i], source shifted by +k, source shifted by −k)` over the
+/// whole plane but its outermost guards, where "shifted by +k" puts the source's pixel
+/// `x + k` at `x`. Guard words of `runs` get meaningless values, which are never read
+/// back into inner words.
 #[inline(always)]
-fn shifted_word(row: &[u64], j: usize, k: usize, toward_lower: bool, outside: u64) -> u64 {
-    let (q, s) = ((k / 64) as isize, (k % 64) as u32);
-    let j = j as isize;
-    if toward_lower {
-        let lo = word_at(row, j + q, outside);
-        if s == 0 {
-            return lo;
+fn widen_runs<O: Op>(runs: &mut [u64], source: &[u64], guard: usize, k: usize) {
+    let (q, s) = (k / 64, (k % 64) as u32);
+    debug_assert!(q < guard);
+    let n = runs.len() - 2 * guard;
+    let runs = &mut runs[guard..guard + n];
+    // Word j of the runs sits at source word j; these are source words j + q, j + q + 1,
+    // j − q and j − q − 1, as slices zipped below so that the loop has no bounds checks.
+    let ahead = &source[guard + q..guard + q + n];
+    let ahead_next = &source[guard + q + 1..guard + q + 1 + n];
+    let behind = &source[guard - q..guard - q + n];
+    let behind_prev = &source[guard - q - 1..guard - q - 1 + n];
+    let words = runs
+        .iter_mut()
+        .zip(ahead.iter().zip(ahead_next))
+        .zip(behind.iter().zip(behind_prev));
+    if s == 0 {
+        for ((w, (&a, _)), (&b, _)) in words {
+            *w = O::combine(*w, O::combine(a, b));
         }
-        let hi = word_at(row, j + q + 1, outside);
-        (lo >> s) | (hi << (64 - s))
     } else {
-        let hi = word_at(row, j - q, outside);
-        if s == 0 {
-            return hi;
+        for ((w, (&a, &a_next)), (&b, &b_prev)) in words {
+            let right = (a >> s) | (a_next << (64 - s));
+            let left = (b << s) | (b_prev >> (64 - s));
+            *w = O::combine(*w, O::combine(right, left));
         }
-        let lo = word_at(row, j - q - 1, outside);
-        (hi << s) | (lo >> (64 - s))
+    }
+}
+
+#[inline(always)]
+fn combine_into<O: Op>(acc: &mut [u64], other: &[u64]) {
+    for (a, &b) in acc.iter_mut().zip(other) {
+        *a = O::combine(*a, b);
     }
 }
 
 /// Erosion or dilation of `src` by `disk(radius)`, pixels outside ignored.
-fn morph(src: &BitMatrix, radius: u64, op: Op) -> BitMatrix {
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn morph<O: Op>(src: &BitMatrix, radius: u64) -> BitMatrix {
     let (rows, cols) = (src.rows(), src.cols());
-    let mut out = BitMatrix::zeros(rows, cols);
     if rows == 0 || cols == 0 {
-        return out;
+        return src.clone();
     }
     if disk_covers_image(radius, rows, cols) {
         // Every pixel sees every pixel: all or nothing.
-        let any_zero = !src.is_full();
-        let any_one = src.count_ones() > 0;
-        out.fill(match op {
-            Op::Erode => !any_zero,
-            Op::Dilate => any_one,
+        let mut out = BitMatrix::zeros(rows, cols);
+        out.fill(if O::OUTSIDE == 0 {
+            src.count_ones() > 0
+        } else {
+            src.is_full()
         });
         return out;
     }
-    let wpr = src.words_per_row();
-    let outside = op.outside();
-    let pad = !src.last_word_mask();
-
-    // `padded` is the source with its padding bits acting as outside pixels; `runs`
-    // holds, per row, the horizontal erosion/dilation by a run of half-width
-    // `run_width`, grown one pixel at a time from `padded` so that every read past the
-    // image sees the outside value.
-    let mut padded = src.clone();
-    for y in 0..rows {
-        let last = &mut padded.row_mut(y)[wpr - 1];
-        *last = (*last & !pad) | (outside & pad);
-    }
-    let mut runs = padded.clone();
-    let mut run_width = 0usize;
-
-    let acc = out.words_mut();
-    acc.fill(outside);
-
     let half_widths = disk_half_widths(radius, rows, cols);
-    // From the widest row offset to the centre, half-widths only grow.
-    for d in (0..half_widths.len()).rev() {
-        while run_width < half_widths[d] {
-            run_width += 1;
-            for y in 0..rows {
-                let source = padded.row(y);
-                for (j, w) in runs.row_mut(y).iter_mut().enumerate() {
-                    let right = shifted_word(source, j, run_width, true, outside);
-                    let left = shifted_word(source, j, run_width, false, outside);
-                    *w = op.combine(*w, op.combine(right, left));
-                }
+    let reach = half_widths.len() - 1; // rows above and below that the disk reaches
+    let guard = half_widths[0] / 64 + 1; // the centre row's run is the widest
+    let source = GuardedPlane::new::<O>(src, guard);
+    let stride = source.stride;
+    // Strips of output rows, each with the `reach` rows around it, keep every pass in
+    // L1/L2 cache; the runs of those extra rows are computed twice, a small price.
+    let strip = (2 * reach).max(64);
+    let mut runs = Vec::with_capacity((strip + 2 * reach) * stride);
+    let mut acc = vec![O::OUTSIDE; strip * stride];
+    let mut out = BitMatrix::zeros(rows, cols);
+    let wpr = out.words_per_row();
+    for first in (0..rows).step_by(strip) {
+        let end = (first + strip).min(rows);
+        let (lo, hi) = (first.saturating_sub(reach), (end + reach).min(rows));
+        let strip_source = &source.words[lo * stride..hi * stride];
+        // `runs` holds, per row, the horizontal erosion/dilation by a run of half-width
+        // `run_width`, grown one pixel a side at a time from the source.
+        runs.clear();
+        runs.extend_from_slice(strip_source);
+        let mut run_width = 0usize;
+        let acc = &mut acc[..(end - first) * stride];
+        acc.fill(O::OUTSIDE);
+        // From the widest row offset to the centre, half-widths only grow.
+        for d in (0..=reach).rev() {
+            while run_width < half_widths[d] {
+                run_width += 1;
+                widen_runs::<O>(&mut runs, strip_source, guard, run_width);
+            }
+            // Output row y takes the runs of rows y + d and y − d where they exist;
+            // rows outside the image would leave it unchanged.
+            let below = (end - first).min(rows.saturating_sub(first + d));
+            if below > 0 {
+                let from = (first + d - lo) * stride;
+                combine_into::<O>(
+                    &mut acc[..below * stride],
+                    &runs[from..from + below * stride],
+                );
+            }
+            let skip = d.saturating_sub(first); // output rows with no row y − d
+            if d > 0 && skip < end - first {
+                let from = (first + skip - d - lo) * stride;
+                let len = (end - first - skip) * stride;
+                combine_into::<O>(&mut acc[skip * stride..], &runs[from..from + len]);
             }
         }
-        let runs_words = runs.words();
-        for y in 0..rows {
-            let acc_row = &mut acc[y * wpr..(y + 1) * wpr];
-            let mut fold = |source_row: usize| {
-                let src_row = &runs_words[source_row * wpr..(source_row + 1) * wpr];
-                for (a, &b) in acc_row.iter_mut().zip(src_row) {
-                    *a = op.combine(*a, b);
-                }
-            };
-            if y + d < rows {
-                fold(y + d);
-            }
-            if d > 0 && y >= d {
-                fold(y - d);
-            }
+        for (y, row) in acc.chunks_exact(stride).enumerate() {
+            out.row_mut(first + y)
+                .copy_from_slice(&row[guard..guard + wpr]);
         }
     }
-    // Restore the padding invariant.
-    let keep = src.last_word_mask();
+    let keep = out.last_word_mask();
     for y in 0..rows {
         out.row_mut(y)[wpr - 1] &= keep;
     }
@@ -178,7 +216,7 @@ fn morph(src: &BitMatrix, radius: u64, op: Op) -> BitMatrix {
 /// assert_eq!(eroded, BitMatrix::from_fn(5, 5, |y, x| y == 2 && x == 2));
 /// ```
 pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
-    morph(src, radius, Op::Erode)
+    morph::<Erode>(src, radius)
 }
 
 /// Dilation by `disk(radius)`; pixels outside the image count as background.
@@ -191,7 +229,7 @@ pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert_eq!(dilate_disk(&dot, 1), plus);
 /// ```
 pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
-    morph(src, radius, Op::Dilate)
+    morph::<Dilate>(src, radius)
 }
 
 /// Opening (erosion, then dilation) by `disk(radius)`, OpenCV's border rule.
@@ -217,10 +255,16 @@ mod tests {
     use super::*;
 
     /// Straight from the definition: the disk's offsets, pixels outside ignored.
-    fn naive(src: &BitMatrix, radius: i64, op: Op) -> BitMatrix {
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Which {
+        Erode,
+        Dilate,
+    }
+
+    fn naive(src: &BitMatrix, radius: i64, op: Which) -> BitMatrix {
         let (rows, cols) = (src.rows() as i64, src.cols() as i64);
         BitMatrix::from_fn(src.rows(), src.cols(), |y, x| {
-            let mut acc = op == Op::Erode;
+            let mut acc = op == Which::Erode;
             for dy in -radius..=radius {
                 for dx in -radius..=radius {
                     if dy * dy + dx * dx > radius * radius {
@@ -232,8 +276,8 @@ mod tests {
                     }
                     let v = src.get(yy as usize, xx as usize);
                     acc = match op {
-                        Op::Erode => acc && v,
-                        Op::Dilate => acc || v,
+                        Which::Erode => acc && v,
+                        Which::Dilate => acc || v,
                     };
                 }
             }
@@ -278,13 +322,16 @@ mod tests {
             for density in [30, 85, 97] {
                 let m = random_matrix(rows, cols, i as u64 * 31 + density, density);
                 for r in [0i64, 1, 2, 3, 4, 5, 7, 10, 16, 33, 70] {
-                    for op in [Op::Erode, Op::Dilate] {
-                        assert_eq!(
-                            morph(&m, r as u64, op),
-                            naive(&m, r, op),
-                            "{rows}x{cols} density {density} r {r} {op:?}"
-                        );
-                    }
+                    assert_eq!(
+                        erode_disk(&m, r as u64),
+                        naive(&m, r, Which::Erode),
+                        "{rows}x{cols} density {density} r {r} erode"
+                    );
+                    assert_eq!(
+                        dilate_disk(&m, r as u64),
+                        naive(&m, r, Which::Dilate),
+                        "{rows}x{cols} density {density} r {r} dilate"
+                    );
                 }
             }
         }

@@ -7,6 +7,7 @@ mod arrays;
 mod blend;
 mod colormap;
 mod mask;
+mod memory;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(colormap::color_maps, m)?)?;
     m.add_function(wrap_pyfunction!(blend::superimpose_maps, m)?)?;
     m.add_function(wrap_pyfunction!(mask::masks, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::prefault, m)?)?;
     // The 256 RGB triples of the JET table, as 768 bytes.
     m.add(
         "JET_RGB",
