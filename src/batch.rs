@@ -1,120 +1,193 @@
-//! Batch axes (SPEC §4): each map of a batch is processed on its own, so a batch call
-//! returns exactly the stack of single calls.
+//! Batch axes (SPEC §4): each map of a batch is processed on its own (in parallel, see
+//! [`crate::parallel`]), so a batch call returns exactly the stack of single calls.
 
-use ndarray::{ArrayView3, ArrayView4, ArrayViewMut3, ArrayViewMut4, Axis};
+use ndarray::{
+    ArrayView, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut3, ArrayViewMut4, Axis, Dimension,
+};
 
 use crate::blend::{superimpose_into, AddWeighted};
 use crate::colormap::color_map_into;
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::mask::mask_into;
+use crate::parallel::map_items;
 
-/// Adds the batch index to a per-map error.
-fn in_batch(b: usize, batched: bool) -> impl Fn(KernelError) -> KernelError {
-    move |e| match e {
+/// Splits a view into the views of its trailing `D::NDIM` axes, one per index of the
+/// leading (batch) axes, in row-major order. No data is copied, whatever the strides.
+///
+/// ```
+/// use anomaly_postprocess::batch::split_batch;
+/// let stack = ndarray::Array::from_shape_fn((2, 3, 4, 5), |(a, b, y, x)| (a * 3 + b) * 100 + y * 5 + x);
+/// let maps = split_batch::<_, ndarray::Ix2>(stack.view().into_dyn()).unwrap();
+/// assert_eq!(maps.len(), 6);
+/// assert_eq!(maps[4][[1, 2]], 4 * 100 + 7);
+/// ```
+pub fn split_batch<'a, T, D: Dimension>(
+    view: ArrayViewD<'a, T>,
+) -> Option<Vec<ArrayView<'a, T, D>>> {
+    let trailing = D::NDIM?;
+    if view.ndim() < trailing {
+        return None;
+    }
+    let mut pending = vec![view];
+    let mut done = Vec::new();
+    while let Some(v) = pending.pop() {
+        if v.ndim() == trailing {
+            done.push(v.into_dimensionality::<D>().ok()?);
+        } else {
+            // Push in reverse so that popping yields row-major order.
+            for i in (0..v.len_of(Axis(0))).rev() {
+                pending.push(v.clone().index_axis_move(Axis(0), i));
+            }
+        }
+    }
+    Some(done)
+}
+
+/// The first error in batch order; a non-finite count covers the whole batch.
+fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError> {
+    let batched = results.len() > 1;
+    let total: usize = results
+        .iter()
+        .map(|r| match r {
+            Err(KernelError::NonFinite { count, .. }) => *count,
+            _ => 0,
+        })
+        .sum();
+    let Some((b, first)) = results
+        .into_iter()
+        .enumerate()
+        .find_map(|(b, r)| r.err().map(|e| (b, e)))
+    else {
+        return Ok(());
+    };
+    Err(match first {
         KernelError::NonFinite {
-            count,
-            first: (_, y, x),
-            ..
+            first: (_, y, x), ..
         } => KernelError::NonFinite {
-            count,
+            count: total,
             first: (b, y, x),
             batched,
         },
         other => other,
-    }
-}
-
-/// Runs `per_map(b)` for every map, stopping at the first error.
-fn for_each_map(
-    maps: usize,
-    mut per_map: impl FnMut(usize) -> Result<(), KernelError>,
-) -> Result<(), KernelError> {
-    (0..maps).try_for_each(|b| per_map(b).map_err(in_batch(b, maps > 1)))
-}
-
-/// [`color_map_into`] over a batch `(B, H, W)` into `(B, H, W, 3)`.
-///
-/// ```
-/// let maps = ndarray::Array3::<f32>::zeros((2, 4, 5));
-/// let mut out = ndarray::Array4::<u8>::zeros((2, 4, 5, 3));
-/// anomaly_postprocess::batch::color_maps_into(maps.view(), true, out.view_mut()).unwrap();
-/// assert_eq!(out[[1, 3, 4, 2]], 128); // constant maps are level 0: dark blue
-/// ```
-pub fn color_maps_into<T: MapFloat>(
-    maps: ArrayView3<'_, T>,
-    normalize: bool,
-    mut out: ArrayViewMut4<'_, u8>,
-) -> Result<(), KernelError> {
-    let (b, h, w) = maps.dim();
-    check_shape("out", &[b, h, w, 3], out.shape())?;
-    for_each_map(b, |i| {
-        color_map_into(
-            maps.index_axis(Axis(0), i),
-            normalize,
-            out.index_axis_mut(Axis(0), i),
-        )
     })
 }
 
-/// [`superimpose_into`] over a batch. `images` has `B` images, or one used for every map.
+/// [`color_map_into`] for every map, into `out` `(B, H, W, 3)`.
+///
+/// ```
+/// let maps = ndarray::Array3::<f32>::zeros((2, 4, 5));
+/// let views: Vec<_> = maps.outer_iter().collect();
+/// let mut out = ndarray::Array4::<u8>::zeros((2, 4, 5, 3));
+/// anomaly_postprocess::batch::color_maps_into(&views, true, out.view_mut()).unwrap();
+/// assert_eq!(out[[1, 3, 4, 2]], 128); // constant maps are level 0: dark blue
+/// ```
+pub fn color_maps_into<T: MapFloat>(
+    maps: &[ArrayView2<'_, T>],
+    normalize: bool,
+    mut out: ArrayViewMut4<'_, u8>,
+) -> Result<(), KernelError> {
+    let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
+    check_shape("out", &[maps.len(), h, w, 3], out.shape())?;
+    let items: Vec<_> = maps.iter().zip(out.outer_iter_mut()).collect();
+    first_error(map_items(items, |(map, out)| {
+        color_map_into(*map, normalize, out)
+    }))
+}
+
+/// [`superimpose_into`] for every map; `images` holds one image per map, or one for all.
 ///
 /// ```
 /// use anomaly_postprocess::blend::AddWeighted;
 /// let maps = ndarray::Array3::<f64>::zeros((3, 2, 2));
-/// let image = ndarray::Array4::<u8>::zeros((1, 2, 2, 3));
+/// let image = ndarray::Array3::<u8>::zeros((2, 2, 3));
+/// let views: Vec<_> = maps.outer_iter().collect();
 /// let mut out = ndarray::Array4::<u8>::zeros((3, 2, 2, 3));
 /// anomaly_postprocess::batch::superimpose_maps_into(
-///     maps.view(), image.view(), false, &AddWeighted::new(0.5, 0.0), out.view_mut()).unwrap();
+///     &views, &[image.view()], false, &AddWeighted::new(0.5, 0.0), out.view_mut()).unwrap();
 /// assert_eq!(out[[2, 1, 1, 2]], 64); // blue 128 over black
 /// ```
 pub fn superimpose_maps_into<T: MapFloat>(
-    maps: ArrayView3<'_, T>,
-    images: ArrayView4<'_, u8>,
+    maps: &[ArrayView2<'_, T>],
+    images: &[ArrayView3<'_, u8>],
     normalize: bool,
     blend: &AddWeighted,
     mut out: ArrayViewMut4<'_, u8>,
 ) -> Result<(), KernelError> {
-    let (b, h, w) = maps.dim();
-    check_shape("out", &[b, h, w, 3], out.shape())?;
-    let per_image = images.len_of(Axis(0));
-    if per_image != 1 {
-        check_shape("image", &[b, h, w, 3], images.shape())?;
+    let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
+    check_shape("out", &[maps.len(), h, w, 3], out.shape())?;
+    if images.len() != 1 {
+        check_shape("image", &[maps.len()], &[images.len()])?;
     }
-    for_each_map(b, |i| {
-        let image = images.index_axis(Axis(0), if per_image == 1 { 0 } else { i });
-        superimpose_into(
-            maps.index_axis(Axis(0), i),
-            image,
-            normalize,
-            blend,
-            out.index_axis_mut(Axis(0), i),
-        )
-    })
+    let items: Vec<_> = maps
+        .iter()
+        .zip(images.iter().cycle())
+        .zip(out.outer_iter_mut())
+        .collect();
+    first_error(map_items(items, |((map, image), out)| {
+        superimpose_into(*map, *image, normalize, blend, out)
+    }))
 }
 
-/// [`mask_into`] over a batch `(B, H, W)` into `(B, H, W)`.
+/// [`mask_into`] for every map, into `out` `(B, H, W)`.
 ///
 /// ```
 /// let maps = ndarray::Array3::<f32>::from_elem((2, 3, 3), 0.8);
+/// let views: Vec<_> = maps.outer_iter().collect();
 /// let mut out = ndarray::Array3::<u8>::zeros((2, 3, 3));
-/// anomaly_postprocess::batch::masks_into(maps.view(), 0.5, 1, out.view_mut()).unwrap();
+/// anomaly_postprocess::batch::masks_into(&views, 0.5, 1, out.view_mut()).unwrap();
 /// assert!(out.iter().all(|&v| v == 255));
 /// ```
 pub fn masks_into<T: MapFloat>(
-    maps: ArrayView3<'_, T>,
+    maps: &[ArrayView2<'_, T>],
     threshold: f64,
     kernel_size: u64,
     mut out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
-    let (b, h, w) = maps.dim();
-    check_shape("out", &[b, h, w], out.shape())?;
-    for_each_map(b, |i| {
-        mask_into(
-            maps.index_axis(Axis(0), i),
-            threshold,
-            kernel_size,
-            out.index_axis_mut(Axis(0), i),
-        )
-    })
+    let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
+    check_shape("out", &[maps.len(), h, w], out.shape())?;
+    let items: Vec<_> = maps.iter().zip(out.outer_iter_mut()).collect();
+    first_error(map_items(items, |(map, out)| {
+        mask_into(*map, threshold, kernel_size, out)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_counts_cover_the_batch() {
+        let mut maps = ndarray::Array3::<f64>::zeros((3, 4, 5));
+        maps[[1, 2, 4]] = f64::NAN;
+        maps[[2, 0, 0]] = f64::INFINITY;
+        maps[[2, 1, 1]] = f64::NEG_INFINITY;
+        let views: Vec<_> = maps.outer_iter().collect();
+        let mut out = ndarray::Array4::<u8>::zeros((3, 4, 5, 3));
+        let err = color_maps_into(&views, false, out.view_mut()).unwrap_err();
+        assert_eq!(
+            err,
+            KernelError::NonFinite {
+                count: 3,
+                first: (1, 2, 4),
+                batched: true
+            }
+        );
+    }
+
+    #[test]
+    fn parallel_batch_equals_sequential_calls() {
+        crate::parallel::set_num_threads(2).unwrap();
+        let maps = ndarray::Array3::from_shape_fn((9, 17, 23), |(b, y, x)| {
+            ((b * 31 + y * 7 + x) as f32 * 0.01).sin()
+        });
+        let views: Vec<_> = maps.outer_iter().collect();
+        let mut batch = ndarray::Array3::<u8>::zeros((9, 17, 23));
+        masks_into(&views, 0.2, 2, batch.view_mut()).unwrap();
+        for (view, expected) in views.iter().zip(batch.outer_iter()) {
+            let mut single = ndarray::Array2::<u8>::zeros((17, 23));
+            mask_into(*view, 0.2, 2, single.view_mut()).unwrap();
+            assert_eq!(single, expected);
+        }
+    }
 }

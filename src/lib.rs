@@ -20,6 +20,7 @@ pub mod error;
 pub mod levels;
 pub mod mask;
 pub mod morphology;
+pub mod parallel;
 mod rows;
 
 #[cfg(feature = "python")]

@@ -8,9 +8,57 @@ functions, computed by a Rust core:
 - :func:`compute_mask` — thresholded, morphologically opened 0/255 mask
 """
 
+import operator
+import os
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 from ._api import anomaly_map_to_color_map, compute_mask, superimpose_anomaly_map
+from ._native import get_num_threads as _get_num_threads
+from ._native import set_num_threads as _set_num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads that batches of maps are processed on (``n >= 1``).
+
+    A single map always runs on the calling thread; every call releases the GIL, so
+    separate Python threads also run in parallel.
+    """
+    try:
+        if isinstance(n, bool):
+            raise TypeError
+        count = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n must be an integer >= 1, got {type(n).__name__} {n!r}") from None
+    if count < 1:
+        raise ValueError(f"n must be an integer >= 1, got {count}")
+    _set_num_threads(count)
+
+
+def get_num_threads() -> int:
+    """The number of threads that batches of maps are processed on.
+
+    Initially ``ANOMALY_POSTPROCESS_NUM_THREADS`` if set, else the number of available cores.
+    """
+    return int(_get_num_threads())
+
+
+def _threads_from_environment() -> None:
+    value = os.environ.get("ANOMALY_POSTPROCESS_NUM_THREADS")
+    if value is None or not value.strip():
+        return
+    try:
+        set_num_threads(int(value))
+    except (TypeError, ValueError):
+        warnings.warn(
+            f"ignoring ANOMALY_POSTPROCESS_NUM_THREADS={value!r}: expected an integer >= 1; "
+            f"using {get_num_threads()} threads",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_threads_from_environment()
 
 try:
     __version__ = version("anomaly-postprocess")
@@ -21,5 +69,7 @@ __all__ = [
     "__version__",
     "anomaly_map_to_color_map",
     "compute_mask",
+    "get_num_threads",
+    "set_num_threads",
     "superimpose_anomaly_map",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from typing import Any
+
 from numpy.typing import ArrayLike, NDArray
 
 from . import _native
@@ -11,8 +13,11 @@ from ._args import (
     as_flag,
     as_images,
     as_kernel_size,
+    as_map_array,
     as_maps,
-    threshold_in_comparison_precision,
+    as_out,
+    check_no_overlap,
+    mask_comparison,
 )
 
 # Fresh results at least this large get their pages mapped in one system call instead
@@ -20,15 +25,27 @@ from ._args import (
 _PREFAULT_BYTES = 1 << 18
 
 
-def _new_result(shape: tuple[int, ...]) -> NDArray[np.uint8]:
-    """A new C-contiguous uint8 array for a result, its pages ready to be written."""
-    out = np.empty(shape, dtype=np.uint8)
-    if out.nbytes >= _PREFAULT_BYTES:
-        _native.prefault(out)
-    return out
+def _result(shape: tuple[int, ...], out: object, *inputs: NDArray[Any]) -> NDArray[np.uint8]:
+    """The caller's checked ``out=`` array, or a new C-contiguous uint8 array whose
+    pages are ready to be written."""
+    given = as_out(out, shape)
+    if given is not None:
+        check_no_overlap(given, *inputs)
+        return given
+    fresh = np.empty(shape, dtype=np.uint8)
+    if fresh.nbytes >= _PREFAULT_BYTES:
+        _native.prefault(fresh)
+    return fresh
 
 
-def anomaly_map_to_color_map(anomaly_map: ArrayLike, normalize: bool = True) -> NDArray[np.uint8]:
+def _per_map(result: NDArray[np.uint8], item_dims: int) -> NDArray[np.uint8]:
+    """The C-contiguous result as ``(maps, *item)``: always a view."""
+    return result.reshape((-1,) + result.shape[result.ndim - item_dims :])
+
+
+def anomaly_map_to_color_map(
+    anomaly_map: ArrayLike, normalize: bool = True, *, out: NDArray[np.uint8] | None = None
+) -> NDArray[np.uint8]:
     """Compute the anomaly colour heatmap (OpenCV's JET colormap, RGB order).
 
     Bit-exact with anomalib's ``anomaly_map_to_color_map`` (numpy + ``cv2.applyColorMap``
@@ -41,6 +58,9 @@ def anomaly_map_to_color_map(anomaly_map: ArrayLike, normalize: bool = True) -> 
         normalize: Min-max normalise each map before applying the colour map, so its
             smallest value is dark blue and its largest dark red. Without it, values are
             expected in ``[0, 1]``. Defaults to True.
+        out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
+            of exactly the result's shape, not sharing memory with the inputs. It
+            receives the result and is returned, and no image-sized memory is allocated.
 
     Returns:
         A new C-contiguous ``uint8`` array of shape ``(*B, H, W, 3)``: the RGB heatmap.
@@ -50,13 +70,14 @@ def anomaly_map_to_color_map(anomaly_map: ArrayLike, normalize: bool = True) -> 
 
     Raises:
         TypeError: ``anomaly_map`` is not a real-valued array, or ``normalize`` is not a bool.
-        ValueError: ``anomaly_map`` has fewer than 2 dimensions, is empty, or holds NaN/±inf.
+        ValueError: ``anomaly_map`` has fewer than 2 dimensions, is empty, or holds NaN/±inf;
+            or ``out`` has the wrong shape or layout.
     """
-    maps = as_maps(anomaly_map)
+    maps = as_maps(as_map_array(anomaly_map))
     flag = as_flag(normalize, "normalize")
-    out = _new_result(maps.batch_shape + maps.map_shape + (3,))
-    _native.color_maps(maps.stack, flag, out.reshape((-1,) + out.shape[-3:]))
-    return out
+    result = _result(maps.batch_shape + maps.map_shape + (3,), out, maps.stack)
+    _native.color_maps(maps.stack, flag, _per_map(result, 3))
+    return result
 
 
 def superimpose_anomaly_map(
@@ -65,6 +86,8 @@ def superimpose_anomaly_map(
     alpha: float = 0.4,
     gamma: int = 0,
     normalize: bool = False,
+    *,
+    out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Superimpose the anomaly heatmap on top of the input image.
 
@@ -83,6 +106,9 @@ def superimpose_anomaly_map(
         gamma: Value added to the blended image. Defaults to 0. Any finite value.
         normalize: Min-max normalise each map before colouring it. Defaults to False,
             which expects map values in ``[0, 1]``.
+        out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
+            of exactly the result's shape, not sharing memory with the inputs. It
+            receives the result and is returned, and no image-sized memory is allocated.
 
     Returns:
         A new C-contiguous ``uint8`` array of shape ``(*B, H, W, 3)``: the image with the
@@ -93,19 +119,23 @@ def superimpose_anomaly_map(
         ValueError: mismatched shapes, empty maps, NaN/±inf in the map, or a non-finite
             ``alpha``/``gamma``.
     """
-    maps = as_maps(anomaly_map)
+    maps = as_maps(as_map_array(anomaly_map))
     images = as_images(image, maps)
     weight = as_finite_real(alpha, "alpha")
     offset = as_finite_real(gamma, "gamma")
     flag = as_flag(normalize, "normalize")
-    out = _new_result(maps.batch_shape + maps.map_shape + (3,))
-    _native.superimpose_maps(
-        maps.stack, images, weight, offset, flag, out.reshape((-1,) + out.shape[-3:])
-    )
-    return out
+    result = _result(maps.batch_shape + maps.map_shape + (3,), out, maps.stack, images)
+    _native.superimpose_maps(maps.stack, images, weight, offset, flag, _per_map(result, 3))
+    return result
 
 
-def compute_mask(anomaly_map: ArrayLike, threshold: float, kernel_size: int = 4) -> NDArray[np.uint8]:
+def compute_mask(
+    anomaly_map: ArrayLike,
+    threshold: float,
+    kernel_size: int = 4,
+    *,
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
     """Compute the anomaly mask by thresholding the predicted anomaly map.
 
     Bit-exact with anomalib's ``compute_mask`` (``anomaly_map > threshold``, then a
@@ -120,6 +150,9 @@ def compute_mask(anomaly_map: ArrayLike, threshold: float, kernel_size: int = 4)
             the common precision of both.
         kernel_size: Radius of the disk used to open the mask, which removes specks
             smaller than the disk. 0 disables the opening. Defaults to 4.
+        out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
+            of exactly the result's shape, not sharing memory with the inputs. It
+            receives the result and is returned, and no image-sized memory is allocated.
 
     Returns:
         A new C-contiguous ``uint8`` array of shape ``(*B, H, W)`` holding 0 or 255.
@@ -129,9 +162,9 @@ def compute_mask(anomaly_map: ArrayLike, threshold: float, kernel_size: int = 4)
             non-integer kernel size.
         ValueError: empty maps, a NaN threshold or a negative kernel size.
     """
-    maps = as_maps(anomaly_map)
-    limit = threshold_in_comparison_precision(threshold, maps.source_dtype)
+    compared, limit = mask_comparison(as_map_array(anomaly_map), threshold)
+    maps = as_maps(compared)
     radius = as_kernel_size(kernel_size)
-    out = _new_result(maps.batch_shape + maps.map_shape)
-    _native.masks(maps.stack, limit, radius, out.reshape((-1,) + out.shape[-2:]))
-    return out
+    result = _result(maps.batch_shape + maps.map_shape, out, maps.stack)
+    _native.masks(maps.stack, limit, radius, _per_map(result, 2))
+    return result

@@ -1,5 +1,6 @@
 """Argument rules shared by the public functions: dtypes and shapes of maps and images
-(SPEC §4), the threshold's comparison precision (SPEC §3) and the scalar options.
+(SPEC §4), the threshold's comparison precision (SPEC §3), ``out=`` arrays and the
+scalar options.
 
 Everything here only inspects, views or (where a dtype must change) converts the
 caller's objects; nothing writes into them.
@@ -27,16 +28,19 @@ _MAX_KERNEL_SIZE = 2**62
 class Maps:
     """A map argument in canonical form."""
 
-    #: (B, H, W) float32 or float64 view (or converted copy) of the caller's maps.
+    #: float32 or float64 maps ``(*B, H, W)``: a view of the caller's array (any
+    #: strides) or, where the dtype had to change, a converted copy.
     stack: NDArray[np.float32] | NDArray[np.float64]
-    #: Shape of the batch axes; () for a single map.
-    batch_shape: tuple[int, ...]
     #: The dtype the caller passed, before any conversion (for the threshold rule).
     source_dtype: np.dtype[Any]
 
     @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.stack.shape[:-2])
+
+    @property
     def map_shape(self) -> tuple[int, int]:
-        return (self.stack.shape[1], self.stack.shape[2])
+        return (self.stack.shape[-2], self.stack.shape[-1])
 
 
 def _describe(value: object) -> str:
@@ -45,8 +49,8 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
-def as_maps(anomaly_map: object, name: str = "anomaly_map") -> Maps:
-    """Coerces an anomaly map (or a batch of them) to a (B, H, W) float array."""
+def as_map_array(anomaly_map: object, name: str = "anomaly_map") -> NDArray[Any]:
+    """The map argument as an array of an accepted dtype (not yet converted)."""
     try:
         array = np.asarray(anomaly_map)
     except (TypeError, ValueError) as error:
@@ -54,36 +58,37 @@ def as_maps(anomaly_map: object, name: str = "anomaly_map") -> Maps:
             f"{name} must be a numeric array (H, W) or a batch of them, "
             f"got {type(anomaly_map).__name__} that numpy cannot convert: {error}"
         ) from None
-    dtype = array.dtype
-    if dtype.kind == "f" and dtype.itemsize in (2, 4):
-        compute_dtype: type[np.floating[Any]] = np.float32
-    elif (dtype.kind == "f" and dtype.itemsize == 8) or dtype.kind in "biu":
-        compute_dtype = np.float64
-    else:
-        raise TypeError(f"{name} must have dtype {_ACCEPTED_MAP_DTYPES}, got dtype {dtype}")
-    if array.dtype != compute_dtype:  # also converts non-native byte order
-        array = array.astype(compute_dtype)
+    if array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and array.dtype.itemsize > 8):
+        raise TypeError(f"{name} must have dtype {_ACCEPTED_MAP_DTYPES}, got dtype {array.dtype}")
+    return array
 
+
+def _squeeze(array: NDArray[Any], map_axes: int) -> NDArray[Any]:
+    """Drops leading singleton axes while more than ``map_axes`` remain (a view)."""
+    while array.ndim > map_axes and array.shape[0] == 1:
+        array = array[0]
+    return array
+
+
+def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
+    """Applies SPEC §4's shape rules and converts to the dtype the kernels compute in."""
+    source_shape = array.shape
     if array.ndim < 2:
-        raise ValueError(
-            f"{name} must have at least 2 dimensions (H, W), got shape {array.shape}"
-        )
+        raise ValueError(f"{name} must have at least 2 dimensions (H, W), got shape {source_shape}")
+    if 0 in source_shape:
+        raise ValueError(f"{name} must not be empty, got shape {source_shape}")
     if array.ndim >= 3 and array.shape[-1] == 1:  # trailing channel axis
         array = array[..., 0]
-    while array.ndim > 2 and array.shape[0] == 1:  # leading singleton axes
-        array = array[0]
-    if 0 in array.shape:
-        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
-    height, width = array.shape[-2:]
-    return Maps(
-        stack=array.reshape((-1, height, width)),
-        batch_shape=array.shape[:-2],
-        source_dtype=dtype,
-    )
+    array = _squeeze(array, 2)
+    dtype = array.dtype
+    compute_dtype = np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
+    if array.dtype != compute_dtype:  # also converts non-native byte order
+        array = array.astype(compute_dtype)
+    return Maps(stack=array, source_dtype=dtype)
 
 
 def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint8]:
-    """Coerces the image argument to (B or 1, H, W, 3) uint8 matching ``maps``."""
+    """The image argument: ``(H, W, 3)`` uint8 for all maps, or ``(*B, H, W, 3)``."""
     try:
         array = np.asarray(image)
     except (TypeError, ValueError) as error:
@@ -94,20 +99,42 @@ def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint
     expected = f"(H, W, 3) = {(height, width, 3)} uint8"
     if array.dtype != np.uint8:
         raise TypeError(f"{name} must be {expected} to match anomaly_map, got dtype {array.dtype}")
-    while array.ndim > 3 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim < 3 or array.shape[-3:] != (height, width, 3):
+    squeezed = _squeeze(array, 3)
+    if squeezed.ndim < 3 or squeezed.shape[-3:] != (height, width, 3):
         raise ValueError(
             f"{name} must have shape {expected} to match anomaly_map's (H, W) = "
             f"{(height, width)}, got shape {array.shape}"
         )
-    leading = array.shape[:-3]
-    if leading not in ((), maps.batch_shape):
+    if squeezed.shape[:-3] not in ((), maps.batch_shape):
         raise ValueError(
             f"{name} must be one image {(height, width, 3)} or one per map with shape "
             f"{maps.batch_shape + (height, width, 3)}, got shape {array.shape}"
         )
-    return array.reshape((-1, height, width, 3))
+    return squeezed
+
+
+def as_out(out: object, shape: tuple[int, ...]) -> NDArray[np.uint8] | None:
+    """A caller's ``out=`` array, checked: C-contiguous, writable uint8 of ``shape``."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy uint8 array of shape {shape}, got {_describe(out)}")
+    if out.dtype != np.uint8:
+        raise TypeError(f"out must have dtype uint8, got dtype {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape} (the result's), got shape {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous (e.g. from np.empty), got a strided array")
+    if not out.flags.writeable:
+        raise ValueError("out must be writable, got a read-only array")
+    return out
+
+
+def check_no_overlap(out: NDArray[np.uint8], *inputs: NDArray[Any]) -> None:
+    """Inputs are never modified, so ``out`` must not share memory with them."""
+    for array in inputs:
+        if np.may_share_memory(out, array):
+            raise ValueError("out must not share memory with anomaly_map or image")
 
 
 def as_flag(value: object, name: str) -> bool:
@@ -121,9 +148,12 @@ def as_finite_real(value: object, name: str) -> float:
     """A finite real number (int, float or numpy scalar, not bool)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite real number, got {_describe(value)}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf
     if not math.isfinite(result):
-        raise ValueError(f"{name} must be a finite real number, got {result}")
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
     return result
 
 
@@ -133,7 +163,7 @@ def as_kernel_size(value: object, name: str = "kernel_size") -> int:
         raise TypeError(f"{name} must be an integer >= 0, got {_describe(value)}")
     if isinstance(value, numbers.Integral):
         radius = int(value)
-    elif isinstance(value, numbers.Real) and float(value).is_integer():
+    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
         radius = int(float(value))
     elif isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
@@ -144,33 +174,48 @@ def as_kernel_size(value: object, name: str = "kernel_size") -> int:
     return min(radius, _MAX_KERNEL_SIZE)
 
 
-def threshold_in_comparison_precision(threshold: object, map_dtype: np.dtype[Any]) -> float:
-    """The threshold rounded to the precision numpy 2 compares ``map > threshold`` in.
-
-    A Python number is "weak" (NEP 50): it is first rounded to the map's float dtype
-    (float64 for integer and bool maps), overflowing to ±inf. A numpy scalar or 0-d
-    array is "strong": the comparison happens in ``np.result_type(map, threshold)``,
-    in which both sides are exact, so its exact value is kept. Either way the result
-    is exact as a float64, and the kernel compares with it exactly.
-    """
+def _as_real_threshold(threshold: object) -> object:
     if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
         threshold = threshold[()]
     if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a real number, got {_describe(threshold)}")
-    if isinstance(threshold, np.generic):
-        if threshold.dtype.kind not in "fiu":
-            raise TypeError(f"threshold must be a real number, got {_describe(threshold)}")
-        value = float(threshold)
-        weak = False
-    else:
+    if isinstance(threshold, np.generic) and threshold.dtype.kind not in "fiu":
+        raise TypeError(f"threshold must be a real number, got {_describe(threshold)}")
+    if isinstance(threshold, numbers.Integral):
+        return threshold
+    if math.isnan(float(threshold)):
+        raise ValueError("threshold must be a real number, not NaN")
+    return threshold
+
+
+def mask_comparison(array: NDArray[Any], threshold: object) -> tuple[NDArray[Any], float]:
+    """What the kernel compares: ``(map, t)`` such that ``map > t`` in float32/float64
+    equals numpy 2's ``array > threshold`` (SPEC §3).
+
+    - A Python number is "weak" (NEP 50): rounded to the map's float dtype (float64
+      for integer and bool maps), overflowing to ±inf.
+    - A numpy scalar or 0-d array is "strong": numpy compares in
+      ``np.result_type(array, threshold)``, in which both sides are exact; we keep
+      the largest float64 not above it, which compares identically (and is exact
+      unless the threshold is a longdouble).
+    - An integer map against an integer threshold compares as integers, exactly, also
+      beyond 2**53; that comparison is done here and the kernel gets its 0/1 result.
+    """
+    threshold = _as_real_threshold(threshold)
+    strong = isinstance(threshold, np.generic)
+    if array.dtype.kind in "iu" and isinstance(threshold, numbers.Integral):
+        if not strong or np.result_type(array.dtype, threshold).kind in "iu":  # type: ignore[arg-type]
+            return np.greater(array, threshold).astype(np.float32), 0.0
+    if isinstance(threshold, numbers.Integral):
         try:
             value = float(threshold)
         except OverflowError:  # a Python int beyond float64
             value = math.inf if threshold > 0 else -math.inf
-        weak = True
-    if math.isnan(value):
-        raise ValueError("threshold must be a real number, not NaN")
-    if weak and map_dtype.kind == "f":
+    else:
+        value = float(threshold)  # type: ignore[arg-type]
+        if strong and np.longdouble(value) > threshold:  # type: ignore[operator]
+            value = math.nextafter(value, -math.inf)
+    if not strong and array.dtype.kind == "f":
         with np.errstate(over="ignore"):
-            value = float(np.asarray(value).astype(map_dtype.newbyteorder("=")))
-    return value
+            value = float(np.asarray(value).astype(array.dtype.newbyteorder("=")))
+    return array, value

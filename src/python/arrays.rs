@@ -1,30 +1,54 @@
-//! Per-dtype extraction of map batches.
+//! Per-dtype extraction of maps and their split into per-map views.
 
-use numpy::PyReadonlyArray3;
+use ndarray::{ArrayView, Dimension};
+use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-/// A `(B, H, W)` batch of maps in one of the two dtypes the kernels compute in.
-/// The Python layer has already converted every other accepted dtype to one of these.
+use crate::batch::split_batch;
+
+/// Maps `(*B, H, W)` in one of the two dtypes the kernels compute in. The Python layer
+/// has already converted every other accepted dtype to one of these.
 #[derive(FromPyObject)]
-pub(crate) enum MapBatch<'py> {
-    F32(PyReadonlyArray3<'py, f32>),
-    F64(PyReadonlyArray3<'py, f64>),
+pub(crate) enum MapStack<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F64(PyReadonlyArrayDyn<'py, f64>),
 }
 
-/// Evaluates `$body` with `$view` bound to the batch's ndarray view (any strides, no
-/// copy), monomorphised for each float type.
-macro_rules! with_map_view {
-    ($maps:expr, |$view:ident| $body:expr) => {
-        match $maps {
-            $crate::python::arrays::MapBatch::F32(array) => {
-                let $view = array.as_array();
+/// The per-map views of an array whose last `D::NDIM` axes are one item (no copy,
+/// any strides).
+pub(crate) fn items<'a, T, D: Dimension>(
+    array: &'a PyReadonlyArrayDyn<'_, T>,
+    name: &str,
+) -> PyResult<Vec<ArrayView<'a, T, D>>>
+where
+    T: numpy::Element,
+{
+    split_batch::<T, D>(array.as_array()).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{name} must have at least {} dimensions, got shape {:?}",
+            D::NDIM.unwrap_or(0),
+            array.shape()
+        ))
+    })
+}
+
+/// Evaluates `$body` with `$maps` bound to the per-map `ArrayView2`s of a [`MapStack`],
+/// monomorphised for each float type.
+macro_rules! with_maps {
+    ($stack:expr, |$maps:ident| $body:expr) => {
+        match $stack {
+            $crate::python::arrays::MapStack::F32(array) => {
+                let $maps =
+                    $crate::python::arrays::items::<f32, ndarray::Ix2>(array, "anomaly_map")?;
                 $body
             }
-            $crate::python::arrays::MapBatch::F64(array) => {
-                let $view = array.as_array();
+            $crate::python::arrays::MapStack::F64(array) => {
+                let $maps =
+                    $crate::python::arrays::items::<f64, ndarray::Ix2>(array, "anomaly_map")?;
                 $body
             }
         }
     };
 }
-pub(crate) use with_map_view;
+pub(crate) use with_maps;

@@ -8,6 +8,7 @@ mod blend;
 mod colormap;
 mod mask;
 mod memory;
+mod threads;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -31,6 +32,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blend::superimpose_maps, m)?)?;
     m.add_function(wrap_pyfunction!(mask::masks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::prefault, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
     // The 256 RGB triples of the JET table, as 768 bytes.
     m.add(
         "JET_RGB",

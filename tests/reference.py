@@ -1,0 +1,335 @@
+"""Reference oracles for the parity tests, written with numpy + OpenCV + scikit-image.
+
+Two layers:
+
+* ``anomalib_*``: anomalib's ``anomalib.post_processing.post_process`` functions,
+  verbatim (same expressions, same libraries, same order). They are only used on
+  inputs inside the reference's domain (finite float32/float64 maps, values that
+  scale into ``[0, 256)``, non-constant maps when normalising, disks not far larger
+  than the image), where SPEC.md says the package is bit-exact with them.
+
+* ``spec_*``: the same algorithms with SPEC.md's **Decisions** applied where the
+  reference is undefined or broken. Every line that deviates from anomalib is marked
+  ``# SPEC DECISION`` with the section it comes from. Everything else is the
+  reference's own arithmetic, done by the reference's own libraries.
+
+Plus ``spec_add_weighted_exact``: an independent emulation of SPEC §2's addWeighted
+formula (correctly rounded float32 FMAs) that does not rely on the CPU or on OpenCV.
+It is checked against ``cv2.addWeighted`` in the tests, and used where OpenCV's answer
+is not the contract (results beyond ±2³¹).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+from skimage import morphology
+
+# ---------------------------------------------------------------------------------------
+# anomalib, verbatim
+# ---------------------------------------------------------------------------------------
+
+
+def anomalib_anomaly_map_to_color_map(anomaly_map: np.ndarray, normalize: bool = True) -> np.ndarray:
+    """anomalib's ``anomaly_map_to_color_map``, verbatim."""
+    if normalize:
+        anomaly_map = (anomaly_map - anomaly_map.min()) / np.ptp(anomaly_map)
+    anomaly_map = anomaly_map * 255
+    anomaly_map = anomaly_map.astype(np.uint8)
+
+    anomaly_map = cv2.applyColorMap(anomaly_map, cv2.COLORMAP_JET)
+    anomaly_map = cv2.cvtColor(anomaly_map, cv2.COLOR_BGR2RGB)
+    return anomaly_map
+
+
+def anomalib_superimpose_anomaly_map(
+    anomaly_map: np.ndarray,
+    image: np.ndarray,
+    alpha: float = 0.4,
+    gamma: int = 0,
+    normalize: bool = False,
+) -> np.ndarray:
+    """anomalib's ``superimpose_anomaly_map``, verbatim."""
+    anomaly_map = anomalib_anomaly_map_to_color_map(anomaly_map.squeeze(), normalize=normalize)
+    superimposed_map = cv2.addWeighted(anomaly_map, alpha, image, (1 - alpha), gamma)
+    return superimposed_map
+
+
+def anomalib_compute_mask(anomaly_map: np.ndarray, threshold: float, kernel_size: int = 4) -> np.ndarray:
+    """anomalib's ``compute_mask``, verbatim."""
+    anomaly_map = anomaly_map.squeeze()
+    mask: np.ndarray = np.zeros_like(anomaly_map).astype(np.uint8)
+    mask[anomaly_map > threshold] = 1
+
+    kernel = morphology.disk(kernel_size)
+    mask = morphology.opening(mask, kernel)
+
+    mask *= 255
+
+    return mask
+
+
+def skimage_agrees_with_opencv(height: int, width: int, kernel_size: int) -> bool:
+    """Where scikit-image's opening (reflect padding) equals OpenCV's (outside ignored).
+
+    SPEC §3: they differ only when the disk is far larger than the image. Measured
+    on thousands of random masks: they always agree for ``r <= 2 * min(H, W)`` (the
+    first disagreements appear around ``r ≈ 4 * min(H, W)``). The tests check this
+    claim on the inputs they use it for.
+    """
+    return kernel_size <= 2 * min(height, width)
+
+
+def anomalib_mask_applies(height: int, width: int, kernel_size: int) -> bool:
+    """Whether ``anomalib_compute_mask`` is SPEC's answer for a map of this size: its
+    ``squeeze()`` keeps the map 2-D (SPEC §4) and scikit-image agrees with OpenCV."""
+    return height > 1 and width > 1 and skimage_agrees_with_opencv(height, width, kernel_size)
+
+
+# ---------------------------------------------------------------------------------------
+# SPEC §4: shapes and dtypes
+# ---------------------------------------------------------------------------------------
+
+
+def spec_compute_dtype(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
+    """The dtype a map is computed in."""
+    if dtype.kind == "f" and dtype.itemsize <= 4:
+        # SPEC DECISION §4: float16 is computed as float32 (float32 is itself).
+        return np.float32
+    if dtype.kind == "f" and dtype.itemsize == 8:
+        return np.float64
+    if dtype.kind in "biu":
+        # SPEC DECISION §4: integer and bool maps are computed as float64 (anomalib would
+        # compute in the integer type and wrap around).
+        return np.float64
+    raise TypeError(f"not a map dtype: {dtype}")
+
+
+def spec_canonical_maps(anomaly_map: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """SPEC §4 shape rule: ``(batch_shape, [2-D map, ...])`` in row-major batch order.
+
+    The maps keep the caller's dtype (callers convert as their step needs: the colour
+    map computes in ``spec_compute_dtype``, the mask compares in numpy's precision).
+    """
+    array = np.asarray(anomaly_map)
+    shape = array.shape
+    assert len(shape) >= 2
+    if len(shape) >= 3 and shape[-1] == 1:  # a trailing channel axis
+        shape = shape[:-1]
+    while len(shape) > 2 and shape[0] == 1:  # leading singleton axes (anomalib's squeeze)
+        shape = shape[1:]
+    array = array.reshape(shape)
+    batch_shape, (height, width) = shape[:-2], shape[-2:]
+    flat = array.reshape((-1, height, width))
+    return batch_shape, [flat[i] for i in range(flat.shape[0])]
+
+
+# ---------------------------------------------------------------------------------------
+# SPEC §1: colour map
+# ---------------------------------------------------------------------------------------
+
+
+def spec_levels(anomaly_map: np.ndarray, normalize: bool) -> np.ndarray:
+    """Colour levels (uint8) of one 2-D map: SPEC §1 steps 1–3."""
+    m = np.asarray(anomaly_map)
+    m = m.astype(spec_compute_dtype(m.dtype))  # (also makes the byte order native)
+    if not np.isfinite(m).all():
+        # SPEC DECISION §1: NaN/±inf is a ValueError (the reference paints garbage).
+        raise ValueError("non-finite map")
+    if normalize:
+        # SPEC DECISION §1: a constant map computes 0/0 here; the reference warns, we
+        # must not (the package is checked separately for warnings).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = (m - m.min()) / np.ptp(m)
+    m = m * 255
+    # SPEC DECISION §1: the 0/0 = NaN of a constant map is level 0. (The only other way
+    # to get NaN here is inf/inf when max - min overflows the float type; the saturating
+    # cast gives 0 for it as well, which is also what the reference gives on x86.)
+    m = np.where(np.isnan(m), m.dtype.type(0), m)
+    # SPEC DECISION §1: saturate to 0..255 instead of the reference's wrap-around cast.
+    # Truncation toward zero then maps [0, 256) exactly as the reference does.
+    m = np.clip(m, 0, 255)
+    assert m.dtype == spec_compute_dtype(np.asarray(anomaly_map).dtype)
+    return m.astype(np.uint8)
+
+
+def jet_rgb_opencv() -> np.ndarray:
+    """OpenCV's COLORMAP_JET as a (256, 3) RGB table."""
+    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[None], cv2.COLORMAP_JET)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[0]
+
+
+def jet_rgb_closed_form() -> np.ndarray:
+    """SPEC §1's closed form of the JET table, as a (256, 3) RGB table."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    for k in range(256):
+        if k < 32:
+            b = 128 + 4 * k
+        elif k < 96:
+            b = 255
+        elif k == 159:
+            b = 1
+        elif k < 160:
+            b = 254 - 4 * (k - 96)
+        else:
+            b = 0
+        if k < 32:
+            g = 0
+        elif k < 96:
+            g = 4 * (k - 32)
+        elif k < 160:
+            g = 255
+        elif k < 224:
+            g = 252 - 4 * (k - 160)
+        else:
+            g = 0
+        if k < 96:
+            r = 0
+        elif k < 160:
+            r = 4 * (k - 96) + 2
+        elif k < 224:
+            r = 255
+        else:
+            r = 252 - 4 * (k - 224)
+        table[k] = (r, g, b)
+    return table
+
+
+def spec_color_map_2d(anomaly_map: np.ndarray, normalize: bool = True) -> np.ndarray:
+    """SPEC §1 for one 2-D map: levels, then OpenCV's JET and BGR→RGB (as anomalib)."""
+    level = spec_levels(anomaly_map, normalize)
+    return cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def spec_anomaly_map_to_color_map(anomaly_map: Any, normalize: bool = True) -> np.ndarray:
+    """SPEC §1 + §4: any accepted map or batch of maps."""
+    batch_shape, maps = spec_canonical_maps(anomaly_map)
+    out = np.stack([spec_color_map_2d(m, normalize) for m in maps])
+    return out.reshape(batch_shape + out.shape[1:])
+
+
+# ---------------------------------------------------------------------------------------
+# SPEC §2: superimpose
+# ---------------------------------------------------------------------------------------
+
+_INT32_LIMIT = 2.0**31
+
+
+def _fma_f32(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Correctly rounded float32 ``fma(x, y, z)`` for float32 arrays, on any CPU.
+
+    ``x * y`` is exact in float64 (24 + 24 bits). ``s = p + z`` in float64 may round; its
+    rounding error ``e`` is recovered exactly with TwoSum. Rounding ``s`` to float32 is
+    then the correct rounding of ``p + z`` except when ``s`` sits exactly on a float32
+    midpoint and ``e != 0``, where ``e`` decides the side.
+    """
+    p = x.astype(np.float64) * y.astype(np.float64)
+    z64 = z.astype(np.float64)
+    s = p + z64
+    bp = s - p
+    e = (p - (s - bp)) + (z64 - bp)  # TwoSum: p + z == s + e exactly
+    with np.errstate(over="ignore"):
+        r = s.astype(np.float32)
+        toward = np.where(s > r.astype(np.float64), np.float32(np.inf), np.float32(-np.inf))
+        other = np.nextafter(r, toward.astype(np.float32))
+    mid = (r.astype(np.float64) + other.astype(np.float64)) / 2
+    on_midpoint = (r.astype(np.float64) != s) & (s == mid) & (e != 0)
+    lower = np.minimum(r, other)
+    upper = np.maximum(r, other)
+    return np.where(on_midpoint, np.where(e > 0, upper, lower), r).astype(np.float32)
+
+
+def spec_add_weighted_exact(
+    color: np.ndarray, alpha: float, image: np.ndarray, gamma: float
+) -> np.ndarray:
+    """SPEC §2's formula, emulated exactly (independent of OpenCV and of the CPU).
+
+    ``v = fma(a, f32(alpha), fma(b, f32(1 - alpha), f32(gamma)))`` in float32, rounded
+    half to even, saturated to uint8.
+    """
+    a_f = np.float32(alpha)
+    b_f = np.float32(1 - alpha)  # the subtraction in float64, then rounded
+    g_f = np.float32(gamma)
+    a_vals = np.arange(256, dtype=np.float32)[:, None]
+    b_vals = np.arange(256, dtype=np.float32)[None, :]
+    inner = _fma_f32(b_vals, np.full_like(b_vals, b_f), np.full_like(b_vals, g_f))
+    v = _fma_f32(np.broadcast_to(a_vals, (256, 256)), np.full((256, 256), a_f), inner)
+    rounded = np.rint(v)  # half to even
+    # SPEC DECISION §2: saturate everywhere (OpenCV yields 0 beyond ±2^31).
+    table = np.clip(rounded, 0, 255).astype(np.uint8)
+    return table[color.astype(np.intp), image.astype(np.intp)]
+
+
+def spec_add_weighted(color: np.ndarray, alpha: float, image: np.ndarray, gamma: float) -> np.ndarray:
+    """``cv2.addWeighted(color, alpha, image, 1 - alpha, gamma)`` as anomalib calls it,
+    with SPEC §2's decision where OpenCV's int32 conversion overflows."""
+    largest = 255 * (abs(float(np.float32(alpha))) + abs(float(np.float32(1 - alpha)))) + abs(
+        float(np.float32(gamma))
+    )
+    if largest >= _INT32_LIMIT / 2:
+        # SPEC DECISION §2: results beyond ±2^31 saturate; OpenCV turns them into 0.
+        return spec_add_weighted_exact(color, alpha, image, gamma)
+    return cv2.addWeighted(color, alpha, image, 1 - alpha, gamma)
+
+
+def spec_superimpose_2d(
+    anomaly_map: np.ndarray, image: np.ndarray, alpha: float = 0.4, gamma: float = 0, normalize: bool = False
+) -> np.ndarray:
+    color = spec_color_map_2d(anomaly_map, normalize)
+    return spec_add_weighted(color, alpha, np.ascontiguousarray(image), gamma)
+
+
+def spec_superimpose_anomaly_map(
+    anomaly_map: Any, image: Any, alpha: float = 0.4, gamma: float = 0, normalize: bool = False
+) -> np.ndarray:
+    """SPEC §2 + §4: a map or batch; ``image`` is one (H, W, 3) image or one per map."""
+    batch_shape, maps = spec_canonical_maps(anomaly_map)
+    image = np.asarray(image)
+    height, width = maps[0].shape
+    images = image.reshape((-1, height, width, 3))
+    if images.shape[0] == 1:
+        images = np.broadcast_to(images, (len(maps), height, width, 3))
+    assert images.shape[0] == len(maps)
+    out = np.stack(
+        [spec_superimpose_2d(m, img, alpha, gamma, normalize) for m, img in zip(maps, images)]
+    )
+    return out.reshape(batch_shape + out.shape[1:])
+
+
+# ---------------------------------------------------------------------------------------
+# SPEC §3: mask
+# ---------------------------------------------------------------------------------------
+
+
+def covering_radius(height: int, width: int) -> int:
+    """A radius from which every disk covers the whole image from every pixel.
+
+    Opening with any larger disk gives the same result, so the oracle can use this one
+    instead of a disk too big to build (e.g. ``kernel_size = 10**9``).
+    """
+    return math.isqrt((height - 1) ** 2 + (width - 1) ** 2) + 1
+
+
+def spec_threshold_mask(anomaly_map: np.ndarray, threshold: Any) -> np.ndarray:
+    """SPEC §3 step 1: ``anomaly_map > threshold`` exactly as numpy 2 evaluates it."""
+    with np.errstate(over="ignore"):  # a Python float beyond float16/float32: ±inf
+        return np.asarray(anomaly_map > threshold)
+
+
+def spec_compute_mask_2d(anomaly_map: np.ndarray, threshold: Any, kernel_size: int = 4) -> np.ndarray:
+    """SPEC §3 for one 2-D map with OpenCV's morphology, the contract on every input."""
+    mask = spec_threshold_mask(anomaly_map, threshold).astype(np.uint8)
+    height, width = mask.shape
+    radius = min(int(kernel_size), covering_radius(height, width))
+    kernel = morphology.disk(radius).astype(np.uint8)
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel) * 255
+
+
+def spec_compute_mask(anomaly_map: Any, threshold: Any, kernel_size: int = 4) -> np.ndarray:
+    """SPEC §3 + §4: a map or a batch of maps."""
+    batch_shape, maps = spec_canonical_maps(anomaly_map)
+    out = np.stack([spec_compute_mask_2d(m, threshold, kernel_size) for m in maps])
+    return out.reshape(batch_shape + out.shape[1:])
