@@ -6,7 +6,7 @@ use ndarray::{
 };
 
 use crate::blend::{superimpose_into, AddWeighted};
-use crate::colormap::color_map_into;
+use crate::colormap::{color_map_into, Palette};
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::mask::mask_into;
@@ -76,22 +76,24 @@ fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError>
 /// [`color_map_into`] for every map, into `out` `(B, H, W, 3)`.
 ///
 /// ```
+/// use anomaly_postprocess::colormap::Palette;
 /// let maps = ndarray::Array3::<f32>::zeros((2, 4, 5));
 /// let views: Vec<_> = maps.outer_iter().collect();
 /// let mut out = ndarray::Array4::<u8>::zeros((2, 4, 5, 3));
-/// anomaly_postprocess::batch::color_maps_into(&views, true, out.view_mut()).unwrap();
+/// anomaly_postprocess::batch::color_maps_into(&views, true, Palette::Jet, out.view_mut()).unwrap();
 /// assert_eq!(out[[1, 3, 4, 2]], 128); // constant maps are level 0: dark blue
 /// ```
 pub fn color_maps_into<T: MapFloat>(
     maps: &[ArrayView2<'_, T>],
     normalize: bool,
+    palette: Palette<'_>,
     mut out: ArrayViewMut4<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
     check_shape("out", &[maps.len(), h, w, 3], out.shape())?;
     let items: Vec<_> = maps.iter().zip(out.outer_iter_mut()).collect();
     first_error(map_items(items, |(map, out)| {
-        color_map_into(*map, normalize, out)
+        color_map_into(*map, normalize, palette, out)
     }))
 }
 
@@ -99,18 +101,20 @@ pub fn color_maps_into<T: MapFloat>(
 ///
 /// ```
 /// use anomaly_postprocess::blend::AddWeighted;
+/// use anomaly_postprocess::colormap::Palette;
 /// let maps = ndarray::Array3::<f64>::zeros((3, 2, 2));
 /// let image = ndarray::Array3::<u8>::zeros((2, 2, 3));
 /// let views: Vec<_> = maps.outer_iter().collect();
 /// let mut out = ndarray::Array4::<u8>::zeros((3, 2, 2, 3));
 /// anomaly_postprocess::batch::superimpose_maps_into(
-///     &views, &[image.view()], false, &AddWeighted::new(0.5, 0.0), out.view_mut()).unwrap();
+///     &views, &[image.view()], false, Palette::Jet, &AddWeighted::new(0.5, 0.0), out.view_mut()).unwrap();
 /// assert_eq!(out[[2, 1, 1, 2]], 64); // blue 128 over black
 /// ```
 pub fn superimpose_maps_into<T: MapFloat>(
     maps: &[ArrayView2<'_, T>],
     images: &[ArrayView3<'_, u8>],
     normalize: bool,
+    palette: Palette<'_>,
     blend: &AddWeighted,
     mut out: ArrayViewMut4<'_, u8>,
 ) -> Result<(), KernelError> {
@@ -125,7 +129,7 @@ pub fn superimpose_maps_into<T: MapFloat>(
         .zip(out.outer_iter_mut())
         .collect();
     first_error(map_items(items, |((map, image), out)| {
-        superimpose_into(*map, *image, normalize, blend, out)
+        superimpose_into(*map, *image, normalize, palette, blend, out)
     }))
 }
 
@@ -164,7 +168,7 @@ mod tests {
         maps[[2, 1, 1]] = f64::NEG_INFINITY;
         let views: Vec<_> = maps.outer_iter().collect();
         let mut out = ndarray::Array4::<u8>::zeros((3, 4, 5, 3));
-        let err = color_maps_into(&views, false, out.view_mut()).unwrap_err();
+        let err = color_maps_into(&views, false, Palette::Jet, out.view_mut()).unwrap_err();
         assert_eq!(
             err,
             KernelError::NonFinite {

@@ -3,7 +3,7 @@
 use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
-use crate::colormap::heat_row;
+use crate::colormap::{heat_row, Palette};
 use crate::error::{check_shape, KernelError};
 use crate::levels::{
     level_scale, locate_non_finite, row_is_finite, saturate_u8, LevelScale, MapFloat, NotFinite,
@@ -65,10 +65,11 @@ impl AddWeighted {
 ///
 /// ```
 /// use anomaly_postprocess::blend::{superimpose_into, AddWeighted};
+/// use anomaly_postprocess::colormap::Palette;
 /// let map = ndarray::array![[0.0f32, 1.0]];
 /// let image = ndarray::Array3::<u8>::from_elem((1, 2, 3), 200);
 /// let mut out = ndarray::Array3::<u8>::zeros((1, 2, 3));
-/// superimpose_into(map.view(), image.view(), false, &AddWeighted::new(0.4, 0.0), out.view_mut())
+/// superimpose_into(map.view(), image.view(), false, Palette::Jet, &AddWeighted::new(0.4, 0.0), out.view_mut())
 ///     .unwrap();
 /// assert_eq!(out.as_slice().unwrap(), &[120, 120, 171, 171, 120, 120]);
 /// ```
@@ -76,6 +77,7 @@ pub fn superimpose_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
     normalize: bool,
+    palette: Palette<'_>,
     blend: &AddWeighted,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
@@ -83,7 +85,8 @@ pub fn superimpose_into<T: MapFloat>(
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
-    blend_rows(map, image, scale, *blend, out).map_err(|NotFinite| locate_non_finite(map))?;
+    blend_rows(map, image, scale, palette, *blend, out)
+        .map_err(|NotFinite| locate_non_finite(map))?;
     Ok(())
 }
 
@@ -96,6 +99,7 @@ fn blend_rows<T: MapFloat>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
     scale: LevelScale<T>,
+    palette: Palette<'_>,
     blend: AddWeighted,
     mut out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
@@ -111,7 +115,7 @@ fn blend_rows<T: MapFloat>(
         if scale.is_raw() && !row_is_finite(values) {
             return Err(NotFinite);
         }
-        heat_row(values, scale, &mut heat);
+        heat_row(values, scale, palette, &mut heat);
         let base = as_contiguous(image_row, &mut image_scratch);
         write_contiguous(out_row, &mut out_scratch, |px| {
             blend.apply_row(&heat, base, px)
@@ -144,7 +148,15 @@ mod tests {
         ] {
             let blend = AddWeighted::new(alpha, gamma);
             let mut out = ndarray::Array3::<u8>::zeros((37, 53, 3));
-            superimpose_into(map.view(), image.view(), true, &blend, out.view_mut()).unwrap();
+            superimpose_into(
+                map.view(),
+                image.view(),
+                true,
+                Palette::Jet,
+                &blend,
+                out.view_mut(),
+            )
+            .unwrap();
             let scale = level_scale(map.view(), true).unwrap();
             for ((y, x, c), &got) in out.indexed_iter() {
                 let heat = crate::colormap::JET_RGB[scale.level(map[[y, x]]) as usize][c];

@@ -61,17 +61,32 @@ pub static JET_RGB: [[u8; 3]; 256] = build_jet_rgb();
 /// Pixels coloured per inner step: enough for the compiler to use full SIMD registers.
 const CHUNK: usize = 64;
 
-/// Colours one row: `out` (3 bytes a pixel, RGB) gets the JET colour of each value's level.
+/// The colours of the 256 levels: JET (computed, SIMD) or any table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Palette<'a> {
+    /// OpenCV's `COLORMAP_JET`, from its closed form [`jet_rgb`].
+    Jet,
+    /// RGB colour of each level, e.g. one of [`crate::palettes::PALETTES`].
+    Table(&'a [[u8; 3]; 256]),
+}
+
+/// Colours one row: `out` (3 bytes a pixel, RGB) gets the palette colour of each
+/// value's level.
 ///
 /// ```
-/// use anomaly_postprocess::colormap::heat_row;
+/// use anomaly_postprocess::colormap::{heat_row, Palette};
 /// use anomaly_postprocess::levels::LevelScale;
 /// let mut out = [0u8; 6];
-/// heat_row(&[0.0f64, 1.0], LevelScale::Raw, &mut out);
+/// heat_row(&[0.0f64, 1.0], LevelScale::Raw, Palette::Jet, &mut out);
 /// assert_eq!(out, [0, 0, 128, 128, 0, 0]);
 /// ```
 #[inline(always)]
-pub fn heat_row<T: MapFloat>(row: &[T], scale: LevelScale<T>, out: &mut [u8]) {
+pub fn heat_row<T: MapFloat>(
+    row: &[T],
+    scale: LevelScale<T>,
+    palette: Palette<'_>,
+    out: &mut [u8],
+) {
     let values = row.chunks_exact(CHUNK);
     let tail = values.remainder();
     let mut pixels = out.chunks_exact_mut(3 * CHUNK);
@@ -81,46 +96,59 @@ pub fn heat_row<T: MapFloat>(row: &[T], scale: LevelScale<T>, out: &mut [u8]) {
         let rgb: &mut [u8; 3 * CHUNK] = rgb.try_into().expect("chunks_exact_mut");
         let mut levels = [0u8; CHUNK];
         levels_of_row(values, scale, &mut levels);
-        // Planar channels, then one interleaving store loop, which LLVM lowers to
-        // byte shuffles (its stride-3 interleaved-access pattern).
-        let (mut red, mut green, mut blue) = ([0u8; CHUNK], [0u8; CHUNK], [0u8; CHUNK]);
-        for (i, &k) in levels.iter().enumerate() {
-            [red[i], green[i], blue[i]] = jet_rgb(k);
-        }
-        for i in 0..CHUNK {
-            rgb[3 * i] = red[i];
-            rgb[3 * i + 1] = green[i];
-            rgb[3 * i + 2] = blue[i];
+        match palette {
+            Palette::Jet => {
+                // Planar channels, then one interleaving store loop, which LLVM lowers
+                // to byte shuffles (its stride-3 interleaved-access pattern).
+                let (mut red, mut green, mut blue) = ([0u8; CHUNK], [0u8; CHUNK], [0u8; CHUNK]);
+                for (i, &k) in levels.iter().enumerate() {
+                    [red[i], green[i], blue[i]] = jet_rgb(k);
+                }
+                for i in 0..CHUNK {
+                    rgb[3 * i] = red[i];
+                    rgb[3 * i + 1] = green[i];
+                    rgb[3 * i + 2] = blue[i];
+                }
+            }
+            Palette::Table(table) => {
+                for (px, &k) in rgb.chunks_exact_mut(3).zip(&levels) {
+                    px.copy_from_slice(&table[k as usize]);
+                }
+            }
         }
     }
     let mut levels = [0u8; CHUNK];
     levels_of_row(tail, scale, &mut levels[..tail.len()]);
     for (px, &k) in pixels.into_remainder().chunks_exact_mut(3).zip(&levels) {
-        px.copy_from_slice(&jet_rgb(k));
+        px.copy_from_slice(&match palette {
+            Palette::Jet => jet_rgb(k),
+            Palette::Table(table) => table[k as usize],
+        });
     }
 }
 
-/// Writes the RGB JET heatmap of one map into `out` (shape `(H, W, 3)`).
+/// Writes the RGB heatmap of one map into `out` (shape `(H, W, 3)`).
 ///
 /// Every byte of `out` is written. Fails if the map holds NaN/±inf (nothing useful
 /// is written then) or if `out` has the wrong shape.
 ///
 /// ```
-/// use anomaly_postprocess::colormap::color_map_into;
+/// use anomaly_postprocess::colormap::{color_map_into, Palette};
 /// let map = ndarray::array![[0.0f32, 0.5, 1.0]];
 /// let mut out = ndarray::Array3::<u8>::zeros((1, 3, 3));
-/// color_map_into(map.view(), true, out.view_mut()).unwrap();
+/// color_map_into(map.view(), true, Palette::Jet, out.view_mut()).unwrap();
 /// assert_eq!(out.as_slice().unwrap(), &[0, 0, 128, 126, 255, 130, 128, 0, 0]);
 /// ```
 pub fn color_map_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
     normalize: bool,
+    palette: Palette<'_>,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = map.dim();
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
-    color_rows(map, scale, out).map_err(|NotFinite| locate_non_finite(map))?;
+    color_rows(map, scale, palette, out).map_err(|NotFinite| locate_non_finite(map))?;
     Ok(())
 }
 
@@ -132,6 +160,7 @@ pub fn color_map_into<T: MapFloat>(
 fn color_rows<T: MapFloat>(
     map: ArrayView2<'_, T>,
     scale: LevelScale<T>,
+    palette: Palette<'_>,
     mut out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     let (mut map_scratch, mut out_scratch) = (Vec::new(), Vec::new());
@@ -141,7 +170,7 @@ fn color_rows<T: MapFloat>(
             return Err(NotFinite);
         }
         write_contiguous(out_row, &mut out_scratch, |rgb| {
-            heat_row(values, scale, rgb)
+            heat_row(values, scale, palette, rgb)
         });
     }
     Ok(())
@@ -179,10 +208,33 @@ mod tests {
     }
 
     #[test]
+    fn jet_palette_table_equals_closed_form() {
+        let (name, value, table) = &crate::palettes::PALETTES[2];
+        assert_eq!((*name, *value), ("jet", 2));
+        assert_eq!(table, &JET_RGB);
+    }
+
+    #[test]
+    fn table_palette_equals_jet_when_given_jet() {
+        let map = ndarray::Array2::from_shape_fn((5, 77), |(y, x)| (y * 77 + x) as f32 / 384.0);
+        let mut by_formula = Array3::<u8>::zeros((5, 77, 3));
+        let mut by_table = Array3::<u8>::zeros((5, 77, 3));
+        color_map_into(map.view(), false, Palette::Jet, by_formula.view_mut()).unwrap();
+        color_map_into(
+            map.view(),
+            false,
+            Palette::Table(&JET_RGB),
+            by_table.view_mut(),
+        )
+        .unwrap();
+        assert_eq!(by_formula, by_table);
+    }
+
+    #[test]
     fn constant_map_is_level_zero() {
         let map = array![[3.0f64, 3.0], [3.0, 3.0]];
         let mut out = Array3::<u8>::zeros((2, 2, 3));
-        color_map_into(map.view(), true, out.view_mut()).unwrap();
+        color_map_into(map.view(), true, Palette::Jet, out.view_mut()).unwrap();
         for px in out.rows() {
             assert_eq!(px.to_vec(), JET_RGB[0].to_vec());
         }
@@ -192,7 +244,7 @@ mod tests {
     fn non_finite_is_an_error() {
         let map = array![[0.0f32, f32::NEG_INFINITY]];
         let mut out = Array3::<u8>::zeros((1, 2, 3));
-        let err = color_map_into(map.view(), false, out.view_mut()).unwrap_err();
+        let err = color_map_into(map.view(), false, Palette::Jet, out.view_mut()).unwrap_err();
         assert!(matches!(
             err,
             KernelError::NonFinite {
@@ -207,6 +259,6 @@ mod tests {
     fn wrong_out_shape_is_an_error() {
         let map = array![[0.0f32, 1.0]];
         let mut out = Array3::<u8>::zeros((2, 1, 3));
-        assert!(color_map_into(map.view(), false, out.view_mut()).is_err());
+        assert!(color_map_into(map.view(), false, Palette::Jet, out.view_mut()).is_err());
     }
 }

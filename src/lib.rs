@@ -6,7 +6,7 @@
 //! | concern | module | SPEC.md |
 //! |---|---|---|
 //! | map → colour level (normalisation, truncation, saturation, finiteness) | [`levels`] | §1 steps 1–3 |
-//! | the JET table and `anomaly_map_to_color_map` | [`colormap`] | §1 step 4 |
+//! | the JET table, palettes and `anomaly_map_to_color_map` | [`colormap`], [`palettes`] | §1 step 4 |
 //! | `cv2.addWeighted` arithmetic and `superimpose_anomaly_map` | [`blend`] | §2 |
 //! | threshold precision and `compute_mask` | [`mask`] | §3 |
 //! | binary opening with a disk, bit-packed | [`morphology`], [`bitmap`] | §3 step 2 |
@@ -20,6 +20,7 @@ pub mod error;
 pub mod levels;
 pub mod mask;
 pub mod morphology;
+pub mod palettes;
 pub mod parallel;
 mod rows;
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from typing import Any
 
+import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _native
@@ -16,6 +16,7 @@ from ._args import (
     as_map_array,
     as_maps,
     as_out,
+    as_palette,
     check_no_overlap,
     mask_comparison,
 )
@@ -44,7 +45,11 @@ def _per_map(result: NDArray[np.uint8], item_dims: int) -> NDArray[np.uint8]:
 
 
 def anomaly_map_to_color_map(
-    anomaly_map: ArrayLike, normalize: bool = True, *, out: NDArray[np.uint8] | None = None
+    anomaly_map: ArrayLike,
+    normalize: bool = True,
+    *,
+    colormap: str | int | ArrayLike = "jet",
+    out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Compute the anomaly colour heatmap (OpenCV's JET colormap, RGB order).
 
@@ -58,6 +63,10 @@ def anomaly_map_to_color_map(
         normalize: Min-max normalise each map before applying the colour map, so its
             smallest value is dark blue and its largest dark red. Without it, values are
             expected in ``[0, 1]``. Defaults to True.
+        colormap: Keyword-only colour map: any OpenCV colormap by lower-case name
+            (``"jet"``, ``"turbo"``, ``"viridis"``, ``"inferno"``, …) or by its
+            ``cv2.COLORMAP_*`` integer, bit-exact with ``cv2.applyColorMap`` (RGB
+            order), or a (256, 3) uint8 RGB table of your own. Defaults to ``"jet"``.
         out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
             of exactly the result's shape, not sharing memory with the inputs. It
             receives the result and is returned, and no image-sized memory is allocated.
@@ -75,8 +84,9 @@ def anomaly_map_to_color_map(
     """
     maps = as_maps(as_map_array(anomaly_map))
     flag = as_flag(normalize, "normalize")
+    palette = as_palette(colormap)
     result = _result(maps.batch_shape + maps.map_shape + (3,), out, maps.stack)
-    _native.color_maps(maps.stack, flag, _per_map(result, 3))
+    _native.color_maps(maps.stack, flag, palette, _per_map(result, 3))
     return result
 
 
@@ -87,6 +97,7 @@ def superimpose_anomaly_map(
     gamma: int = 0,
     normalize: bool = False,
     *,
+    colormap: str | int | ArrayLike = "jet",
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Superimpose the anomaly heatmap on top of the input image.
@@ -106,6 +117,10 @@ def superimpose_anomaly_map(
         gamma: Value added to the blended image. Defaults to 0. Any finite value.
         normalize: Min-max normalise each map before colouring it. Defaults to False,
             which expects map values in ``[0, 1]``.
+        colormap: Keyword-only colour map: any OpenCV colormap by lower-case name
+            (``"jet"``, ``"turbo"``, ``"viridis"``, ``"inferno"``, …) or by its
+            ``cv2.COLORMAP_*`` integer, bit-exact with ``cv2.applyColorMap`` (RGB
+            order), or a (256, 3) uint8 RGB table of your own. Defaults to ``"jet"``.
         out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
             of exactly the result's shape, not sharing memory with the inputs. It
             receives the result and is returned, and no image-sized memory is allocated.
@@ -124,8 +139,9 @@ def superimpose_anomaly_map(
     weight = as_finite_real(alpha, "alpha")
     offset = as_finite_real(gamma, "gamma")
     flag = as_flag(normalize, "normalize")
+    palette = as_palette(colormap)
     result = _result(maps.batch_shape + maps.map_shape + (3,), out, maps.stack, images)
-    _native.superimpose_maps(maps.stack, images, weight, offset, flag, _per_map(result, 3))
+    _native.superimpose_maps(maps.stack, images, weight, offset, flag, palette, _per_map(result, 3))
     return result
 
 

@@ -137,6 +137,47 @@ def check_no_overlap(out: NDArray[np.uint8], *inputs: NDArray[Any]) -> None:
             raise ValueError("out must not share memory with anomaly_map or image")
 
 
+def _palette_names() -> dict[str, tuple[int, bytes]]:
+    from . import _native
+
+    return dict(_native.PALETTES)
+
+
+def as_palette(colormap: object) -> NDArray[np.uint8] | None:
+    """The ``colormap=`` option as a (256, 3) uint8 RGB table, or None for JET (which
+    the kernel computes instead of looking up).
+
+    Accepted: an OpenCV colormap's lower-case name (``"jet"``, ``"turbo"``, …) or its
+    ``cv2.COLORMAP_*`` integer, or a user table of shape (256, 3), uint8, RGB.
+    """
+    palettes = _palette_names()
+    accepted = (
+        f"one of {sorted(palettes)}, a cv2.COLORMAP_* integer 0..{len(palettes) - 1}, "
+        "or a (256, 3) uint8 RGB table"
+    )
+    if isinstance(colormap, str):
+        entry = palettes.get(colormap.lower())
+        if entry is None:
+            raise ValueError(f"colormap must be {accepted}; got unknown name {colormap!r}")
+        value, table = entry
+    elif isinstance(colormap, (int, np.integer)) and not isinstance(colormap, (bool, np.bool_)):
+        by_value = {value: table for value, table in palettes.values()}
+        if int(colormap) not in by_value:
+            raise ValueError(f"colormap must be {accepted}; got {int(colormap)}")
+        value, table = int(colormap), by_value[int(colormap)]
+    else:
+        try:
+            array = np.asarray(colormap)
+        except (TypeError, ValueError):
+            raise ValueError(f"colormap must be {accepted}; got {_describe(colormap)}") from None
+        if array.shape != (256, 3) or array.dtype != np.uint8:
+            raise ValueError(f"colormap must be {accepted}; got {_describe(array)}")
+        return np.ascontiguousarray(array)
+    if value == palettes["jet"][0]:
+        return None
+    return np.frombuffer(table, dtype=np.uint8).reshape(256, 3)
+
+
 def as_flag(value: object, name: str) -> bool:
     """A bool option; anything else is a TypeError (a string like "False" is truthy)."""
     if isinstance(value, (bool, np.bool_)):
@@ -163,7 +204,11 @@ def as_kernel_size(value: object, name: str = "kernel_size") -> int:
         raise TypeError(f"{name} must be an integer >= 0, got {_describe(value)}")
     if isinstance(value, numbers.Integral):
         radius = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+    elif (
+        isinstance(value, numbers.Real)
+        and math.isfinite(float(value))
+        and float(value).is_integer()
+    ):
         radius = int(float(value))
     elif isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
@@ -203,17 +248,20 @@ def mask_comparison(array: NDArray[Any], threshold: object) -> tuple[NDArray[Any
     """
     threshold = _as_real_threshold(threshold)
     strong = isinstance(threshold, np.generic)
-    if array.dtype.kind in "iu" and isinstance(threshold, numbers.Integral):
-        if not strong or np.result_type(array.dtype, threshold).kind in "iu":  # type: ignore[arg-type]
-            return np.greater(array, threshold).astype(np.float32), 0.0
+    if (
+        array.dtype.kind in "iu"
+        and isinstance(threshold, numbers.Integral)
+        and (not strong or np.result_type(array.dtype, threshold).kind in "iu")  # type: ignore[arg-type]
+    ):
+        return np.greater(array, threshold).astype(np.float32), 0.0  # type: ignore[call-overload]
     if isinstance(threshold, numbers.Integral):
         try:
             value = float(threshold)
         except OverflowError:  # a Python int beyond float64
-            value = math.inf if threshold > 0 else -math.inf
+            value = math.inf if threshold > 0 else -math.inf  # type: ignore[operator]
     else:
         value = float(threshold)  # type: ignore[arg-type]
-        if strong and np.longdouble(value) > threshold:  # type: ignore[operator]
+        if strong and np.longdouble(value) > threshold:
             value = math.nextafter(value, -math.inf)
     if not strong and array.dtype.kind == "f":
         with np.errstate(over="ignore"):

@@ -1,11 +1,12 @@
 //! Per-dtype extraction of maps and their split into per-map views.
 
 use ndarray::{ArrayView, Dimension};
-use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::batch::split_batch;
+use crate::colormap::Palette;
 
 /// Maps `(*B, H, W)` in one of the two dtypes the kernels compute in. The Python layer
 /// has already converted every other accepted dtype to one of these.
@@ -31,6 +32,34 @@ where
             array.shape()
         ))
     })
+}
+
+/// A `(256, 3)` uint8 RGB table (checked by the Python layer) as an owned table.
+pub(crate) fn palette_table(
+    palette: Option<PyReadonlyArray2<'_, u8>>,
+) -> PyResult<Option<[[u8; 3]; 256]>> {
+    let Some(palette) = palette else {
+        return Ok(None);
+    };
+    let view = palette.as_array();
+    if view.shape() != [256, 3] {
+        return Err(PyValueError::new_err(format!(
+            "colormap table must have shape (256, 3), got {:?}",
+            view.shape()
+        )));
+    }
+    let mut table = [[0u8; 3]; 256];
+    for (entry, row) in table.iter_mut().zip(view.outer_iter()) {
+        for (c, &v) in entry.iter_mut().zip(row) {
+            *c = v;
+        }
+    }
+    Ok(Some(table))
+}
+
+/// The palette for a kernel: JET's fast path when no table is given.
+pub(crate) fn palette_of(table: &Option<[[u8; 3]; 256]>) -> Palette<'_> {
+    table.as_ref().map_or(Palette::Jet, Palette::Table)
 }
 
 /// Evaluates `$body` with `$maps` bound to the per-map `ArrayView2`s of a [`MapStack`],

@@ -1,7 +1,7 @@
-use numpy::{PyReadonlyArrayDyn, PyReadwriteArray4};
+use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArray4};
 use pyo3::prelude::*;
 
-use super::arrays::{items, with_maps, MapStack};
+use super::arrays::{items, palette_of, palette_table, with_maps, MapStack};
 use super::run_detached;
 use crate::batch::superimpose_maps_into;
 use crate::blend::AddWeighted;
@@ -17,12 +17,14 @@ pub(crate) fn superimpose_maps(
     alpha: f64,
     gamma: f64,
     normalize: bool,
+    palette: Option<PyReadonlyArray2<'_, u8>>,
     mut out: PyReadwriteArray4<'_, u8>,
 ) -> PyResult<()> {
     let out = out.as_array_mut();
     let images = items::<u8, ndarray::Ix3>(&images, "image")?;
-    with_maps!(&maps, |views| run_detached(py, move || {
+    let table = palette_table(palette)?;
+    with_maps!(&maps, |views| run_detached(py, || {
         let blend = AddWeighted::new(alpha, gamma);
-        superimpose_maps_into(&views, &images, normalize, &blend, out)
+        superimpose_maps_into(&views, &images, normalize, palette_of(&table), &blend, out)
     }))
 }

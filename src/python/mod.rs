@@ -34,6 +34,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::prefault, m)?)?;
     m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
+    // OpenCV's colormaps: name -> (cv2.COLORMAP_* value, 768 bytes of RGB triples).
+    let palettes = pyo3::types::PyDict::new(m.py());
+    for (name, value, table) in &crate::palettes::PALETTES {
+        let bytes = pyo3::types::PyBytes::new(m.py(), table.as_flattened());
+        palettes.set_item(*name, (*value, bytes))?;
+    }
+    m.add("PALETTES", palettes)?;
     // The 256 RGB triples of the JET table, as 768 bytes.
     m.add(
         "JET_RGB",
