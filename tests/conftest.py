@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,7 +21,9 @@ def rng(request: pytest.FixtureRequest) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
-def blobby_map(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+def blobby_map(
+    rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64
+) -> np.ndarray:
     """Smoothed noise in [0, 1): thresholding it gives blobs of many sizes and specks."""
     noise = rng.random(shape)
     if shape[-1] > 1 and shape[-2] > 1:
@@ -79,7 +82,9 @@ def unmodified() -> Callable[..., Any]:
         def __exit__(self, *exc: object) -> None:
             if exc[0] is not None:
                 return
-            for a, (copy, dtype, shape, strides, writeable) in zip(self.arrays, self.snapshots):
+            for a, (copy, dtype, shape, strides, writeable) in zip(
+                self.arrays, self.snapshots, strict=True
+            ):
                 assert a.dtype == dtype and a.shape == shape and a.strides == strides
                 assert a.flags.writeable == writeable
                 assert np.array_equal(a, copy, equal_nan=a.dtype.kind in "fc")

@@ -33,7 +33,9 @@ from skimage import morphology
 # ---------------------------------------------------------------------------------------
 
 
-def anomalib_anomaly_map_to_color_map(anomaly_map: np.ndarray, normalize: bool = True) -> np.ndarray:
+def anomalib_anomaly_map_to_color_map(
+    anomaly_map: np.ndarray, normalize: bool = True
+) -> np.ndarray:
     """anomalib's ``anomaly_map_to_color_map``, verbatim."""
     if normalize:
         anomaly_map = (anomaly_map - anomaly_map.min()) / np.ptp(anomaly_map)
@@ -58,7 +60,9 @@ def anomalib_superimpose_anomaly_map(
     return superimposed_map
 
 
-def anomalib_compute_mask(anomaly_map: np.ndarray, threshold: float, kernel_size: int = 4) -> np.ndarray:
+def anomalib_compute_mask(
+    anomaly_map: np.ndarray, threshold: float, kernel_size: int = 4
+) -> np.ndarray:
     """anomalib's ``compute_mask``, verbatim."""
     anomaly_map = anomaly_map.squeeze()
     mask: np.ndarray = np.zeros_like(anomaly_map).astype(np.uint8)
@@ -263,7 +267,9 @@ def spec_add_weighted_exact(
     return table[color.astype(np.intp), image.astype(np.intp)]
 
 
-def spec_add_weighted(color: np.ndarray, alpha: float, image: np.ndarray, gamma: float) -> np.ndarray:
+def spec_add_weighted(
+    color: np.ndarray, alpha: float, image: np.ndarray, gamma: float
+) -> np.ndarray:
     """``cv2.addWeighted(color, alpha, image, 1 - alpha, gamma)`` as anomalib calls it,
     with SPEC §2's decision where OpenCV's int32 conversion overflows."""
     largest = 255 * (abs(float(np.float32(alpha))) + abs(float(np.float32(1 - alpha)))) + abs(
@@ -276,7 +282,11 @@ def spec_add_weighted(color: np.ndarray, alpha: float, image: np.ndarray, gamma:
 
 
 def spec_superimpose_2d(
-    anomaly_map: np.ndarray, image: np.ndarray, alpha: float = 0.4, gamma: float = 0, normalize: bool = False
+    anomaly_map: np.ndarray,
+    image: np.ndarray,
+    alpha: float = 0.4,
+    gamma: float = 0,
+    normalize: bool = False,
 ) -> np.ndarray:
     color = spec_color_map_2d(anomaly_map, normalize)
     return spec_add_weighted(color, alpha, np.ascontiguousarray(image), gamma)
@@ -294,7 +304,10 @@ def spec_superimpose_anomaly_map(
         images = np.broadcast_to(images, (len(maps), height, width, 3))
     assert images.shape[0] == len(maps)
     out = np.stack(
-        [spec_superimpose_2d(m, img, alpha, gamma, normalize) for m, img in zip(maps, images)]
+        [
+            spec_superimpose_2d(m, img, alpha, gamma, normalize)
+            for m, img in zip(maps, images, strict=True)
+        ]
     )
     return out.reshape(batch_shape + out.shape[1:])
 
@@ -319,7 +332,9 @@ def spec_threshold_mask(anomaly_map: np.ndarray, threshold: Any) -> np.ndarray:
         return np.asarray(anomaly_map > threshold)
 
 
-def spec_compute_mask_2d(anomaly_map: np.ndarray, threshold: Any, kernel_size: int = 4) -> np.ndarray:
+def spec_compute_mask_2d(
+    anomaly_map: np.ndarray, threshold: Any, kernel_size: int = 4
+) -> np.ndarray:
     """SPEC §3 for one 2-D map with OpenCV's morphology, the contract on every input."""
     mask = spec_threshold_mask(anomaly_map, threshold).astype(np.uint8)
     height, width = mask.shape

@@ -39,7 +39,7 @@ def test_make_demo_is_deterministic_and_model_like() -> None:
     assert np.array_equal(image, DEMO_IMAGE) and np.array_equal(anomaly_map, DEMO_MAP)
     assert image.shape == (256, 256, 3) and image.dtype == np.uint8
     assert anomaly_map.shape == (256, 256) and anomaly_map.dtype == np.float32
-    assert 0 <= anomaly_map.min() and anomaly_map.max() <= 1
+    assert anomaly_map.min() >= 0 and anomaly_map.max() <= 1
     assert np.median(anomaly_map) < 0.3  # mostly a defect-free surface
     defect_fraction = np.mean(compute_mask(anomaly_map, 0.5) == 255)
     assert 0.005 < defect_fraction < 0.1

@@ -62,8 +62,14 @@ def test_jet_table_equals_spec_closed_form() -> None:
 
 @pytest.mark.parametrize(
     "level, rgb",
-    [(0, (0, 0, 128)), (32, (0, 0, 255)), (96, (2, 255, 254)), (159, (254, 255, 1)),
-     (160, (255, 252, 0)), (255, (128, 0, 0))],
+    [
+        (0, (0, 0, 128)),
+        (32, (0, 0, 255)),
+        (96, (2, 255, 254)),
+        (159, (254, 255, 1)),
+        (160, (255, 252, 0)),
+        (255, (128, 0, 0)),
+    ],
 )
 def test_jet_spot_values(level: int, rgb: tuple[int, int, int]) -> None:
     assert tuple(native_jet()[level]) == rgb
@@ -107,8 +113,14 @@ def test_spec_oracle_saturates_where_anomalib_wraps() -> None:
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("shape", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_random_maps(rng: np.random.Generator, shape: tuple[int, int], dtype: type, normalize: bool,
-                     check_fresh_output, unmodified) -> None:
+def test_random_maps(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    dtype: type,
+    normalize: bool,
+    check_fresh_output,
+    unmodified,
+) -> None:
     for m in (
         rng.random(shape).astype(dtype),
         (rng.normal(size=shape) * rng.uniform(0.01, 100)).astype(dtype),
@@ -144,10 +156,29 @@ def test_default_is_normalize_true(rng: np.random.Generator) -> None:
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_values_slightly_outside_unit_interval_saturate(rng: np.random.Generator, dtype: type) -> None:
+def test_values_slightly_outside_unit_interval_saturate(
+    rng: np.random.Generator, dtype: type
+) -> None:
     m = rng.uniform(-0.02, 1.02, (97, 103)).astype(dtype)
-    special = np.array([1.004, 1.0, 0.0, -0.0, -0.001, -1e-30, 1 + 1e-7, 256 / 255, 255.99 / 255,
-                        1e30, -1e30, 2.0, -2.0, 1e-45], dtype=dtype)
+    special = np.array(
+        [
+            1.004,
+            1.0,
+            0.0,
+            -0.0,
+            -0.001,
+            -1e-30,
+            1 + 1e-7,
+            256 / 255,
+            255.99 / 255,
+            1e30,
+            -1e30,
+            2.0,
+            -2.0,
+            1e-45,
+        ],
+        dtype=dtype,
+    )
     m.flat[: special.size] = special
     out = ap.anomaly_map_to_color_map(m, normalize=False)
     assert np.array_equal(out, spec_color_map_2d(m, normalize=False))
@@ -158,8 +189,10 @@ def test_values_slightly_outside_unit_interval_saturate(rng: np.random.Generator
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_extreme_magnitudes_without_normalisation(dtype: type) -> None:
     info = np.finfo(dtype)
-    m = np.array([[info.max, -info.max, info.tiny, -info.tiny, info.smallest_subnormal, info.eps]],
-                 dtype=dtype)
+    m = np.array(
+        [[info.max, -info.max, info.tiny, -info.tiny, info.smallest_subnormal, info.eps]],
+        dtype=dtype,
+    )
     out = ap.anomaly_map_to_color_map(m, normalize=False)  # info.max * 255 overflows to inf
     with np.errstate(over="ignore"):
         assert np.array_equal(out, spec_color_map_2d(m, normalize=False))
@@ -173,12 +206,14 @@ def test_level_boundaries(dtype: type, normalize: bool) -> None:
     answer depends on doing the arithmetic in the map's own precision."""
     k = np.arange(256, dtype=dtype)
     centre = k / dtype(255)
-    values = np.concatenate([
-        centre,
-        np.nextafter(centre, dtype(2)),
-        np.nextafter(centre, dtype(-1)),
-        np.nextafter(np.nextafter(centre, dtype(-1)), dtype(-1)),
-    ])
+    values = np.concatenate(
+        [
+            centre,
+            np.nextafter(centre, dtype(2)),
+            np.nextafter(centre, dtype(-1)),
+            np.nextafter(np.nextafter(centre, dtype(-1)), dtype(-1)),
+        ]
+    )
     values = np.concatenate([values, [dtype(0), dtype(1)]])  # min 0, max 1: ptp 1
     m = np.resize(values, (32, values.size // 32 + 1)).astype(dtype)
     m.flat[-2:] = [0, 1]
@@ -222,7 +257,9 @@ def test_precision_is_the_maps_own(dtype: type) -> None:
 
 @pytest.mark.parametrize("ptp", [0.37, 0.7, 0.1, 3.0])
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_normalisation_divides_rather_than_multiplying_by_reciprocal(dtype: type, ptp: float) -> None:
+def test_normalisation_divides_rather_than_multiplying_by_reciprocal(
+    dtype: type, ptp: float
+) -> None:
     x = near_level_boundaries(dtype, ptp)
     p = x[1]
     by_division = (x / p * 255).astype(np.uint8)
@@ -240,8 +277,9 @@ def test_normalisation_divides_rather_than_multiplying_by_reciprocal(dtype: type
     "scale, offset",
     [(1.0, 0.0), (1e-3, 1000.0), (1e-30, 0.0), (1e30, -5e29), (7.0, -3.0), (1e-38, 1e-38)],
 )
-def test_normalisation_over_unusual_ranges(rng: np.random.Generator, dtype: type, scale: float,
-                                           offset: float) -> None:
+def test_normalisation_over_unusual_ranges(
+    rng: np.random.Generator, dtype: type, scale: float, offset: float
+) -> None:
     m = (rng.random((41, 43)) * scale + offset).astype(dtype)
     if np.ptp(m) == 0:
         pytest.fail("test map collapsed to a constant")
@@ -272,7 +310,9 @@ def test_normalisation_whose_range_overflows(dtype: type) -> None:
 # ------------------------------------------------------------------------- constant maps
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize(
+    "dtype", [np.float16, np.float32, np.float64, np.int32, np.uint8, np.bool_]
+)
 @pytest.mark.parametrize("value", [0, 1, 0.5, -5.25, 1e30, 200])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (17, 23), (3, 4, 5)])
 def test_constant_maps_normalised_are_level_zero_without_warnings(
@@ -291,8 +331,9 @@ def test_constant_maps_normalised_are_level_zero_without_warnings(
 
 @pytest.mark.parametrize("value, level", [(0.0, 0), (0.5, 127), (1.0, 255), (-3.0, 0), (7.0, 255)])
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_constant_maps_without_normalisation_keep_their_level(dtype: type, value: float,
-                                                             level: int) -> None:
+def test_constant_maps_without_normalisation_keep_their_level(
+    dtype: type, value: float, level: int
+) -> None:
     m = np.full((5, 6), value, dtype=dtype)
     out = ap.anomaly_map_to_color_map(m, normalize=False)
     assert np.array_equal(out, np.broadcast_to(jet_rgb_opencv()[level], (5, 6, 3)))
@@ -315,7 +356,9 @@ def test_constant_map_matches_reference_pixels(no_warnings) -> None:
 def test_float16_is_computed_as_float32(rng: np.random.Generator, normalize: bool) -> None:
     m = rng.uniform(-0.05, 1.05, (67, 71)).astype(np.float16)
     out = ap.anomaly_map_to_color_map(m, normalize=normalize)
-    assert np.array_equal(out, ap.anomaly_map_to_color_map(m.astype(np.float32), normalize=normalize))
+    assert np.array_equal(
+        out, ap.anomaly_map_to_color_map(m.astype(np.float32), normalize=normalize)
+    )
     assert np.array_equal(out, spec_color_map_2d(m, normalize))
     # and the float32 computation is not the same as a float16 one everywhere
     m16 = m
@@ -364,8 +407,12 @@ def test_bool_maps(normalize: bool) -> None:
 
 @pytest.mark.parametrize("dtype", [">f4", ">f8", ">f2", ">i4", ">u8", "<f4", "<f8"])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_explicit_byte_orders(rng: np.random.Generator, dtype: str, normalize: bool, unmodified) -> None:
-    native = (rng.random((13, 17)) * (100 if dtype[1] in "iu" else 1.1)).astype(np.dtype(dtype).newbyteorder("="))
+def test_explicit_byte_orders(
+    rng: np.random.Generator, dtype: str, normalize: bool, unmodified
+) -> None:
+    native = (rng.random((13, 17)) * (100 if dtype[1] in "iu" else 1.1)).astype(
+        np.dtype(dtype).newbyteorder("=")
+    )
     m = native.astype(dtype)
     assert m.dtype.str == np.dtype(dtype).str
     with unmodified(m):
@@ -397,8 +444,9 @@ def strided_views(base: np.ndarray) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("dtype", FLOATS + [np.float16, np.int16])
-def test_strided_views(rng: np.random.Generator, dtype: type, normalize: bool, unmodified,
-                       check_fresh_output) -> None:
+def test_strided_views(
+    rng: np.random.Generator, dtype: type, normalize: bool, unmodified, check_fresh_output
+) -> None:
     base = (rng.random((60, 70)) * (50 if dtype is np.int16 else 1)).astype(dtype)
     for name, view in strided_views(base).items():
         with unmodified(base, view):
@@ -411,8 +459,14 @@ def test_strided_views(rng: np.random.Generator, dtype: type, normalize: bool, u
 
 def test_strided_batch_views(rng: np.random.Generator) -> None:
     base = rng.random((6, 40, 50)).astype(np.float32)
-    for view in (base[::2], base[:, ::-1, 1::2], base.transpose(0, 2, 1), base.transpose(2, 1, 0),
-                 np.asfortranarray(base), base[::-1, ::3, ::-4]):
+    for view in (
+        base[::2],
+        base[:, ::-1, 1::2],
+        base.transpose(0, 2, 1),
+        base.transpose(2, 1, 0),
+        np.asfortranarray(base),
+        base[::-1, ::3, ::-4],
+    ):
         out = ap.anomaly_map_to_color_map(view)
         assert np.array_equal(out, ap.anomaly_map_to_color_map(np.ascontiguousarray(view)))
         assert np.array_equal(out, spec_anomaly_map_to_color_map(np.ascontiguousarray(view)))
@@ -423,7 +477,9 @@ def test_unaligned_and_readonly_maps(rng: np.random.Generator) -> None:
     for dtype in FLOATS:
         itemsize = np.dtype(dtype).itemsize
         buffer = bytearray(values.size * itemsize + 1)
-        unaligned = np.frombuffer(buffer, dtype=dtype, count=values.size, offset=1).reshape(values.shape)
+        unaligned = np.frombuffer(buffer, dtype=dtype, count=values.size, offset=1).reshape(
+            values.shape
+        )
         unaligned[...] = values.astype(dtype)
         assert not unaligned.flags.aligned
         out = ap.anomaly_map_to_color_map(unaligned)
@@ -460,7 +516,9 @@ def test_unaligned_and_readonly_maps(rng: np.random.Generator) -> None:
         ((4, 1, 7), (4, 1, 7, 3)),
     ],
 )
-def test_shape_rules(rng: np.random.Generator, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> None:
+def test_shape_rules(
+    rng: np.random.Generator, shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> None:
     m = rng.random(shape).astype(np.float32)
     for normalize in (True, False):
         out = ap.anomaly_map_to_color_map(m, normalize=normalize)
@@ -471,15 +529,20 @@ def test_shape_rules(rng: np.random.Generator, shape: tuple[int, ...], out_shape
 
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_batch_equals_stack_of_single_calls(rng: np.random.Generator, dtype: type, normalize: bool,
-                                            check_fresh_output) -> None:
+def test_batch_equals_stack_of_single_calls(
+    rng: np.random.Generator, dtype: type, normalize: bool, check_fresh_output
+) -> None:
     # maps with very different ranges, so a shared normalisation would show
-    maps = np.stack([rng.random((21, 25)) * s + o for s, o in [(1, 0), (10, -3), (0.01, 5), (0, 2)]] * 3)
+    maps = np.stack(
+        [rng.random((21, 25)) * s + o for s, o in [(1, 0), (10, -3), (0.01, 5), (0, 2)]] * 3
+    )
     maps = maps.astype(dtype).reshape(3, 4, 21, 25)
     out = ap.anomaly_map_to_color_map(maps, normalize=normalize)
     check_fresh_output(out, maps)
     assert out.shape == (3, 4, 21, 25, 3)
-    singles = np.stack([ap.anomaly_map_to_color_map(m, normalize=normalize) for m in maps.reshape(12, 21, 25)])
+    singles = np.stack(
+        [ap.anomaly_map_to_color_map(m, normalize=normalize) for m in maps.reshape(12, 21, 25)]
+    )
     assert np.array_equal(out, singles.reshape(out.shape))
     assert np.array_equal(out, spec_anomaly_map_to_color_map(maps, normalize))
 
@@ -500,10 +563,14 @@ def test_nested_lists() -> None:
     assert np.array_equal(ap.anomaly_map_to_color_map(floats), expected)
     assert np.array_equal(ap.anomaly_map_to_color_map(tuple(map(tuple, floats))), expected)
     ints = [[0, 3, 9], [1, 2, 4]]
-    assert np.array_equal(ap.anomaly_map_to_color_map(ints), spec_color_map_2d(np.array(ints, np.float64), True))
+    assert np.array_equal(
+        ap.anomaly_map_to_color_map(ints), spec_color_map_2d(np.array(ints, np.float64), True)
+    )
     bools = [[True, False]]
-    assert np.array_equal(ap.anomaly_map_to_color_map(bools, normalize=False),
-                          level_map(np.array([[255, 0]], np.uint8)))
+    assert np.array_equal(
+        ap.anomaly_map_to_color_map(bools, normalize=False),
+        level_map(np.array([[255, 0]], np.uint8)),
+    )
 
 
 class ArrayLike:
@@ -539,8 +606,13 @@ def test_every_width_up_to_130(rng: np.random.Generator) -> None:
         for dtype in FLOATS:
             m = rng.uniform(-0.02, 1.02, (3, w)).astype(dtype)
             for normalize in (True, False):
-                assert np.array_equal(ap.anomaly_map_to_color_map(m, normalize=normalize),
-                                      spec_color_map_2d(m, normalize)), (w, dtype, normalize)
+                assert np.array_equal(
+                    ap.anomaly_map_to_color_map(m, normalize=normalize),
+                    spec_color_map_2d(m, normalize),
+                ), (w, dtype, normalize)
             # the extreme values at the very end of the buffer
             m[-1, -1], m[0, 0] = 7.0, -7.0
-            assert np.array_equal(ap.anomaly_map_to_color_map(m), spec_color_map_2d(m, True)), (w, dtype)
+            assert np.array_equal(ap.anomaly_map_to_color_map(m), spec_color_map_2d(m, True)), (
+                w,
+                dtype,
+            )

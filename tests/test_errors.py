@@ -7,8 +7,9 @@ import datetime
 import math
 import re
 import time
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,11 @@ def superimpose(m: Any) -> Any:
         shape = np.shape(m)
     except ValueError:  # ragged
         shape = ()
-    image = np.zeros(tuple(shape[-2:]) + (3,), np.uint8) if len(shape) >= 2 and 0 not in shape[-2:] else IMAGE
+    image = (
+        np.zeros(tuple(shape[-2:]) + (3,), np.uint8)
+        if len(shape) >= 2 and 0 not in shape[-2:]
+        else IMAGE
+    )
     return ap.superimpose_anomaly_map(m, image)
 
 
@@ -41,8 +46,9 @@ ALL = [color_map, superimpose, mask]
 COLOUR = [color_map, superimpose]
 
 
-def raises(exc: type[BaseException] | tuple[type[BaseException], ...], call: Callable[[], Any],
-           *names: str) -> str:
+def raises(
+    exc: type[BaseException] | tuple[type[BaseException], ...], call: Callable[[], Any], *names: str
+) -> str:
     """Runs ``call``; asserts it raises ``exc`` (a TypeError/ValueError) whose message
     contains every one of ``names``. Returns the message."""
     with pytest.raises(exc) as info:
@@ -86,7 +92,9 @@ def test_map_dtypes_rejected(fn: Callable[[Any], Any], bad: str) -> None:
 
 @pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
 def test_map_dtype_message_says_expected_and_received(fn: Callable[[Any], Any]) -> None:
-    message = raises(TypeError, lambda: fn(np.zeros((3, 3), np.complex64)), "anomaly_map", "complex64")
+    message = raises(
+        TypeError, lambda: fn(np.zeros((3, 3), np.complex64)), "anomaly_map", "complex64"
+    )
     assert "float" in message
 
 
@@ -120,7 +128,18 @@ def test_fewer_than_two_dimensions(fn: Callable[[Any], Any], shape: tuple[int, .
 
 @pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(
-    "shape", [(0, 5), (5, 0), (0, 0), (1, 0, 5), (2, 0, 5), (0, 4, 5), (4, 0, 1), (1, 1, 0, 1), (3, 0, 4, 5)],
+    "shape",
+    [
+        (0, 5),
+        (5, 0),
+        (0, 0),
+        (1, 0, 5),
+        (2, 0, 5),
+        (0, 4, 5),
+        (4, 0, 1),
+        (1, 1, 0, 1),
+        (3, 0, 4, 5),
+    ],
     ids=str,
 )
 def test_empty_maps(fn: Callable[[Any], Any], shape: tuple[int, ...]) -> None:
@@ -159,7 +178,9 @@ def test_non_finite_count_and_first_position(fn: Callable[[Any], Any], normalize
     if fn is color_map:
         call = lambda: ap.anomaly_map_to_color_map(m, normalize=normalize)  # noqa: E731
     else:
-        call = lambda: ap.superimpose_anomaly_map(m, np.zeros((6, 7, 3), np.uint8), normalize=normalize)  # noqa: E731
+        call = lambda: ap.superimpose_anomaly_map(  # noqa: E731
+            m, np.zeros((6, 7, 3), np.uint8), normalize=normalize
+        )
     message = raises(ValueError, call, "anomaly_map")
     assert re.search(r"\b4\b", message), message
     assert re.search(r"row 1\b.*column 5\b", message), message
@@ -212,18 +233,34 @@ def test_mask_accepts_non_finite_maps() -> None:
     ids=lambda a: str(np.asarray(a).dtype),
 )
 def test_image_dtype_rejected(image: Any) -> None:
-    message = raises((TypeError, ValueError), lambda: ap.superimpose_anomaly_map(MAP, image), "image", "uint8")
+    message = raises(
+        (TypeError, ValueError), lambda: ap.superimpose_anomaly_map(MAP, image), "image", "uint8"
+    )
     assert str(np.asarray(image).dtype) in message
 
 
 @pytest.mark.parametrize(
     "shape",
-    [(4, 5), (4, 5, 4), (4, 5, 1), (5, 4, 3), (4, 6, 3), (3, 5, 3), (4, 5, 3, 1), (3, 4, 5), (2, 4, 5, 3),
-     (1, 4, 5, 4), (4,), ()],
+    [
+        (4, 5),
+        (4, 5, 4),
+        (4, 5, 1),
+        (5, 4, 3),
+        (4, 6, 3),
+        (3, 5, 3),
+        (4, 5, 3, 1),
+        (3, 4, 5),
+        (2, 4, 5, 3),
+        (1, 4, 5, 4),
+        (4,),
+        (),
+    ],
     ids=str,
 )
 def test_image_shape_rejected(shape: tuple[int, ...]) -> None:
-    message = raises(ValueError, lambda: ap.superimpose_anomaly_map(MAP, np.zeros(shape, np.uint8)), "image")
+    message = raises(
+        ValueError, lambda: ap.superimpose_anomaly_map(MAP, np.zeros(shape, np.uint8)), "image"
+    )
     assert str(shape) in message  # what was received
     assert "(4, 5" in message  # what is expected: the map's (H, W)
 
@@ -231,11 +268,18 @@ def test_image_shape_rejected(shape: tuple[int, ...]) -> None:
 def test_batch_image_shape_rejected() -> None:
     maps = np.zeros((3, 4, 5))
     for shape in [(2, 4, 5, 3), (3, 5, 4, 3), (3, 1, 4, 5, 3), (2, 3, 4, 5, 3)]:
-        message = raises(ValueError, lambda: ap.superimpose_anomaly_map(maps, np.zeros(shape, np.uint8)), "image")
+        message = raises(
+            ValueError,
+            lambda shape=shape: ap.superimpose_anomaly_map(maps, np.zeros(shape, np.uint8)),
+            "image",
+        )
         assert str(shape) in message
     maps = np.zeros((2, 3, 4, 5))
-    message = raises(ValueError, lambda: ap.superimpose_anomaly_map(maps, np.zeros((3, 2, 4, 5, 3), np.uint8)),
-                     "image")
+    message = raises(
+        ValueError,
+        lambda: ap.superimpose_anomaly_map(maps, np.zeros((3, 2, 4, 5, 3), np.uint8)),
+        "image",
+    )
     assert "(3, 2, 4, 5, 3)" in message
 
 
@@ -248,15 +292,29 @@ def test_image_not_an_array(bad: Any) -> None:
 
 
 @pytest.mark.parametrize("name", ["alpha", "gamma"])
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, np.float32("nan"), np.float64("inf"),
-                                 np.float16("-inf"), float("1e400")], ids=repr)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        math.nan,
+        math.inf,
+        -math.inf,
+        np.float32("nan"),
+        np.float64("inf"),
+        np.float16("-inf"),
+        float("1e400"),
+    ],
+    ids=repr,
+)
 def test_non_finite_weights(name: str, bad: Any) -> None:
     raises(ValueError, lambda: ap.superimpose_anomaly_map(MAP, IMAGE, **{name: bad}), name)
 
 
 @pytest.mark.parametrize("name", ["alpha", "gamma"])
-@pytest.mark.parametrize("bad", [None, "0.4", True, False, np.True_, 1 + 0j, np.complex64(1), [0.4],
-                                 np.array([0.4]), object()], ids=repr)
+@pytest.mark.parametrize(
+    "bad",
+    [None, "0.4", True, False, np.True_, 1 + 0j, np.complex64(1), [0.4], np.array([0.4]), object()],
+    ids=repr,
+)
 def test_non_numeric_weights(name: str, bad: Any) -> None:
     raises(TypeError, lambda: ap.superimpose_anomaly_map(MAP, IMAGE, **{name: bad}), name)
 
@@ -264,14 +322,20 @@ def test_non_numeric_weights(name: str, bad: Any) -> None:
 @pytest.mark.parametrize("name", ["alpha", "gamma"])
 def test_weights_that_are_real_numbers_of_other_types(name: str) -> None:
     expected = ap.superimpose_anomaly_map(MAP, IMAGE, **{name: 0.5})
-    assert np.array_equal(ap.superimpose_anomaly_map(MAP, IMAGE, **{name: Fraction(1, 2)}), expected)
-    assert np.array_equal(ap.superimpose_anomaly_map(MAP, IMAGE, **{name: np.float16(0.5)}), expected)
+    assert np.array_equal(
+        ap.superimpose_anomaly_map(MAP, IMAGE, **{name: Fraction(1, 2)}), expected
+    )
+    assert np.array_equal(
+        ap.superimpose_anomaly_map(MAP, IMAGE, **{name: np.float16(0.5)}), expected
+    )
 
 
 # --------------------------------------------------------------------------- normalize
 
 
-@pytest.mark.parametrize("bad", [None, "False", "True", "", [True], np.array([True, False])], ids=repr)
+@pytest.mark.parametrize(
+    "bad", [None, "False", "True", "", [True], np.array([True, False])], ids=repr
+)
 def test_normalize_must_be_a_bool(bad: Any) -> None:
     raises(TypeError, lambda: ap.anomaly_map_to_color_map(MAP, normalize=bad), "normalize")
     raises(TypeError, lambda: ap.superimpose_anomaly_map(MAP, IMAGE, normalize=bad), "normalize")
@@ -285,15 +349,41 @@ def test_normalize_positional_string_is_not_truthy() -> None:
 # --------------------------------------------------------------------------- threshold
 
 
-@pytest.mark.parametrize("bad", [math.nan, np.float32("nan"), np.float64("nan"), np.float16("nan"),
-                                 np.array(np.nan), np.longdouble("nan")], ids=repr)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        math.nan,
+        np.float32("nan"),
+        np.float64("nan"),
+        np.float16("nan"),
+        np.array(np.nan),
+        np.longdouble("nan"),
+    ],
+    ids=repr,
+)
 def test_nan_threshold(bad: Any) -> None:
     raises(ValueError, lambda: ap.compute_mask(MAP, bad), "threshold")
 
 
-@pytest.mark.parametrize("bad", [None, "0.5", True, False, np.True_, 0.5 + 0j, np.complex128(0.5), [0.5],
-                                 np.array([0.5]), np.array([[0.5]]), object(), np.datetime64(1, "s"),
-                                 np.array("0.5")], ids=repr)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        "0.5",
+        True,
+        False,
+        np.True_,
+        0.5 + 0j,
+        np.complex128(0.5),
+        [0.5],
+        np.array([0.5]),
+        np.array([[0.5]]),
+        object(),
+        np.datetime64(1, "s"),
+        np.array("0.5"),
+    ],
+    ids=repr,
+)
 def test_non_numeric_threshold(bad: Any) -> None:
     raises(TypeError, lambda: ap.compute_mask(MAP, bad), "threshold")
 
@@ -311,14 +401,16 @@ def test_negative_kernel_size(bad: Any) -> None:
     raises(ValueError, lambda: ap.compute_mask(MAP, 0.5, bad), "kernel_size")
 
 
-@pytest.mark.parametrize("bad", [2.5, 0.1, np.float32(3.5), math.inf, -math.inf, math.nan, Fraction(1, 2)],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "bad", [2.5, 0.1, np.float32(3.5), math.inf, -math.inf, math.nan, Fraction(1, 2)], ids=repr
+)
 def test_non_integral_kernel_size(bad: Any) -> None:
     raises(ValueError, lambda: ap.compute_mask(MAP, 0.5, bad), "kernel_size")
 
 
-@pytest.mark.parametrize("bad", [None, "4", True, False, np.True_, 4 + 0j, [4], np.array([4]), object()],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "bad", [None, "4", True, False, np.True_, 4 + 0j, [4], np.array([4]), object()], ids=repr
+)
 def test_non_numeric_kernel_size(bad: Any) -> None:
     raises(TypeError, lambda: ap.compute_mask(MAP, 0.5, bad), "kernel_size")
 
@@ -344,14 +436,26 @@ def test_signatures() -> None:
     import inspect
 
     def params(fn: Callable[..., Any]) -> list[tuple[str, Any]]:
-        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()
-                if p.kind is p.POSITIONAL_OR_KEYWORD]
+        return [
+            (p.name, p.default)
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
 
     empty = inspect.Parameter.empty
     assert params(ap.anomaly_map_to_color_map) == [("anomaly_map", empty), ("normalize", True)]
     assert params(ap.superimpose_anomaly_map) == [
-        ("anomaly_map", empty), ("image", empty), ("alpha", 0.4), ("gamma", 0), ("normalize", False)]
-    assert params(ap.compute_mask) == [("anomaly_map", empty), ("threshold", empty), ("kernel_size", 4)]
+        ("anomaly_map", empty),
+        ("image", empty),
+        ("alpha", 0.4),
+        ("gamma", 0),
+        ("normalize", False),
+    ]
+    assert params(ap.compute_mask) == [
+        ("anomaly_map", empty),
+        ("threshold", empty),
+        ("kernel_size", 4),
+    ]
 
 
 def test_missing_and_unknown_arguments() -> None:
@@ -383,5 +487,7 @@ def test_non_finite_found_at_every_position(dtype: type) -> None:
             for bad in (np.nan, np.inf):
                 m = np.zeros((2, w), dtype)
                 m[1, x] = bad
-                message = raises(ValueError, lambda: ap.anomaly_map_to_color_map(m), "anomaly_map")
+                message = raises(
+                    ValueError, lambda m=m: ap.anomaly_map_to_color_map(m), "anomaly_map"
+                )
                 assert re.search(rf"row 1\b.*column {x}\b", message), (w, x, message)

@@ -12,20 +12,38 @@ from skimage.morphology import disk
 import anomaly_postprocess as ap
 from reference import (
     anomalib_compute_mask,
-    covering_radius,
     anomalib_mask_applies,
+    covering_radius,
     skimage_agrees_with_opencv,
     spec_compute_mask,
     spec_compute_mask_2d,
 )
 
 SIZES = [
-    (1, 1), (1, 2), (2, 1), (1, 100), (100, 1), (2, 6), (3, 3), (5, 8), (13, 7),
-    (31, 33), (47, 64), (64, 63), (65, 65), (33, 127), (20, 128), (17, 129), (40, 191), (9, 200),
+    (1, 1),
+    (1, 2),
+    (2, 1),
+    (1, 100),
+    (100, 1),
+    (2, 6),
+    (3, 3),
+    (5, 8),
+    (13, 7),
+    (31, 33),
+    (47, 64),
+    (64, 63),
+    (65, 65),
+    (33, 127),
+    (20, 128),
+    (17, 129),
+    (40, 191),
+    (9, 200),
 ]
 
 
-def check_against_both(m: np.ndarray, threshold, kernel_size: int, with_skimage: bool = True) -> np.ndarray:
+def check_against_both(
+    m: np.ndarray, threshold, kernel_size: int, with_skimage: bool = True
+) -> np.ndarray:
     """The package against the OpenCV oracle (always) and anomalib verbatim (where SPEC
     says scikit-image is right, and unless ``with_skimage`` is False because scikit-image
     is too slow for the disk), returning the package's answer."""
@@ -48,7 +66,11 @@ def test_opencv_oracle_equals_anomalib_where_claimed(rng: np.random.Generator) -
         m = rng.random((h, w))
         t = float(rng.uniform(0.1, 0.9))
         assert skimage_agrees_with_opencv(h, w, r)
-        assert np.array_equal(spec_compute_mask_2d(m, t, r), anomalib_compute_mask(m, t, r)), (h, w, r)
+        assert np.array_equal(spec_compute_mask_2d(m, t, r), anomalib_compute_mask(m, t, r)), (
+            h,
+            w,
+            r,
+        )
 
 
 def test_skimage_is_wrong_when_the_disk_is_far_larger_than_the_image() -> None:
@@ -64,20 +86,26 @@ def test_covering_radius_shortcut_is_sound(rng: np.random.Generator) -> None:
         for _ in range(10):
             mask = (rng.random(shape) < 0.9).astype(np.uint8)
             big = cv2.morphologyEx(mask, cv2.MORPH_OPEN, disk(3 * r + 5).astype(np.uint8))
-            assert np.array_equal(cv2.morphologyEx(mask, cv2.MORPH_OPEN, disk(r).astype(np.uint8)), big)
+            assert np.array_equal(
+                cv2.morphologyEx(mask, cv2.MORPH_OPEN, disk(r).astype(np.uint8)), big
+            )
 
 
 # ------------------------------------------------------------------------ kernel sizes
 
 
 @pytest.mark.parametrize("kernel_size", range(26))
-def test_kernel_sizes_0_to_25(make_blobby_map, kernel_size: int, check_fresh_output, unmodified) -> None:
+def test_kernel_sizes_0_to_25(
+    make_blobby_map, kernel_size: int, check_fresh_output, unmodified
+) -> None:
     for shape in SIZES:
         for dtype in (np.float32, np.float64):
             m = make_blobby_map(shape, dtype)
             for threshold in (0.5, 0.3):
                 with unmodified(m):
-                    out = check_against_both(m, threshold, kernel_size, with_skimage=threshold == 0.5)
+                    out = check_against_both(
+                        m, threshold, kernel_size, with_skimage=threshold == 0.5
+                    )
                 assert out.shape == shape
                 check_fresh_output(out, m)
                 assert set(np.unique(out).tolist()) <= {0, 255}
@@ -87,7 +115,9 @@ def test_kernel_sizes_0_to_25(make_blobby_map, kernel_size: int, check_fresh_out
 def test_kernel_size_on_a_dense_or_empty_mask(kernel_size: int) -> None:
     for shape in [(1, 1), (3, 70), (70, 3), (64, 64)]:
         full = np.ones(shape)
-        assert np.array_equal(ap.compute_mask(full, 0.5, kernel_size), np.full(shape, 255, np.uint8))
+        assert np.array_equal(
+            ap.compute_mask(full, 0.5, kernel_size), np.full(shape, 255, np.uint8)
+        )
         assert np.array_equal(ap.compute_mask(full, 1.0, kernel_size), np.zeros(shape, np.uint8))
 
 
@@ -112,7 +142,7 @@ def test_specks_are_removed_and_discs_survive() -> None:
     m[(yy - 20) ** 2 + (xx - 20) ** 2 <= 36] = 1  # disk of radius 6 survives kernel 4..6
     m[5, 50] = 1  # a speck
     m[30:33, 45:48] = 1  # a 3×3 square: removed by radius >= 2
-    for k in range(0, 9):
+    for k in range(9):
         out = check_against_both(m, 0.5, k)
         assert out[20, 20] == (255 if k <= 6 else 0)
         assert out[5, 50] == (255 if k == 0 else 0)
@@ -148,8 +178,12 @@ def test_huge_kernel_sizes_are_fast_and_right(rng: np.random.Generator, kernel_s
         assert time.perf_counter() - start < 1.0
         # a disk covering the whole image: all or nothing
         assert np.array_equal(out_full, np.full(shape, 255, np.uint8))
-        assert np.array_equal(out_holed, np.zeros(shape, np.uint8) if shape != (1, 1) else np.full(shape, 0, np.uint8))
-        assert np.array_equal(out_noisy, np.full(shape, 255 if (noisy > 0.1).all() else 0, np.uint8))
+        assert np.array_equal(
+            out_holed, np.zeros(shape, np.uint8) if shape != (1, 1) else np.full(shape, 0, np.uint8)
+        )
+        assert np.array_equal(
+            out_noisy, np.full(shape, 255 if (noisy > 0.1).all() else 0, np.uint8)
+        )
         if shape[0] * shape[1] <= 40 * 60:  # OpenCV with the covering disk: affordable here
             assert np.array_equal(out_full, spec_compute_mask_2d(full, 0.5, kernel_size))
             assert np.array_equal(out_holed, spec_compute_mask_2d(holed, 0.5, kernel_size))
@@ -163,11 +197,14 @@ def test_kernel_sizes_around_the_covering_radius(rng: np.random.Generator) -> No
             for _ in range(5):
                 m = rng.random(shape)
                 m[rng.random(shape) < 0.5] = 1.0
-                assert np.array_equal(ap.compute_mask(m, 0.2, r), spec_compute_mask_2d(m, 0.2, r)), (shape, r)
+                assert np.array_equal(
+                    ap.compute_mask(m, 0.2, r), spec_compute_mask_2d(m, 0.2, r)
+                ), (shape, r)
 
 
-@pytest.mark.parametrize("kernel_size", [4, np.int64(4), np.uint8(4), np.int32(4), 4.0, np.float64(4.0),
-                                         np.float32(4.0)])
+@pytest.mark.parametrize(
+    "kernel_size", [4, np.int64(4), np.uint8(4), np.int32(4), 4.0, np.float64(4.0), np.float32(4.0)]
+)
 def test_kernel_size_types(make_blobby_map, kernel_size) -> None:
     m = make_blobby_map((50, 70))
     assert np.array_equal(ap.compute_mask(m, 0.5, kernel_size), spec_compute_mask_2d(m, 0.5, 4))
@@ -211,20 +248,40 @@ def test_threshold_between_float32_neighbours(rng: np.random.Generator) -> None:
     m = rng.random((64, 64)).astype(np.float32)
     values = np.unique(m)[::97]
     for v in values:
-        for t in (float(v), float(v) + 1e-12, float(v) - 1e-12,
-                  (float(v) + float(np.nextafter(v, np.float32(2)))) / 2,
-                  (float(v) + float(np.nextafter(v, np.float32(-1)))) / 2):
+        for t in (
+            float(v),
+            float(v) + 1e-12,
+            float(v) - 1e-12,
+            (float(v) + float(np.nextafter(v, np.float32(2)))) / 2,
+            (float(v) + float(np.nextafter(v, np.float32(-1)))) / 2,
+        ):
             out = ap.compute_mask(m, t, 0)
             assert np.array_equal(out, (m > t).astype(np.uint8) * 255), t
             assert np.array_equal(out, spec_compute_mask_2d(m, t, 0))
-            assert np.array_equal(ap.compute_mask(m, np.float64(t), 0), (m > np.float64(t)).astype(np.uint8) * 255)
+            assert np.array_equal(
+                ap.compute_mask(m, np.float64(t), 0), (m > np.float64(t)).astype(np.uint8) * 255
+            )
 
 
 def test_float16_maps(rng: np.random.Generator) -> None:
     m = rng.random((40, 50)).astype(np.float16)
     m.flat[:3] = [np.float16(0.1), np.float16(0.3), np.float16(0.5)]
-    for t in (0.1, 0.3, 0.5, np.float64(0.1), np.float32(0.1), np.float16(0.1), np.float64(0.3),
-              0.30001, 70000.0, -70000.0, 1e300, 65504.0, 65519.0, 65520.0):
+    for t in (
+        0.1,
+        0.3,
+        0.5,
+        np.float64(0.1),
+        np.float32(0.1),
+        np.float16(0.1),
+        np.float64(0.3),
+        0.30001,
+        70000.0,
+        -70000.0,
+        1e300,
+        65504.0,
+        65519.0,
+        65520.0,
+    ):
         for k in (0, 2):
             out = ap.compute_mask(m, t, k)
             assert np.array_equal(out, spec_compute_mask_2d(m, t, k)), (t, k)
@@ -267,15 +324,30 @@ def test_nan_and_inf_pixels() -> None:
 
 
 @pytest.mark.parametrize(
-    "dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64, np.bool_]
+    "dtype",
+    [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64, np.bool_],
 )
 def test_integer_and_bool_maps(rng: np.random.Generator, dtype: type) -> None:
     if dtype is np.bool_:
         m = rng.random((30, 40)) < 0.6
     else:
         m = rng.integers(0, 10, (30, 40)).astype(dtype)
-    thresholds = [0, 1, 4, 4.5, 3.9999, -1, 0.5, np.float32(4.5), np.float16(4.0), np.int64(4), np.uint8(4),
-                  np.float64(0.5), 1e20, -1e20]
+    thresholds = [
+        0,
+        1,
+        4,
+        4.5,
+        3.9999,
+        -1,
+        0.5,
+        np.float32(4.5),
+        np.float16(4.0),
+        np.int64(4),
+        np.uint8(4),
+        np.float64(0.5),
+        1e20,
+        -1e20,
+    ]
     if dtype is not np.bool_:  # numpy raises OverflowError for bool > 10**20
         thresholds += [10**20, -(10**20)]
     for t in thresholds:
@@ -310,7 +382,9 @@ def test_longdouble_threshold() -> None:
 
 @pytest.mark.parametrize("dtype", [">f4", ">f8", ">f2", ">i4", "<f4"])
 def test_explicit_byte_orders(make_blobby_map, dtype: str, unmodified) -> None:
-    native = (make_blobby_map((30, 41)) * (10 if dtype[1] == "i" else 1)).astype(np.dtype(dtype).newbyteorder("="))
+    native = (make_blobby_map((30, 41)) * (10 if dtype[1] == "i" else 1)).astype(
+        np.dtype(dtype).newbyteorder("=")
+    )
     m = native.astype(dtype)
     t = 5 if dtype[1] == "i" else 0.5
     with unmodified(m):
@@ -343,15 +417,21 @@ def test_strided_views(make_blobby_map, unmodified, check_fresh_output) -> None:
                 with unmodified(base, view):
                     out = ap.compute_mask(view, 0.4, k)
                 check_fresh_output(out, base, view)
-                assert np.array_equal(out, ap.compute_mask(np.ascontiguousarray(view), 0.4, k)), name
-                assert np.array_equal(out, spec_compute_mask_2d(np.ascontiguousarray(view), 0.4, k)), name
+                assert np.array_equal(out, ap.compute_mask(np.ascontiguousarray(view), 0.4, k)), (
+                    name
+                )
+                assert np.array_equal(
+                    out, spec_compute_mask_2d(np.ascontiguousarray(view), 0.4, k)
+                ), name
 
 
 def test_unaligned_and_readonly_maps(make_blobby_map) -> None:
     values = make_blobby_map((21, 70))
     for dtype in (np.float32, np.float64):
         buffer = bytearray(values.size * np.dtype(dtype).itemsize + 3)
-        unaligned = np.frombuffer(buffer, dtype=dtype, count=values.size, offset=3).reshape(values.shape)
+        unaligned = np.frombuffer(buffer, dtype=dtype, count=values.size, offset=3).reshape(
+            values.shape
+        )
         unaligned[...] = values.astype(dtype)
         assert not unaligned.flags.aligned
         expected = spec_compute_mask_2d(values.astype(dtype), 0.5, 2)
@@ -399,7 +479,9 @@ def test_row_and_column_maps_unlike_the_reference(rng: np.random.Generator) -> N
             assert np.array_equal(ap.compute_mask(m, 0.5, k), spec_compute_mask_2d(m, 0.5, k))
     # pixels outside the image are ignored, so a run of 2r + 1 survives in a single row
     line = np.array([[0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1]], np.float32)
-    assert ap.compute_mask(line, 0.5, 1).tolist() == [[0, 255, 255, 255, 0, 0, 0, 0, 255, 255, 255, 255, 255]]
+    assert ap.compute_mask(line, 0.5, 1).tolist() == [
+        [0, 255, 255, 255, 0, 0, 0, 0, 255, 255, 255, 255, 255]
+    ]
     assert ap.compute_mask(line.T, 0.5, 1).T.tolist() == ap.compute_mask(line, 0.5, 1).tolist()
 
 
@@ -412,8 +494,10 @@ def test_batch_equals_stack_of_single_calls(make_blobby_map, kernel_size: int, u
     assert np.array_equal(out, singles.reshape(out.shape))
     assert np.array_equal(out, spec_compute_mask(maps, 0.5, kernel_size))
     strided = maps[:, ::-1, ::2, ::-3]
-    assert np.array_equal(ap.compute_mask(strided, 0.5, kernel_size),
-                          spec_compute_mask(np.ascontiguousarray(strided), 0.5, kernel_size))
+    assert np.array_equal(
+        ap.compute_mask(strided, 0.5, kernel_size),
+        spec_compute_mask(np.ascontiguousarray(strided), 0.5, kernel_size),
+    )
 
 
 def test_array_likes() -> None:
@@ -427,7 +511,9 @@ def test_array_likes() -> None:
             return a if dtype is None else a.astype(dtype)
 
     assert np.array_equal(ap.compute_mask(Wrapped(), 0.5, 1), expected)
-    assert np.array_equal(ap.compute_mask([[1, 0], [1, 1]], 0, 0), np.array([[255, 0], [255, 255]], np.uint8))
+    assert np.array_equal(
+        ap.compute_mask([[1, 0], [1, 1]], 0, 0), np.array([[255, 0], [255, 255]], np.uint8)
+    )
     assert np.array_equal(ap.compute_mask([[True, False]], 0.5, 0), np.array([[255, 0]], np.uint8))
 
 
@@ -437,4 +523,7 @@ def test_every_width_up_to_200(rng: np.random.Generator) -> None:
         m = rng.random((9, w))
         m[:, : w // 2] = np.maximum(m[:, : w // 2], 0.6)  # a solid band survives the opening
         for k in (0, 1, 3):
-            assert np.array_equal(ap.compute_mask(m, 0.5, k), spec_compute_mask_2d(m, 0.5, k)), (w, k)
+            assert np.array_equal(ap.compute_mask(m, 0.5, k), spec_compute_mask_2d(m, 0.5, k)), (
+                w,
+                k,
+            )

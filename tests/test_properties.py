@@ -22,8 +22,9 @@ from reference import (
 )
 
 # database=None: nothing is written into the repository (.hypothesis/).
-SETTINGS = settings(max_examples=150, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 FLOAT_DTYPES = ["<f2", "<f4", "<f8", ">f4", ">f8"]
 INT_DTYPES = ["|i1", "|u1", "<i2", "<u2", "<i4", ">i4", "<u4"]
@@ -36,9 +37,15 @@ def elements_for(dtype: np.dtype, allow_non_finite: bool) -> st.SearchStrategy[A
         def fit(value: float) -> float:  # the nearest value of the dtype
             return float(np.asarray(value, np.float64).astype(dtype))
 
-        interesting = st.sampled_from([0.0, 1.0, 0.5, 0.1, -0.1, 1.004, 255 / 256, 1 / 255]).map(fit)
-        general = st.floats(width=width, allow_nan=allow_non_finite, allow_infinity=allow_non_finite,
-                            allow_subnormal=True)
+        interesting = st.sampled_from([0.0, 1.0, 0.5, 0.1, -0.1, 1.004, 255 / 256, 1 / 255]).map(
+            fit
+        )
+        general = st.floats(
+            width=width,
+            allow_nan=allow_non_finite,
+            allow_infinity=allow_non_finite,
+            allow_subnormal=True,
+        )
         unit = st.floats(-0.05, 1.05).map(fit)
         return st.one_of(unit, unit, general, interesting)
     if dtype.kind == "b":
@@ -48,8 +55,9 @@ def elements_for(dtype: np.dtype, allow_non_finite: bool) -> st.SearchStrategy[A
 
 
 @st.composite
-def maps(draw: st.DrawFn, allow_non_finite: bool = False, max_side: int = 24,
-         batch: bool = True) -> np.ndarray:
+def maps(
+    draw: st.DrawFn, allow_non_finite: bool = False, max_side: int = 24, batch: bool = True
+) -> np.ndarray:
     dtype = np.dtype(draw(st.sampled_from(FLOAT_DTYPES * 3 + INT_DTYPES + ["?"])))
     h = draw(st.integers(1, max_side))
     w = draw(st.integers(1, max_side))
@@ -131,13 +139,16 @@ def test_batch_is_stack_of_singles(m: np.ndarray, data: st.DataObject) -> None:
     normalize=st.booleans(),
     per_map=st.booleans(),
 )
-def test_superimpose_matches_oracle(m: np.ndarray, data: st.DataObject, alpha: float, gamma: float,
-                                    normalize: bool, per_map: bool) -> None:
+def test_superimpose_matches_oracle(
+    m: np.ndarray, data: st.DataObject, alpha: float, gamma: float, normalize: bool, per_map: bool
+) -> None:
     shape = m.shape[:-1] if m.ndim >= 3 and m.shape[-1] == 1 else m.shape
     image_shape = (shape if per_map else shape[-2:]) + (3,)
     image = data.draw(views(data.draw(hnp.arrays(np.uint8, image_shape))))
     with np.errstate(all="ignore"):
-        expected = spec_superimpose_anomaly_map(as_contiguous(m), as_contiguous(image), alpha, gamma, normalize)
+        expected = spec_superimpose_anomaly_map(
+            as_contiguous(m), as_contiguous(image), alpha, gamma, normalize
+        )
     out = ap.superimpose_anomaly_map(m, image, alpha, gamma, normalize)
     assert not np.shares_memory(out, image)
     assert np.array_equal(out, expected)
@@ -170,8 +181,11 @@ def thresholds(draw: st.DrawFn, m: np.ndarray) -> Any:
 
 
 @SETTINGS
-@given(m=maps(allow_non_finite=True, max_side=40), data=st.data(),
-       kernel_size=st.one_of(st.integers(0, 6), st.integers(0, 50), st.sampled_from([10**9, 2**64])))
+@given(
+    m=maps(allow_non_finite=True, max_side=40),
+    data=st.data(),
+    kernel_size=st.one_of(st.integers(0, 6), st.integers(0, 50), st.sampled_from([10**9, 2**64])),
+)
 def test_mask_matches_opencv_oracle(m: np.ndarray, data: st.DataObject, kernel_size: int) -> None:
     threshold = data.draw(thresholds(m))
     if m.dtype.kind == "b":
@@ -193,8 +207,9 @@ def test_mask_matches_opencv_oracle(m: np.ndarray, data: st.DataObject, kernel_s
     seed=st.integers(0, 2**32 - 1),
     density=st.floats(0.05, 0.98),
 )
-def test_mask_matches_anomalib_where_skimage_is_right(h: int, w: int, kernel_size: int, seed: int,
-                                                     density: float) -> None:
+def test_mask_matches_anomalib_where_skimage_is_right(
+    h: int, w: int, kernel_size: int, seed: int, density: float
+) -> None:
     assume(anomalib_mask_applies(h, w, kernel_size))
     rng = np.random.default_rng(seed)
     m = (rng.random((h, w)) < density).astype(np.float32)

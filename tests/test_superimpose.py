@@ -30,7 +30,9 @@ def all_pairs_inputs() -> tuple[np.ndarray, np.ndarray]:
     every channel: the output holds blend(JET[i][c], j) for every level and image value."""
     levels = (np.arange(256) + 0.5) / 255
     m = np.repeat(levels[:, None], 256, axis=1)
-    image = np.repeat(np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 256, axis=0), 3, axis=2)
+    image = np.repeat(
+        np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 256, axis=0), 3, axis=2
+    )
     return m, np.ascontiguousarray(image)
 
 
@@ -44,29 +46,38 @@ def test_spec_formula_equals_opencv_add_weighted(alpha: float, gamma: float) -> 
     every pair of uint8 values. Checks the oracle and SPEC's claim, not the package."""
     a = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
     b = np.ascontiguousarray(a.T)
-    assert np.array_equal(spec_add_weighted_exact(a, alpha, b, gamma),
-                          cv2.addWeighted(a, alpha, b, 1 - alpha, gamma))
+    assert np.array_equal(
+        spec_add_weighted_exact(a, alpha, b, gamma), cv2.addWeighted(a, alpha, b, 1 - alpha, gamma)
+    )
 
 
 def test_unfused_formula_would_differ_from_opencv() -> None:
     a = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
     b = np.ascontiguousarray(a.T)
     alpha = 0.3
-    unfused = np.clip(np.rint(a.astype(np.float32) * np.float32(alpha)
-                              + b.astype(np.float32) * np.float32(1 - alpha)), 0, 255).astype(np.uint8)
+    unfused = np.clip(
+        np.rint(
+            a.astype(np.float32) * np.float32(alpha) + b.astype(np.float32) * np.float32(1 - alpha)
+        ),
+        0,
+        255,
+    ).astype(np.uint8)
     assert not np.array_equal(unfused, cv2.addWeighted(a, alpha, b, 1 - alpha, 0))
 
 
 @pytest.mark.parametrize("alpha", [0.4, 0.5, 0.25, 0.9])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_anomalib_verbatim_in_its_domain(rng: np.random.Generator, dtype: type, alpha: float) -> None:
+def test_anomalib_verbatim_in_its_domain(
+    rng: np.random.Generator, dtype: type, alpha: float
+) -> None:
     m = rng.random((1, 1, 45, 61)).astype(dtype)
     image = random_image(rng, (45, 61))
     for normalize in (False, True):
         expected = anomalib_superimpose_anomaly_map(m, image, alpha=alpha, normalize=normalize)
         assert np.array_equal(spec_superimpose_anomaly_map(m, image, alpha, 0, normalize), expected)
-        assert np.array_equal(ap.superimpose_anomaly_map(m, image, alpha=alpha, normalize=normalize),
-                              expected)
+        assert np.array_equal(
+            ap.superimpose_anomaly_map(m, image, alpha=alpha, normalize=normalize), expected
+        )
 
 
 # ----------------------------------------------------------------- the alpha/gamma grid
@@ -78,19 +89,34 @@ def test_every_colour_and_image_value(alpha: float, gamma: float) -> None:
     m, image = all_pairs_inputs()
     out = ap.superimpose_anomaly_map(m, image, alpha=alpha, gamma=gamma)
     assert np.array_equal(out, spec_superimpose_2d(m, image, alpha, gamma, False))
-    assert np.array_equal(out, spec_add_weighted_exact(
-        np.repeat(jet_rgb_opencv()[:, None], 256, axis=1), alpha, image, gamma))
+    assert np.array_equal(
+        out,
+        spec_add_weighted_exact(
+            np.repeat(jet_rgb_opencv()[:, None], 256, axis=1), alpha, image, gamma
+        ),
+    )
 
 
 @pytest.mark.parametrize("normalize", [False, True])
-@pytest.mark.parametrize("alpha, gamma", [(0.4, 0), (0.6, 3), (-0.25, 0.5), (1.25, -20.5), (1, 0), (0, 0)])
+@pytest.mark.parametrize(
+    "alpha, gamma", [(0.4, 0), (0.6, 3), (-0.25, 0.5), (1.25, -20.5), (1, 0), (0, 0)]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "shape", [(1, 1), (1, 2), (2, 1), (1, 300), (300, 1), (7, 9), (64, 65), (240, 320)],
+    "shape",
+    [(1, 1), (1, 2), (2, 1), (1, 300), (300, 1), (7, 9), (64, 65), (240, 320)],
     ids=lambda s: f"{s[0]}x{s[1]}",
 )
-def test_random_maps(rng: np.random.Generator, shape: tuple[int, int], dtype: type, alpha: float,
-                     gamma: float, normalize: bool, check_fresh_output, unmodified) -> None:
+def test_random_maps(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    dtype: type,
+    alpha: float,
+    gamma: float,
+    normalize: bool,
+    check_fresh_output,
+    unmodified,
+) -> None:
     m = rng.uniform(-0.02, 1.02, shape).astype(dtype)
     image = random_image(rng, shape)
     with unmodified(m, image):
@@ -116,16 +142,26 @@ def test_defaults_and_keywords(rng: np.random.Generator) -> None:
     expected = spec_superimpose_2d(m, image, 0.4, 0, False)
     assert np.array_equal(ap.superimpose_anomaly_map(m, image), expected)
     assert np.array_equal(ap.superimpose_anomaly_map(m, image, 0.4, 0, False), expected)
-    assert np.array_equal(ap.superimpose_anomaly_map(anomaly_map=m, image=image, alpha=0.4, gamma=0,
-                                                     normalize=False), expected)
-    assert np.array_equal(ap.superimpose_anomaly_map(m, image, normalize=True),
-                          spec_superimpose_2d(m, image, 0.4, 0, True))
+    assert np.array_equal(
+        ap.superimpose_anomaly_map(anomaly_map=m, image=image, alpha=0.4, gamma=0, normalize=False),
+        expected,
+    )
+    assert np.array_equal(
+        ap.superimpose_anomaly_map(m, image, normalize=True),
+        spec_superimpose_2d(m, image, 0.4, 0, True),
+    )
 
 
 @pytest.mark.parametrize(
     "alpha, gamma",
-    [(np.float32(0.3), np.float32(1.5)), (np.float64(0.7), np.int64(2)), (np.float16(0.5), np.int8(-3)),
-     (1, 0), (0, 7), (np.int32(2), np.uint8(9))],
+    [
+        (np.float32(0.3), np.float32(1.5)),
+        (np.float64(0.7), np.int64(2)),
+        (np.float16(0.5), np.int8(-3)),
+        (1, 0),
+        (0, 7),
+        (np.int32(2), np.uint8(9)),
+    ],
 )
 def test_numeric_option_types(rng: np.random.Generator, alpha, gamma) -> None:
     m = rng.random((16, 18)).astype(np.float32)
@@ -137,7 +173,9 @@ def test_numeric_option_types(rng: np.random.Generator, alpha, gamma) -> None:
 def test_alpha_one_and_zero_are_exact(rng: np.random.Generator) -> None:
     m = rng.random((20, 30))
     image = random_image(rng, (20, 30))
-    assert np.array_equal(ap.superimpose_anomaly_map(m, image, alpha=1.0), spec_color_map_2d(m, False))
+    assert np.array_equal(
+        ap.superimpose_anomaly_map(m, image, alpha=1.0), spec_color_map_2d(m, False)
+    )
     assert np.array_equal(ap.superimpose_anomaly_map(m, image, alpha=0.0), image)
 
 
@@ -163,7 +201,9 @@ def test_opencv_zeroes_what_spec_saturates() -> None:
     assert cv2.addWeighted(colour, 1e10, image, 1 - 1e10, 0).tolist() == [[[0, 0, 0]]]
     assert spec_add_weighted(colour, 1e10, image, 0).tolist() == [[[255, 255, 255]]]
     m = np.ones((1, 1))  # level 255: JET (128, 0, 0)
-    assert cv2.addWeighted(np.array([[[128, 0, 0]]], np.uint8), 1e10, image, 1 - 1e10, 0).tolist() == [[[0, 0, 0]]]
+    assert cv2.addWeighted(
+        np.array([[[128, 0, 0]]], np.uint8), 1e10, image, 1 - 1e10, 0
+    ).tolist() == [[[0, 0, 0]]]
     assert ap.superimpose_anomaly_map(m, image, alpha=1e10).tolist() == [[[255, 0, 0]]]
 
 
@@ -171,14 +211,20 @@ def test_opencv_zeroes_what_spec_saturates() -> None:
 
 
 @pytest.mark.parametrize("normalize", [False, True])
-@pytest.mark.parametrize("dtype", [np.float16, np.int8, np.uint16, np.int64, np.bool_, ">f4", ">f8"])
+@pytest.mark.parametrize(
+    "dtype", [np.float16, np.int8, np.uint16, np.int64, np.bool_, ">f4", ">f8"]
+)
 def test_other_map_dtypes(rng: np.random.Generator, dtype, normalize: bool) -> None:
     m = (rng.random((23, 29)) * (1.1 if np.dtype(dtype).kind == "f" else 5)).astype(dtype)
     image = random_image(rng, (23, 29))
     out = ap.superimpose_anomaly_map(m, image, 0.45, 2, normalize)
     assert np.array_equal(out, spec_superimpose_2d(m, image, 0.45, 2, normalize))
-    computed = np.float32 if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize <= 4 else np.float64
-    assert np.array_equal(out, ap.superimpose_anomaly_map(m.astype(computed), image, 0.45, 2, normalize))
+    computed = (
+        np.float32 if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize <= 4 else np.float64
+    )
+    assert np.array_equal(
+        out, ap.superimpose_anomaly_map(m.astype(computed), image, 0.45, 2, normalize)
+    )
 
 
 def test_constant_map(no_warnings) -> None:
@@ -187,8 +233,12 @@ def test_constant_map(no_warnings) -> None:
     with no_warnings:
         out = ap.superimpose_anomaly_map(m, image, normalize=True)
     assert np.array_equal(out, spec_superimpose_2d(m, image, 0.4, 0, True))
-    assert np.array_equal(out[0, 0], cv2.addWeighted(np.array([[[0, 0, 128]]], np.uint8), 0.4,
-                                                     np.full((1, 1, 3), 200, np.uint8), 0.6, 0)[0, 0])
+    assert np.array_equal(
+        out[0, 0],
+        cv2.addWeighted(
+            np.array([[[0, 0, 128]]], np.uint8), 0.4, np.full((1, 1, 3), 200, np.uint8), 0.6, 0
+        )[0, 0],
+    )
 
 
 # ------------------------------------------------------------------------ shapes, batches
@@ -216,7 +266,9 @@ def test_constant_map(no_warnings) -> None:
         ((2, 1, 5, 7), (2, 1, 5, 7, 3), (2, 1, 5, 7, 3)),
     ],
 )
-def test_shape_rules(rng: np.random.Generator, map_shape, image_shape, out_shape, check_fresh_output) -> None:
+def test_shape_rules(
+    rng: np.random.Generator, map_shape, image_shape, out_shape, check_fresh_output
+) -> None:
     m = rng.random(map_shape).astype(np.float32)
     image = random_image(rng, image_shape[:-1])
     out = ap.superimpose_anomaly_map(m, image, 0.35, 1, True)
@@ -226,31 +278,44 @@ def test_shape_rules(rng: np.random.Generator, map_shape, image_shape, out_shape
 
 
 @pytest.mark.parametrize("normalize", [False, True])
-def test_batch_equals_stack_of_single_calls(rng: np.random.Generator, normalize: bool,
-                                            unmodified) -> None:
+def test_batch_equals_stack_of_single_calls(
+    rng: np.random.Generator, normalize: bool, unmodified
+) -> None:
     maps = np.stack([rng.random((19, 22)) * s + o for s, o in [(1, 0), (3, -1), (0.1, 0.4)]] * 2)
     maps = maps.reshape(2, 3, 19, 22)
     images = random_image(rng, (2, 3, 19, 22))
     with unmodified(maps, images):
         per_map = ap.superimpose_anomaly_map(maps, images, 0.55, -2, normalize)
-    singles = np.stack([
-        ap.superimpose_anomaly_map(maps[i, j], images[i, j], 0.55, -2, normalize)
-        for i in range(2) for j in range(3)
-    ])
+    singles = np.stack(
+        [
+            ap.superimpose_anomaly_map(maps[i, j], images[i, j], 0.55, -2, normalize)
+            for i in range(2)
+            for j in range(3)
+        ]
+    )
     assert np.array_equal(per_map, singles.reshape(per_map.shape))
     assert np.array_equal(per_map, spec_superimpose_anomaly_map(maps, images, 0.55, -2, normalize))
 
     one_image = images[1, 2]
     with unmodified(maps, one_image):
         broadcast = ap.superimpose_anomaly_map(maps, one_image, 0.55, -2, normalize)
-    singles = np.stack([
-        ap.superimpose_anomaly_map(maps[i, j], one_image, 0.55, -2, normalize)
-        for i in range(2) for j in range(3)
-    ])
+    singles = np.stack(
+        [
+            ap.superimpose_anomaly_map(maps[i, j], one_image, 0.55, -2, normalize)
+            for i in range(2)
+            for j in range(3)
+        ]
+    )
     assert np.array_equal(broadcast, singles.reshape(broadcast.shape))
-    assert np.array_equal(broadcast, ap.superimpose_anomaly_map(
-        maps, np.broadcast_to(one_image, images.shape), 0.55, -2, normalize))
-    assert np.array_equal(broadcast, spec_superimpose_anomaly_map(maps, one_image, 0.55, -2, normalize))
+    assert np.array_equal(
+        broadcast,
+        ap.superimpose_anomaly_map(
+            maps, np.broadcast_to(one_image, images.shape), 0.55, -2, normalize
+        ),
+    )
+    assert np.array_equal(
+        broadcast, spec_superimpose_anomaly_map(maps, one_image, 0.55, -2, normalize)
+    )
 
 
 # ------------------------------------------------------------------------- strided inputs
@@ -265,7 +330,7 @@ def test_strided_maps_and_images(rng: np.random.Generator, unmodified, check_fre
         "negative": base_map[::-2, ::-2][:h, :w],
         "transpose": base_map.T[::2, ::2][:h, :w],
         "fortran": np.asfortranarray(base_map[:h, :w]),
-        "float32 slice": base_map.astype(np.float32)[10:10 + h, 5:5 + w],
+        "float32 slice": base_map.astype(np.float32)[10 : 10 + h, 5 : 5 + w],
     }
     images = {
         "contiguous": np.ascontiguousarray(base_image[:h, :w]),
@@ -282,18 +347,30 @@ def test_strided_maps_and_images(rng: np.random.Generator, unmodified, check_fre
             with unmodified(m, image):
                 out = ap.superimpose_anomaly_map(m, image, alpha=0.45, gamma=0.5, normalize=True)
             check_fresh_output(out, m, image, base_map, base_image)
-            expected = ap.superimpose_anomaly_map(np.ascontiguousarray(m), np.ascontiguousarray(image),
-                                                  alpha=0.45, gamma=0.5, normalize=True)
+            expected = ap.superimpose_anomaly_map(
+                np.ascontiguousarray(m),
+                np.ascontiguousarray(image),
+                alpha=0.45,
+                gamma=0.5,
+                normalize=True,
+            )
             assert np.array_equal(out, expected), (map_name, image_name)
-            assert np.array_equal(out, spec_superimpose_2d(m, image, 0.45, 0.5, True)), (map_name, image_name)
+            assert np.array_equal(out, spec_superimpose_2d(m, image, 0.45, 0.5, True)), (
+                map_name,
+                image_name,
+            )
 
 
 def test_strided_batch(rng: np.random.Generator) -> None:
     maps = rng.random((3, 40, 30))[:, ::-2, ::3]
     images = random_image(rng, (6, 20, 20))[::2, :, ::-2]
     out = ap.superimpose_anomaly_map(maps, images, 0.5, 0, True)
-    assert np.array_equal(out, ap.superimpose_anomaly_map(np.ascontiguousarray(maps),
-                                                          np.ascontiguousarray(images), 0.5, 0, True))
+    assert np.array_equal(
+        out,
+        ap.superimpose_anomaly_map(
+            np.ascontiguousarray(maps), np.ascontiguousarray(images), 0.5, 0, True
+        ),
+    )
     assert np.array_equal(out, spec_superimpose_anomaly_map(maps, images, 0.5, 0, True))
 
 
@@ -301,7 +378,7 @@ def test_image_may_alias_the_map_buffer_owner(rng: np.random.Generator) -> None:
     """An image and map from the same buffer are read only: the result is fresh."""
     buf = rng.integers(0, 256, 6 * 8 * 3 + 6 * 8 * 8, dtype=np.uint8)
     image = buf[: 6 * 8 * 3].reshape(6, 8, 3)
-    m = buf[6 * 8 * 3:].view(np.float64).reshape(6, 8)
+    m = buf[6 * 8 * 3 :].view(np.float64).reshape(6, 8)
     m = np.where(np.isfinite(m), m, 0)  # random bytes can be NaN; a copy is fine here
     out = ap.superimpose_anomaly_map(m, image, normalize=True)
     assert not np.shares_memory(out, buf)

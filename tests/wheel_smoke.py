@@ -10,7 +10,9 @@ import numpy as np
 
 import anomaly_postprocess as ap
 
-installed = {dist.metadata["Name"].lower().replace("_", "-") for dist in importlib.metadata.distributions()}
+installed = {
+    dist.metadata["Name"].lower().replace("_", "-") for dist in importlib.metadata.distributions()
+}
 extra = installed - {"anomaly-postprocess", "numpy", "pip", "setuptools"}
 assert not extra, f"the bare venv should hold only numpy and the wheel, found {sorted(extra)}"
 assert "site-packages" in Path(ap.__file__).parts, ap.__file__
@@ -24,4 +26,7 @@ mask = ap.compute_mask(anomaly_map, 0.5, 2)
 assert heatmap.shape == overlay.shape == (33, 47, 3) and mask.shape == (33, 47)
 assert heatmap.dtype == overlay.dtype == mask.dtype == np.uint8
 assert set(np.unique(mask)) <= {0, 255}
-print(f"wheel OK: anomaly-postprocess {ap.__version__} from {Path(ap.__file__).parent} on Python {sys.version.split()[0]}")
+print(
+    f"wheel OK: anomaly-postprocess {ap.__version__} from {Path(ap.__file__).parent} "
+    f"on Python {sys.version.split()[0]}"
+)

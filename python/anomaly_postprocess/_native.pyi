@@ -1,20 +1,26 @@
 """Type stubs for the Rust extension. Call the public functions in
 ``anomaly_postprocess`` instead: these expect arrays already in canonical form."""
 
+from typing import TypeAlias
+
 import numpy as np
 from numpy.typing import NDArray
 
-_Maps = NDArray[np.float32] | NDArray[np.float64]
+_Maps: TypeAlias = NDArray[np.float32] | NDArray[np.float64]
 
+PALETTES: dict[str, tuple[int, bytes]]  # name -> (cv2.COLORMAP_* value, 768 RGB bytes)
 JET_RGB: bytes  # 256 RGB triples of the JET table, level-major
 
-def color_maps(maps: _Maps, normalize: bool, out: NDArray[np.uint8]) -> None: ...
+def color_maps(
+    maps: _Maps, normalize: bool, palette: NDArray[np.uint8] | None, out: NDArray[np.uint8]
+) -> None: ...
 def superimpose_maps(
     maps: _Maps,
     images: NDArray[np.uint8],
     alpha: float,
     gamma: float,
     normalize: bool,
+    palette: NDArray[np.uint8] | None,
     out: NDArray[np.uint8],
 ) -> None: ...
 def masks(maps: _Maps, threshold: float, kernel_size: int, out: NDArray[np.uint8]) -> None: ...

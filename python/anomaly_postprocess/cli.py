@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.maps, args.images):
         if path is not None and not path.exists():
             parser.error(f"{path} does not exist")
-    if args.maps is not None and args.maps.is_dir() and args.images is not None:
-        if not args.images.is_dir():
-            parser.error("--images must be a directory when MAPS is a directory")
+    if (
+        args.maps is not None
+        and args.maps.is_dir()
+        and args.images is not None
+        and not args.images.is_dir()
+    ):
+        parser.error("--images must be a directory when MAPS is a directory")
 
     try:
         import PIL  # noqa: F401
@@ -129,8 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--output-dir",
         type=Path,
         metavar="DIR",
-        help="the directory to write the PNGs to, created if missing (default: see "
-        "below)",
+        help="the directory to write the PNGs to, created if missing (default: see below)",
     )
     parser.add_argument(
         "-t",
@@ -336,14 +340,14 @@ def _load_map(path: Path) -> np.ndarray:
     with path.open("rb") as file:
         magic = file.read(len(_NPY_MAGIC))
     if magic == _NPY_MAGIC:
-        return np.load(path, allow_pickle=False)
+        return cast(np.ndarray, np.load(path, allow_pickle=False))
     if not magic.startswith(_ZIP_MAGIC):
         raise ValueError("not a .npy or .npz file")
     with np.load(path, allow_pickle=False) as archive:
         if len(archive.files) == 1:
-            return archive[archive.files[0]]
+            return cast(np.ndarray, archive[archive.files[0]])
         if NPZ_MAP_KEY in archive.files:
-            return archive[NPZ_MAP_KEY]
+            return cast(np.ndarray, archive[NPZ_MAP_KEY])
         raise ValueError(
             f"holds {len(archive.files)} arrays {archive.files}; expected one, "
             f"or one named '{NPZ_MAP_KEY}'"

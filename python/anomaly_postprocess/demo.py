@@ -6,6 +6,8 @@ downloads, no random generator), so every call returns the same arrays.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -73,7 +75,7 @@ def _render_image(
     rgb = shade[..., None] * np.array([0.97, 0.99, 1.04])  # steel is slightly blue
     rust = np.array([118.0, 62.0, 30.0]) + 25 * (_hash_noise(3)[..., None] - 0.5)
     rgb = rgb * (1 - stain[..., None]) + rust * stain[..., None]
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    return cast("NDArray[np.uint8]", np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
 
 
 def _render_map(
@@ -89,7 +91,7 @@ def _render_map(
     defects = np.maximum(_peak(_blur(scratch, 5.0, 5.0)), _peak(_blur(stain, 5.0, 5.0)))
     speck = _peak(_blur(dust, 2.0, 2.0))
     response = np.maximum.reduce([background, 0.95 * defects, 0.56 * speck])
-    return np.clip(response, 0, 1).astype(np.float32)
+    return cast("NDArray[np.float32]", np.clip(response, 0, 1).astype(np.float32))
 
 
 def _scratch_profile(width: float) -> NDArray[np.float64]:
@@ -116,7 +118,7 @@ def _ellipse(
 
 def _peak(values: NDArray[np.float64]) -> NDArray[np.float64]:
     """Scales ``values`` so their maximum is 1."""
-    return values / values.max()
+    return cast("NDArray[np.float64]", values / values.max())
 
 
 def _hash_noise(seed: int) -> NDArray[np.float64]:
@@ -127,7 +129,7 @@ def _hash_noise(seed: int) -> NDArray[np.float64]:
     h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7FEB352D)
     h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846CA68B)
     h = h ^ (h >> np.uint32(16))
-    return h.astype(np.float64) / 2.0**32
+    return cast("NDArray[np.float64]", h.astype(np.float64) / 2.0**32)
 
 
 def _blur(values: NDArray[np.float64], sigma_y: float, sigma_x: float) -> NDArray[np.float64]:

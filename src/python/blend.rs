@@ -9,6 +9,8 @@ use crate::blend::AddWeighted;
 /// JET heatmaps of maps `(*B, H, W)` blended over `images` (`(H, W, 3)` for all maps,
 /// or `(*B, H, W, 3)`) with `cv2.addWeighted(heatmap, alpha, image, 1 - alpha, gamma)`,
 /// written into `out` `(prod(B), H, W, 3)`.
+// One argument per option of the Python function it serves.
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
 pub(crate) fn superimpose_maps(
     py: Python<'_>,
