@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use anomaly_postprocess::blend::{superimpose_into, AddWeighted};
-use anomaly_postprocess::colormap::color_map_into;
+use anomaly_postprocess::colormap::{color_map_into, Palette};
 use anomaly_postprocess::levels::map_range;
 use anomaly_postprocess::mask::{mask_into, threshold_bits};
 use anomaly_postprocess::morphology::open_disk;
@@ -42,10 +42,10 @@ fn kernels(c: &mut Criterion) {
     group.throughput(Throughput::Elements((H * W) as u64));
     group.bench_function("map_range", |b| b.iter(|| map_range(black_box(map.view()))));
     group.bench_function("color_map normalize", |b| {
-        b.iter(|| color_map_into(black_box(map.view()), true, rgb.view_mut()))
+        b.iter(|| color_map_into(black_box(map.view()), true, Palette::Jet, rgb.view_mut()))
     });
     group.bench_function("color_map raw", |b| {
-        b.iter(|| color_map_into(black_box(map.view()), false, rgb.view_mut()))
+        b.iter(|| color_map_into(black_box(map.view()), false, Palette::Jet, rgb.view_mut()))
     });
     group.bench_function("superimpose", |b| {
         b.iter(|| {
@@ -53,6 +53,7 @@ fn kernels(c: &mut Criterion) {
                 black_box(map.view()),
                 image.view(),
                 false,
+                Palette::Jet,
                 &blend,
                 rgb.view_mut(),
             )
