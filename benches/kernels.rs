@@ -68,7 +68,7 @@ fn kernels(c: &mut Criterion) {
             b.iter(|| open_disk(black_box(&bits), radius))
         });
         group.bench_function(format!("mask k={radius}"), |b| {
-            b.iter(|| mask_into(black_box(map.view()), 0.5, radius, mask.view_mut()))
+            b.iter(|| mask_into(black_box(map.view()), 0.5, radius, 0, mask.view_mut()))
         });
     }
     group.finish();

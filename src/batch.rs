@@ -139,20 +139,21 @@ pub fn superimpose_maps_into<T: MapFloat>(
 /// let maps = ndarray::Array3::<f32>::from_elem((2, 3, 3), 0.8);
 /// let views: Vec<_> = maps.outer_iter().collect();
 /// let mut out = ndarray::Array3::<u8>::zeros((2, 3, 3));
-/// anomaly_postprocess::batch::masks_into(&views, 0.5, 1, out.view_mut()).unwrap();
+/// anomaly_postprocess::batch::masks_into(&views, 0.5, 1, 0, out.view_mut()).unwrap();
 /// assert!(out.iter().all(|&v| v == 255));
 /// ```
 pub fn masks_into<T: MapFloat>(
     maps: &[ArrayView2<'_, T>],
     threshold: f64,
     kernel_size: u64,
+    min_area: usize,
     mut out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
     check_shape("out", &[maps.len(), h, w], out.shape())?;
     let items: Vec<_> = maps.iter().zip(out.outer_iter_mut()).collect();
     first_error(map_items(items, |(map, out)| {
-        mask_into(*map, threshold, kernel_size, out)
+        mask_into(*map, threshold, kernel_size, min_area, out)
     }))
 }
 
@@ -187,10 +188,10 @@ mod tests {
         });
         let views: Vec<_> = maps.outer_iter().collect();
         let mut batch = ndarray::Array3::<u8>::zeros((9, 17, 23));
-        masks_into(&views, 0.2, 2, batch.view_mut()).unwrap();
+        masks_into(&views, 0.2, 2, 0, batch.view_mut()).unwrap();
         for (view, expected) in views.iter().zip(batch.outer_iter()) {
             let mut single = ndarray::Array2::<u8>::zeros((17, 23));
-            mask_into(*view, 0.2, 2, single.view_mut()).unwrap();
+            mask_into(*view, 0.2, 2, 0, single.view_mut()).unwrap();
             assert_eq!(single, expected);
         }
     }

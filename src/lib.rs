@@ -20,8 +20,10 @@ pub mod error;
 pub mod levels;
 pub mod mask;
 pub mod morphology;
+pub mod outline;
 pub mod palettes;
 pub mod parallel;
+pub mod regions;
 mod rows;
 
 #[cfg(feature = "python")]

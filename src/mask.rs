@@ -7,6 +7,7 @@ use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::morphology::open_disk;
+use crate::regions::remove_small_components;
 use crate::rows::{as_contiguous, write_contiguous};
 
 /// `map > threshold`, bit-packed.
@@ -111,7 +112,8 @@ fn unpack_rows(bits: &BitMatrix, mut out: ArrayViewMut2<'_, u8>) {
 
 /// Writes the 0/255 defect mask of one map into `out` (shape `(H, W)`).
 ///
-/// `kernel_size` is the disk radius; 0 means no opening.
+/// `kernel_size` is the disk radius; 0 means no opening. Then 8-connected components of
+/// fewer than `min_area` pixels are removed (0 or 1: none).
 ///
 /// ```
 /// use anomaly_postprocess::mask::mask_into;
@@ -119,7 +121,7 @@ fn unpack_rows(bits: &BitMatrix, mut out: ArrayViewMut2<'_, u8>) {
 /// map.slice_mut(ndarray::s![1..6, 1..6]).fill(0.9); // a 5×5 defect
 /// map[[0, 6]] = 0.9; // and a speck
 /// let mut out = ndarray::Array2::<u8>::zeros((7, 7));
-/// mask_into(map.view(), 0.5, 1, out.view_mut()).unwrap();
+/// mask_into(map.view(), 0.5, 1, 0, out.view_mut()).unwrap();
 /// assert_eq!(out[[3, 3]], 255);
 /// assert_eq!(out[[0, 6]], 0);
 /// ```
@@ -127,11 +129,13 @@ pub fn mask_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
     threshold: f64,
     kernel_size: u64,
+    min_area: usize,
     out: ArrayViewMut2<'_, u8>,
 ) -> Result<(), KernelError> {
     let (rows, cols) = map.dim();
     check_shape("out", &[rows, cols], out.shape())?;
-    let opened = open_disk(&threshold_bits(map, threshold), kernel_size);
+    let mut opened = open_disk(&threshold_bits(map, threshold), kernel_size);
+    remove_small_components(&mut opened, min_area);
     unpack_rows(&opened, out);
     Ok(())
 }
@@ -164,7 +168,7 @@ mod tests {
     fn mask_values_are_0_or_255() {
         let map = array![[0.9f64, 0.1], [0.7, 0.6]];
         let mut out = ndarray::Array2::<u8>::zeros((2, 2));
-        mask_into(map.view(), 0.5, 0, out.view_mut()).unwrap();
+        mask_into(map.view(), 0.5, 0, 0, out.view_mut()).unwrap();
         assert_eq!(out, array![[255u8, 0], [255, 255]]);
     }
 }

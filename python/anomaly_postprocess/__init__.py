@@ -13,7 +13,13 @@ import os
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 
-from ._api import anomaly_map_to_color_map, compute_mask, superimpose_anomaly_map
+from ._api import (
+    anomaly_map_to_color_map,
+    compute_mask,
+    mark_boundaries,
+    mask_to_boxes,
+    superimpose_anomaly_map,
+)
 from ._native import get_num_threads as _get_num_threads
 from ._native import set_num_threads as _set_num_threads
 
@@ -70,6 +76,8 @@ __all__ = [
     "anomaly_map_to_color_map",
     "compute_mask",
     "get_num_threads",
+    "mark_boundaries",
+    "mask_to_boxes",
     "set_num_threads",
     "superimpose_anomaly_map",
 ]

@@ -13,8 +13,11 @@ from ._args import (
     as_flag,
     as_images,
     as_kernel_size,
+    as_color,
     as_map_array,
+    as_mask,
     as_maps,
+    as_min_area,
     as_out,
     as_palette,
     check_no_overlap,
@@ -150,6 +153,7 @@ def compute_mask(
     threshold: float,
     kernel_size: int = 4,
     *,
+    min_area: int = 0,
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Compute the anomaly mask by thresholding the predicted anomaly map.
@@ -166,6 +170,10 @@ def compute_mask(
             the common precision of both.
         kernel_size: Radius of the disk used to open the mask, which removes specks
             smaller than the disk. 0 disables the opening. Defaults to 4.
+        min_area: Keyword-only: after the opening, remove the 8-connected components
+            of fewer than ``min_area`` pixels (as filtering
+            ``cv2.connectedComponentsWithStats(mask, connectivity=8)`` by area).
+            Defaults to 0 (keep everything).
         out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
             of exactly the result's shape, not sharing memory with the inputs. It
             receives the result and is returned, and no image-sized memory is allocated.
@@ -181,6 +189,75 @@ def compute_mask(
     compared, limit = mask_comparison(as_map_array(anomaly_map), threshold)
     maps = as_maps(compared)
     radius = as_kernel_size(kernel_size)
+    smallest = as_min_area(min_area)
     result = _result(maps.batch_shape + maps.map_shape, out, maps.stack)
-    _native.masks(maps.stack, limit, radius, _per_map(result, 2))
+    _native.masks(maps.stack, limit, radius, smallest, _per_map(result, 2))
+    return result
+
+
+def mask_to_boxes(mask: ArrayLike, min_area: int = 0) -> NDArray[np.int64]:
+    """Bounding boxes of the defects in a mask.
+
+    Args:
+        mask: One mask ``(H, W)`` (e.g. from :func:`compute_mask`); pixels ``> 0`` are set.
+        min_area: Leave out components of fewer pixels. Defaults to 0 (all).
+
+    Returns:
+        A new ``int64`` array of shape ``(K, 4)``: one row ``(x1, y1, x2, y2)`` per
+        8-connected component, inclusive corners (as anomalib's ``masks_to_boxes``),
+        in the label order of ``cv2.connectedComponentsWithStats``; ``(0, 4)`` when
+        there is none.
+
+    Raises:
+        TypeError: a non-numeric mask or a non-integer ``min_area``.
+        ValueError: not one 2-D mask, an empty one, or a negative ``min_area``.
+    """
+    bits = as_mask(mask)
+    return _native.boxes(bits, as_min_area(min_area))
+
+
+def mark_boundaries(
+    image: ArrayLike,
+    mask: ArrayLike,
+    color: tuple[int, int, int] = (255, 0, 0),
+    *,
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """The image with the outline of the mask's regions painted on it.
+
+    The outline is ``skimage.segmentation.find_boundaries(mask > 0, mode="thick")``:
+    the pixels on both sides of every edge between set and clear pixels.
+
+    Args:
+        image: RGB image ``(H, W, 3)``, uint8.
+        mask: Mask ``(H, W)``; pixels ``> 0`` are set.
+        color: RGB colour of the outline. Defaults to red.
+        out: Keyword-only destination, as for the other functions.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image (or ``out``); ``image`` itself is not modified.
+
+    Raises:
+        TypeError: wrong dtypes or a malformed ``color``.
+        ValueError: shapes that do not match, or colour values outside 0..255.
+    """
+    bits = as_mask(mask)
+    height, width = bits.shape
+    try:
+        picture = np.asarray(image)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"image must be a uint8 RGB image array: {error}") from None
+    if picture.dtype != np.uint8:
+        raise TypeError(f"image must be (H, W, 3) uint8, got dtype {picture.dtype}")
+    squeezed = picture
+    while squeezed.ndim > 3 and squeezed.shape[0] == 1:
+        squeezed = squeezed[0]
+    if squeezed.shape != (height, width, 3):
+        raise ValueError(
+            f"image must have shape (H, W, 3) = {(height, width, 3)} to match mask's (H, W), "
+            f"got shape {picture.shape}"
+        )
+    rgb = as_color(color)
+    result = _result((height, width, 3), out, squeezed, bits)
+    _native.boundaries(squeezed, bits, rgb, result)
     return result

@@ -178,6 +178,53 @@ def as_palette(colormap: object) -> NDArray[np.uint8] | None:
     return np.frombuffer(table, dtype=np.uint8).reshape(256, 3)
 
 
+def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
+    """A single 2-D mask as uint8 where ``mask > 0`` is set (a view for uint8/bool)."""
+    try:
+        array = np.asarray(mask)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a 2-D numeric or bool array, got {type(mask).__name__}: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a 2-D numeric or bool array, got dtype {array.dtype}")
+    squeezed = _squeeze(array, 2)
+    if squeezed.ndim == 3 and squeezed.shape[-1] == 1:
+        squeezed = squeezed[..., 0]
+    if squeezed.ndim != 2:
+        raise ValueError(f"{name} must be one 2-D mask (H, W), got shape {array.shape}")
+    if 0 in squeezed.shape:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    if squeezed.dtype == np.uint8:
+        return squeezed
+    if squeezed.dtype == np.bool_:
+        return squeezed.view(np.uint8)
+    return np.greater(squeezed, 0).view(np.uint8)
+
+
+def as_min_area(value: object, name: str = "min_area") -> int:
+    """A pixel count >= 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0, got {_describe(value)}")
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {count}")
+    return min(count, 2**62)
+
+
+def as_color(value: object, name: str = "color") -> tuple[int, int, int]:
+    """An RGB colour: three integers in 0..255."""
+    try:
+        items = list(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name} must be three integers 0..255 (R, G, B), got {_describe(value)}") from None
+    if len(items) != 3 or not all(
+        isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)) for c in items
+    ):
+        raise TypeError(f"{name} must be three integers 0..255 (R, G, B), got {value!r}")
+    if not all(0 <= int(c) <= 255 for c in items):
+        raise ValueError(f"{name} must be three integers 0..255 (R, G, B), got {value!r}")
+    return (int(items[0]), int(items[1]), int(items[2]))
+
+
 def as_flag(value: object, name: str) -> bool:
     """A bool option; anything else is a TypeError (a string like "False" is truthy)."""
     if isinstance(value, (bool, np.bool_)):

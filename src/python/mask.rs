@@ -6,7 +6,7 @@ use super::run_detached;
 use crate::batch::masks_into;
 
 /// 0/255 masks of maps `(*B, H, W)`: `map > threshold` opened with `disk(kernel_size)`,
-/// written into `out` `(prod(B), H, W)`. `threshold` is already in numpy's comparison
+/// components under `min_area` pixels removed, written into `out` `(prod(B), H, W)`. `threshold` is already in numpy's comparison
 /// precision (see the Python layer).
 #[pyfunction]
 pub(crate) fn masks(
@@ -14,6 +14,7 @@ pub(crate) fn masks(
     maps: MapStack<'_>,
     threshold: f64,
     kernel_size: u64,
+    min_area: usize,
     mut out: PyReadwriteArray3<'_, u8>,
 ) -> PyResult<()> {
     let out = out.as_array_mut();
@@ -21,6 +22,7 @@ pub(crate) fn masks(
         &views,
         threshold,
         kernel_size,
+        min_area,
         out
     )))
 }
