@@ -10,7 +10,9 @@
 //! | `cv2.addWeighted` arithmetic and `superimpose_anomaly_map` | [`blend`] | §2 |
 //! | threshold precision and `compute_mask` | [`mask`] | §3 |
 //! | binary opening with a disk, bit-packed | [`morphology`], [`bitmap`] | §3 step 2 |
-//! | batch axes | [`batch`] | §4 |
+//! | batch axes, parallel batches | [`batch`], [`parallel`] | §4 |
+//! | 8-connected components: `min_area`, boxes | [`regions`] | issue 5 |
+//! | mask outlines (`mark_boundaries`) | [`outline`] | issue 5 |
 
 pub mod batch;
 pub mod bitmap;
