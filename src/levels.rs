@@ -33,9 +33,26 @@ pub trait MapFloat:
     const ZERO: Self;
     /// Whether the value is neither NaN nor ±inf.
     fn is_finite_value(self) -> bool;
+    /// Truncation toward zero of a value in `[0, 255]` (not NaN).
+    ///
+    /// # Safety
+    /// `self` must be in `[0, 255]`.
+    unsafe fn truncate_in_range(self) -> u8;
+
     /// Truncation toward zero, saturating to `0..=255`; NaN gives 0 (what Rust's
-    /// float-to-int `as` cast does).
-    fn saturating_level(self) -> u8;
+    /// float-to-int `as` cast does), written so that it vectorises: LLVM scalarises
+    /// the saturating cast, but not two selects and a plain truncating convert.
+    #[inline(always)]
+    fn saturating_level(self) -> u8 {
+        let low = if self >= Self::ZERO { self } else { Self::ZERO }; // NaN fails: 0
+        let clamped = if low <= Self::FULL_SCALE {
+            low
+        } else {
+            Self::FULL_SCALE
+        };
+        // SAFETY: `clamped` is in [0, 255] and not NaN.
+        unsafe { clamped.truncate_in_range() }
+    }
     /// The largest value of this type that is `<= t` (`t` is not NaN).
     ///
     /// For a value `v` of this type, `v > t` (compared exactly) equals
@@ -51,8 +68,9 @@ impl MapFloat for f32 {
         self.is_finite()
     }
     #[inline(always)]
-    fn saturating_level(self) -> u8 {
-        saturate_u8(self)
+    unsafe fn truncate_in_range(self) -> u8 {
+        // SAFETY: the caller guarantees [0, 255], which i32 represents.
+        unsafe { self.to_int_unchecked::<i32>() as u8 }
     }
     fn floor_from_f64(t: f64) -> Self {
         let nearest = t as f32; // round to nearest, ±inf beyond f32::MAX
@@ -72,22 +90,16 @@ impl MapFloat for f64 {
         self.is_finite()
     }
     #[inline(always)]
-    fn saturating_level(self) -> u8 {
-        // As for f32.
-        let low = if self >= 0.0 { self } else { 0.0 };
-        let clamped = if low <= 255.0 { low } else { 255.0 };
-        // SAFETY: `clamped` is in [0, 255] and not NaN, so it is representable as i32.
-        unsafe { clamped.to_int_unchecked::<i32>() as u8 }
+    unsafe fn truncate_in_range(self) -> u8 {
+        // SAFETY: the caller guarantees [0, 255], which i32 represents.
+        unsafe { self.to_int_unchecked::<i32>() as u8 }
     }
     fn floor_from_f64(t: f64) -> Self {
         t
     }
 }
 
-/// `v as u8` for an `f32`: truncation toward zero, saturating, NaN to 0.
-///
-/// Written so that it vectorises: LLVM scalarises the saturating cast, but not two
-/// selects and a plain truncating convert.
+/// `v as u8` for an `f32`: truncation toward zero, saturating, NaN to 0 (vectorises).
 ///
 /// ```
 /// use anomaly_postprocess::levels::saturate_u8;
@@ -95,10 +107,7 @@ impl MapFloat for f64 {
 /// ```
 #[inline(always)]
 pub fn saturate_u8(v: f32) -> u8 {
-    let low = if v >= 0.0 { v } else { 0.0 }; // NaN fails the test: 0
-    let clamped = if low <= 255.0 { low } else { 255.0 };
-    // SAFETY: `clamped` is in [0, 255] and not NaN, so it is representable as i32.
-    unsafe { clamped.to_int_unchecked::<i32>() as u8 }
+    v.saturating_level()
 }
 
 /// The smallest and largest value of a map that holds only finite values.

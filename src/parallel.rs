@@ -7,6 +7,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
+/// The most threads a pool may have: more would only exhaust the system's threads.
+pub const MAX_THREADS: usize = 1024;
+
 /// The pool and the thread count it was built with (`None` until first used or set).
 static POOL: RwLock<Option<(usize, Arc<ThreadPool>)>> = RwLock::new(None);
 
@@ -25,8 +28,8 @@ pub fn num_threads() -> usize {
     guard.as_ref().map_or_else(default_threads, |(n, _)| *n)
 }
 
-/// Sets the number of threads batches run on (at least 1, which is checked by the
-/// caller; 0 is treated as 1). The next batch uses a pool of that size.
+/// Sets the number of threads batches run on, clamped to `1..=MAX_THREADS` (the
+/// Python layer rejects values outside). The next batch uses a pool of that size.
 ///
 /// ```
 /// use anomaly_postprocess::parallel::{num_threads, set_num_threads};
@@ -34,7 +37,7 @@ pub fn num_threads() -> usize {
 /// assert_eq!(num_threads(), 2);
 /// ```
 pub fn set_num_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
-    let threads = threads.max(1);
+    let threads = threads.clamp(1, MAX_THREADS);
     let pool = ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("anomaly-postprocess-{i}"))

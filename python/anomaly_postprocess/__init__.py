@@ -24,8 +24,12 @@ from ._native import get_num_threads as _get_num_threads
 from ._native import set_num_threads as _set_num_threads
 
 
+# Beyond this a pool would only exhaust the system's threads.
+_MAX_THREADS = 1024
+
+
 def set_num_threads(n: int) -> None:
-    """Set the number of threads that batches of maps are processed on (``n >= 1``).
+    """Set the number of threads that batches of maps are processed on (1 to 1024).
 
     A single map always runs on the calling thread; every call releases the GIL, so
     separate Python threads also run in parallel.
@@ -36,8 +40,8 @@ def set_num_threads(n: int) -> None:
         count = operator.index(n)
     except TypeError:
         raise TypeError(f"n must be an integer >= 1, got {type(n).__name__} {n!r}") from None
-    if count < 1:
-        raise ValueError(f"n must be an integer >= 1, got {count}")
+    if not 1 <= count <= _MAX_THREADS:
+        raise ValueError(f"n must be an integer from 1 to {_MAX_THREADS}, got {count}")
     _set_num_threads(count)
 
 
