@@ -6,7 +6,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
-use crate::morphology::open_disk;
+use crate::morphology::open_disk_in_place;
 use crate::regions::remove_small_components;
 use crate::rows::{as_contiguous, write_contiguous};
 
@@ -134,9 +134,10 @@ pub fn mask_into<T: MapFloat>(
 ) -> Result<(), KernelError> {
     let (rows, cols) = map.dim();
     check_shape("out", &[rows, cols], out.shape())?;
-    let mut opened = open_disk(&threshold_bits(map, threshold), kernel_size);
-    remove_small_components(&mut opened, min_area);
-    unpack_rows(&opened, out);
+    let mut mask = threshold_bits(map, threshold);
+    open_disk_in_place(&mut mask, kernel_size);
+    remove_small_components(&mut mask, min_area);
+    unpack_rows(&mask, out);
     Ok(())
 }
 

@@ -63,28 +63,17 @@ fn disk_covers_image(radius: u64, rows: usize, cols: usize) -> bool {
     r2 >= h * h + w * w
 }
 
-/// A bit plane stored flat with `guard` words of outside pixels before and after
-/// every row, so that shifting by up to `64 · (guard − 1)` pixels needs no bounds
-/// checks and every pass is one long loop over the whole plane.
-struct GuardedPlane {
-    words: Vec<u64>,
-    stride: usize,
-}
-
-impl GuardedPlane {
-    /// `src` with its padding bits and guards set to the outside value.
-    fn new<O: Op>(src: &BitMatrix, guard: usize) -> Self {
-        let wpr = src.words_per_row();
-        let stride = wpr + 2 * guard;
-        let mut words = vec![O::OUTSIDE; src.rows() * stride];
-        let pad = !src.last_word_mask();
-        for (y, row) in words.chunks_exact_mut(stride).enumerate() {
-            let inner = &mut row[guard..guard + wpr];
-            inner.copy_from_slice(src.row(y));
-            inner[wpr - 1] = (inner[wpr - 1] & !pad) | (O::OUTSIDE & pad);
-        }
-        GuardedPlane { words, stride }
+/// Appends row `row` to a flat buffer of guarded rows: `guard` words of outside pixels,
+/// the row (its padding bits set to outside), `guard` words of outside pixels. Shifts by
+/// up to `64 · (guard − 1)` pixels then need no bounds checks, and every pass over a
+/// strip of rows is one long loop.
+fn push_guarded<O: Op>(buffer: &mut Vec<u64>, row: &[u64], guard: usize, pad: u64) {
+    buffer.extend(std::iter::repeat_n(O::OUTSIDE, guard));
+    buffer.extend_from_slice(row);
+    if let Some(last) = buffer.last_mut() {
+        *last = (*last & !pad) | (O::OUTSIDE & pad);
     }
+    buffer.extend(std::iter::repeat_n(O::OUTSIDE, guard));
 }
 
 /// `runs[i] = combine(runs[i], source shifted by +k, source shifted by −k)` over the
@@ -127,47 +116,62 @@ fn combine_into<O: Op>(acc: &mut [u64], other: &[u64]) {
     }
 }
 
-/// Erosion or dilation of `src` by `disk(radius)`, pixels outside ignored.
+/// Erosion or dilation of `mask` by `disk(radius)` in place, pixels outside ignored.
+///
+/// Works strip by strip of output rows; each strip reads the `reach` rows around it,
+/// so the original content of the rows just above the next strip is kept aside before
+/// they are overwritten. Extra memory: a few strips, whatever the image size.
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
-fn morph<O: Op>(src: &BitMatrix, radius: u64) -> BitMatrix {
-    let (rows, cols) = (src.rows(), src.cols());
-    if rows == 0 || cols == 0 {
-        return src.clone();
+fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
+    let (rows, cols) = (mask.rows(), mask.cols());
+    if rows == 0 || cols == 0 || radius == 0 {
+        return;
     }
     if disk_covers_image(radius, rows, cols) {
         // Every pixel sees every pixel: all or nothing.
-        let mut out = BitMatrix::zeros(rows, cols);
-        out.fill(if O::OUTSIDE == 0 {
-            src.count_ones() > 0
+        let all = if O::OUTSIDE == 0 {
+            mask.count_ones() > 0
         } else {
-            src.is_full()
-        });
-        return out;
+            mask.is_full()
+        };
+        mask.fill(all);
+        return;
     }
     let half_widths = disk_half_widths(radius, rows, cols);
     let reach = half_widths.len() - 1; // rows above and below that the disk reaches
     let guard = half_widths[0] / 64 + 1; // the centre row's run is the widest
-    let source = GuardedPlane::new::<O>(src, guard);
-    let stride = source.stride;
+    let wpr = mask.words_per_row();
+    let stride = wpr + 2 * guard;
+    let pad = !mask.last_word_mask();
     // Strips of output rows, each with the `reach` rows around it, keep every pass in
     // L1/L2 cache; the runs of those extra rows are computed twice, a small price.
     let strip = (2 * reach).max(64);
-    let mut runs = Vec::with_capacity((strip + 2 * reach) * stride);
+    let mut source = Vec::with_capacity((strip + 2 * reach) * stride);
+    let mut runs = Vec::with_capacity(source.capacity());
     let mut acc = vec![O::OUTSIDE; strip * stride];
-    let mut out = BitMatrix::zeros(rows, cols);
-    let wpr = out.words_per_row();
+    // Original rows [kept_from, first) of the rows already overwritten.
+    let mut kept: Vec<u64> = Vec::with_capacity(reach * wpr);
+    let mut kept_from = 0;
     for first in (0..rows).step_by(strip) {
         let end = (first + strip).min(rows);
         let (lo, hi) = (first.saturating_sub(reach), (end + reach).min(rows));
-        let strip_source = &source.words[lo * stride..hi * stride];
+        source.clear();
+        for y in lo..hi {
+            let row = if y < first {
+                &kept[(y - kept_from) * wpr..(y - kept_from + 1) * wpr]
+            } else {
+                mask.row(y)
+            };
+            push_guarded::<O>(&mut source, row, guard, pad);
+        }
         // `runs` holds, per row, the horizontal erosion/dilation by a run of half-width
         // `run_width`, grown one pixel a side at a time from the source.
         runs.clear();
-        runs.extend_from_slice(strip_source);
+        runs.extend_from_slice(&source);
         let mut run_width = 0usize;
         let acc = &mut acc[..(end - first) * stride];
         acc.fill(O::OUTSIDE);
@@ -175,7 +179,7 @@ fn morph<O: Op>(src: &BitMatrix, radius: u64) -> BitMatrix {
         for d in (0..=reach).rev() {
             while run_width < half_widths[d] {
                 run_width += 1;
-                widen_runs::<O>(&mut runs, strip_source, guard, run_width);
+                widen_runs::<O>(&mut runs, &source, guard, run_width);
             }
             // Output row y takes the runs of rows y + d and y − d where they exist;
             // rows outside the image would leave it unchanged.
@@ -194,16 +198,19 @@ fn morph<O: Op>(src: &BitMatrix, radius: u64) -> BitMatrix {
                 combine_into::<O>(&mut acc[skip * stride..], &runs[from..from + len]);
             }
         }
+        // The next strip reads original rows from `end − reach` on: keep them.
+        kept_from = end.saturating_sub(reach).max(first);
+        kept.clear();
+        for y in kept_from..end {
+            kept.extend_from_slice(mask.row(y));
+        }
+        let keep = !pad;
         for (y, row) in acc.chunks_exact(stride).enumerate() {
-            out.row_mut(first + y)
-                .copy_from_slice(&row[guard..guard + wpr]);
+            let dst = mask.row_mut(first + y);
+            dst.copy_from_slice(&row[guard..guard + wpr]);
+            dst[wpr - 1] &= keep;
         }
     }
-    let keep = out.last_word_mask();
-    for y in 0..rows {
-        out.row_mut(y)[wpr - 1] &= keep;
-    }
-    out
 }
 
 /// Erosion by `disk(radius)`; pixels outside the image count as foreground.
@@ -216,7 +223,9 @@ fn morph<O: Op>(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert_eq!(eroded, BitMatrix::from_fn(5, 5, |y, x| y == 2 && x == 2));
 /// ```
 pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
-    morph::<Erode>(src, radius)
+    let mut out = src.clone();
+    morph_in_place::<Erode>(&mut out, radius);
+    out
 }
 
 /// Dilation by `disk(radius)`; pixels outside the image count as background.
@@ -229,7 +238,9 @@ pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert_eq!(dilate_disk(&dot, 1), plus);
 /// ```
 pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
-    morph::<Dilate>(src, radius)
+    let mut out = src.clone();
+    morph_in_place::<Dilate>(&mut out, radius);
+    out
 }
 
 /// Opening (erosion, then dilation) by `disk(radius)`, OpenCV's border rule.
@@ -244,10 +255,15 @@ pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert!(opened.get(3, 1));
 /// ```
 pub fn open_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
-    if radius == 0 {
-        return src.clone();
-    }
-    dilate_disk(&erode_disk(src, radius), radius)
+    let mut out = src.clone();
+    open_disk_in_place(&mut out, radius);
+    out
+}
+
+/// [`open_disk`] in place: no image-sized memory besides `mask` itself.
+pub fn open_disk_in_place(mask: &mut BitMatrix, radius: u64) {
+    morph_in_place::<Erode>(mask, radius);
+    morph_in_place::<Dilate>(mask, radius);
 }
 
 #[cfg(test)]
@@ -317,6 +333,9 @@ mod tests {
             (13, 130),
             (20, 200),
             (64, 63),
+            // Taller than one strip (at least 64 rows), so strips hand rows on.
+            (200, 65),
+            (300, 9),
         ];
         for (i, &(rows, cols)) in sizes.iter().enumerate() {
             for density in [30, 85, 97] {

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from anomaly_postprocess import anomaly_map_to_color_map, compute_mask, superimpose_anomaly_map
-from anomaly_postprocess.cli import main
+from anomaly_postprocess import (
+    anomaly_map_to_color_map,
+    compute_mask,
+    mark_boundaries,
+    mask_to_boxes,
+    superimpose_anomaly_map,
+)
+from anomaly_postprocess.cli import COLORMAPS, main
 from anomaly_postprocess.demo import make_demo
 
 DEMO_IMAGE, DEMO_MAP = make_demo()
+OUTPUT_FILES = ("heatmap.png", "overlay.png", "mask.png", "outline.png", "boxes.json")
+WITHOUT_IMAGE = ("heatmap.png", "mask.png", "boxes.json")
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -25,6 +35,26 @@ def read_png(path: Path) -> np.ndarray:
 
 def write_png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(array).save(path)
+
+
+def read_boxes(path: Path) -> dict[str, Any]:
+    """The parsed ``<stem>_boxes.json``, checked against the schema of the --help epilog."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert list(document) == ["width", "height", "boxes"]
+    for box in document["boxes"]:
+        assert list(box) == ["x1", "y1", "x2", "y2"]
+        assert all(type(value) is int for value in box.values())
+    return dict(document)
+
+
+def boxes_of(mask: np.ndarray) -> dict[str, Any]:
+    """What ``<stem>_boxes.json`` must hold for ``mask``."""
+    rows = mask_to_boxes(mask).tolist()
+    return {
+        "width": mask.shape[1],
+        "height": mask.shape[0],
+        "boxes": [dict(zip(("x1", "y1", "x2", "y2"), row, strict=True)) for row in rows],
+    }
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -48,24 +78,31 @@ def test_make_demo_is_deterministic_and_model_like() -> None:
     assert np.any(unopened > compute_mask(anomaly_map, 0.5))
 
 
-def test_demo_run_writes_the_three_outputs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_run_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-o", str(tmp_path)]) == 0
 
+    names = [f"demo_{name}" for name in OUTPUT_FILES]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ["demo.png", "demo.npy", *names]
+    )
     heatmap = read_png(tmp_path / "demo_heatmap.png")
     overlay = read_png(tmp_path / "demo_overlay.png")
     mask = read_png(tmp_path / "demo_mask.png")
-    assert heatmap.shape == overlay.shape == (256, 256, 3)
+    outline = read_png(tmp_path / "demo_outline.png")
+    assert heatmap.shape == overlay.shape == outline.shape == (256, 256, 3)
     assert mask.shape == (256, 256)
     assert np.array_equal(mask, compute_mask(DEMO_MAP, 0.5, kernel_size=4))
     assert np.array_equal(heatmap, anomaly_map_to_color_map(DEMO_MAP, normalize=False))
     assert np.array_equal(overlay, superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
+    assert np.array_equal(outline, mark_boundaries(DEMO_IMAGE, mask))
+    boxes = read_boxes(tmp_path / "demo_boxes.json")
+    assert boxes == boxes_of(mask)
+    assert len(boxes["boxes"]) == 2  # the scratch and the stain; the dust speck is opened away
     assert np.array_equal(read_png(tmp_path / "demo.png"), DEMO_IMAGE)
     assert np.array_equal(np.load(tmp_path / "demo.npy"), DEMO_MAP)
 
     out = capsys.readouterr().out
-    for name in ("demo_heatmap.png", "demo_overlay.png", "demo_mask.png"):
+    for name in names:
         assert str(tmp_path / name) in out
 
 
@@ -79,7 +116,7 @@ def test_python_dash_m_runs_the_demo(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    for name in ("demo_heatmap.png", "demo_overlay.png", "demo_mask.png"):
+    for name in (f"demo_{name}" for name in OUTPUT_FILES):
         assert (tmp_path / "out" / name).is_file()
         assert str(Path("out") / name) in result.stdout
 
@@ -120,11 +157,14 @@ def test_directory_mode_reports_bad_files_and_processes_the_rest(
     assert errors[1].startswith(f"{maps / 'nan.npy'}: ")
     assert "NaN" in errors[1] and "row 10, column 20" in errors[1]
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        f"{stem}_{kind}.png" for stem in good for kind in ("heatmap", "overlay", "mask")
+        f"{stem}_{name}" for stem in good for name in OUTPUT_FILES
     )
     for stem, anomaly_map in good.items():
         image = read_png(images / f"{stem}.png")
-        assert np.array_equal(read_png(out / f"{stem}_mask.png"), compute_mask(anomaly_map, 0.5))
+        mask = compute_mask(anomaly_map, 0.5)
+        assert np.array_equal(read_png(out / f"{stem}_mask.png"), mask)
+        assert np.array_equal(read_png(out / f"{stem}_outline.png"), mark_boundaries(image, mask))
+        assert read_boxes(out / f"{stem}_boxes.json") == boxes_of(mask)
         assert np.array_equal(
             read_png(out / f"{stem}_heatmap.png"),
             anomaly_map_to_color_map(anomaly_map, normalize=False),
@@ -134,13 +174,14 @@ def test_directory_mode_reports_bad_files_and_processes_the_rest(
         )
 
 
-def test_without_images_only_heatmap_and_mask_are_written(tmp_path: Path) -> None:
+def test_without_images_only_heatmap_mask_and_boxes_are_written(tmp_path: Path) -> None:
     np.save(tmp_path / "part.npy", DEMO_MAP)
     assert main([str(tmp_path / "part.npy"), "-o", str(tmp_path / "out")]) == 0
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
-        "part_heatmap.png",
-        "part_mask.png",
-    ]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(
+        f"part_{name}" for name in WITHOUT_IMAGE
+    )
+    mask = read_png(tmp_path / "out" / "part_mask.png")
+    assert read_boxes(tmp_path / "out" / "part_boxes.json") == boxes_of(mask)
 
 
 def test_a_single_map_is_paired_with_a_single_image_whatever_its_name(tmp_path: Path) -> None:
@@ -200,25 +241,29 @@ def test_bad_pairs_fail_with_a_one_line_reason(
     culprit = bad_image if setup == "unreadable image" else bad_map
     assert errors[0].startswith(f"{culprit}: ")
     assert reason in errors[0]
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
-        "good_heatmap.png",
-        "good_mask.png",
-        "good_overlay.png",
-    ]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(
+        f"good_{name}" for name in OUTPUT_FILES
+    )
 
 
 # --- options -----------------------------------------------------------------------------
 
 
-def run_on_demo_map(tmp_path: Path, *options: str) -> dict[str, np.ndarray]:
-    """Runs the CLI on the demo map and image with ``options``; returns the outputs."""
+def run_on_demo_map(tmp_path: Path, *options: str) -> dict[str, Any]:
+    """Runs the CLI on the demo map and image with ``options``; returns the outputs: the
+    images by kind, and the parsed JSON as "boxes"."""
     tmp_path.mkdir(exist_ok=True)
     np.save(tmp_path / "demo.npy", DEMO_MAP)
     write_png(DEMO_IMAGE, tmp_path / "demo.png")
     out = tmp_path / "out"
     args = [str(tmp_path / "demo.npy"), "-i", str(tmp_path / "demo.png"), "-o", str(out)]
     assert main([*args, *options]) == 0
-    return {kind: read_png(out / f"demo_{kind}.png") for kind in ("heatmap", "overlay", "mask")}
+    outputs: dict[str, Any] = {
+        kind: read_png(out / f"demo_{kind}.png")
+        for kind in ("heatmap", "overlay", "mask", "outline")
+    }
+    outputs["boxes"] = read_boxes(out / "demo_boxes.json")
+    return outputs
 
 
 def test_kernel_size_and_threshold_are_honoured(tmp_path: Path) -> None:
@@ -241,6 +286,110 @@ def test_normalize_and_alpha_are_honoured(tmp_path: Path) -> None:
     assert np.array_equal(outputs["mask"], compute_mask(DEMO_MAP, 0.5))  # never normalized
 
 
+@pytest.mark.parametrize("colormap", ["turbo", "viridis", "INFERNO"])
+def test_colormap_colours_heatmap_and_overlay(tmp_path: Path, colormap: str) -> None:
+    outputs = run_on_demo_map(tmp_path, "--colormap", colormap)
+    name = colormap.lower()
+    assert np.array_equal(
+        outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=False, colormap=name)
+    )
+    assert np.array_equal(
+        outputs["overlay"], superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE, colormap=name)
+    )
+    assert not np.array_equal(outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, False))
+    assert np.array_equal(outputs["mask"], compute_mask(DEMO_MAP, 0.5))  # not coloured
+
+
+def test_colormap_works_with_normalize(tmp_path: Path) -> None:
+    outputs = run_on_demo_map(tmp_path, "--colormap", "hot", "--normalize", "-a", "0.6")
+    assert np.array_equal(
+        outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=True, colormap="hot")
+    )
+    assert np.array_equal(
+        outputs["overlay"],
+        superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE, alpha=0.6, normalize=True, colormap="hot"),
+    )
+
+
+def test_colormap_choices_are_the_library_palettes() -> None:
+    from anomaly_postprocess._native import PALETTES
+
+    assert sorted(COLORMAPS) == sorted(PALETTES)
+    assert {"jet", "turbo", "viridis", "inferno"} <= set(COLORMAPS)
+
+
+def test_min_area_removes_small_regions_from_mask_outline_and_boxes(tmp_path: Path) -> None:
+    # Without the opening the dust speck stays in the mask, as a third, small region.
+    unfiltered = run_on_demo_map(tmp_path / "a0", "-k", "0")
+    filtered = run_on_demo_map(tmp_path / "a50", "-k", "0", "--min-area", "50")
+    expected = compute_mask(DEMO_MAP, 0.5, kernel_size=0, min_area=50)
+    assert np.array_equal(filtered["mask"], expected)
+    assert np.array_equal(unfiltered["mask"], compute_mask(DEMO_MAP, 0.5, kernel_size=0))
+    assert not np.array_equal(filtered["mask"], unfiltered["mask"])
+    assert len(unfiltered["boxes"]["boxes"]) == 3
+    assert filtered["boxes"] == boxes_of(expected)
+    assert len(filtered["boxes"]["boxes"]) == 2
+    assert np.array_equal(filtered["outline"], mark_boundaries(DEMO_IMAGE, expected))
+
+    everything = run_on_demo_map(tmp_path / "huge", "--min-area", "1000000")
+    assert not everything["mask"].any()
+    assert everything["boxes"]["boxes"] == []
+    assert np.array_equal(everything["outline"], DEMO_IMAGE)
+
+
+def test_boxes_json_matches_mask_to_boxes(tmp_path: Path) -> None:
+    outputs = run_on_demo_map(tmp_path / "default")
+    assert outputs["boxes"] == boxes_of(outputs["mask"])
+    assert outputs["boxes"]["boxes"] == [
+        {"x1": 65, "y1": 68, "x2": 198, "y2": 174},  # the scratch
+        {"x1": 73, "y1": 170, "x2": 95, "y2": 186},  # the rust stain
+    ]
+    # Inclusive corners: every box's edges touch the mask, and nothing lies outside them.
+    mask = outputs["mask"]
+    for box in outputs["boxes"]["boxes"]:
+        inside = mask[box["y1"] : box["y2"] + 1, box["x1"] : box["x2"] + 1]
+        assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any()
+    covered = np.zeros_like(mask, dtype=bool)
+    for box in outputs["boxes"]["boxes"]:
+        covered[box["y1"] : box["y2"] + 1, box["x1"] : box["x2"] + 1] = True
+    assert not mask[~covered].any()
+
+    empty = run_on_demo_map(tmp_path / "empty", "-t", "0.99")  # above the map's maximum
+    assert empty["boxes"] == {"width": 256, "height": 256, "boxes": []}
+
+
+def test_boxes_json_of_a_non_square_map_gives_width_and_height(tmp_path: Path) -> None:
+    np.save(tmp_path / "wide.npy", DEMO_MAP[40:140, :])
+    assert main([str(tmp_path / "wide.npy"), "-o", str(tmp_path), "-q"]) == 0
+    boxes = read_boxes(tmp_path / "wide_boxes.json")
+    assert (boxes["width"], boxes["height"]) == (256, 100)
+    assert boxes == boxes_of(read_png(tmp_path / "wide_mask.png"))
+
+
+def test_outline_is_mark_boundaries_in_the_chosen_colour(tmp_path: Path) -> None:
+    red = run_on_demo_map(tmp_path / "red")
+    assert np.array_equal(red["outline"], mark_boundaries(DEMO_IMAGE, red["mask"]))
+    green = run_on_demo_map(tmp_path / "green", "--outline-color", "0, 255,0")
+    expected = mark_boundaries(DEMO_IMAGE, green["mask"], color=(0, 255, 0))
+    assert np.array_equal(green["outline"], expected)
+    assert not np.array_equal(green["outline"], red["outline"])
+
+
+def test_help_lists_every_output_and_the_boxes_schema(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for name in OUTPUT_FILES:
+        assert f"<stem>_{name}" in text
+    for option in ("--colormap", "--min-area", "--outline-color", "turbo", "viridis"):
+        assert option in text
+    for key in ('"width"', '"height"', '"boxes"', '"x1"', '"y1"', '"x2"', '"y2"', "inclusive"):
+        assert key in text
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -251,6 +400,13 @@ def test_normalize_and_alpha_are_honoured(tmp_path: Path) -> None:
         ["--threshold", "nan"],
         ["--alpha", "inf"],
         ["--frobnicate"],
+        ["--colormap", "no-such-map"],
+        ["--colormap", "2"],  # names only on the command line
+        ["--min-area", "-1"],
+        ["--min-area", "many"],
+        ["--outline-color", "255,0"],
+        ["--outline-color", "0,0,256"],
+        ["--outline-color", "red"],
     ],
 )
 def test_usage_errors_exit_with_status_2(

@@ -23,7 +23,6 @@ from ._api import (
 from ._native import get_num_threads as _get_num_threads
 from ._native import set_num_threads as _set_num_threads
 
-
 # Beyond this a pool would only exhaust the system's threads.
 _MAX_THREADS = 1024
 

@@ -9,14 +9,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _native
 from ._args import (
+    as_color,
     as_finite_real,
     as_flag,
     as_images,
     as_kernel_size,
-    as_color,
     as_map_array,
-    as_mask,
     as_maps,
+    as_mask,
     as_min_area,
     as_out,
     as_palette,
@@ -85,10 +85,11 @@ def anomaly_map_to_color_map(
         ValueError: ``anomaly_map`` has fewer than 2 dimensions, is empty, or holds NaN/±inf;
             or ``out`` has the wrong shape or layout.
     """
-    maps = as_maps(as_map_array(anomaly_map))
+    source = as_map_array(anomaly_map)
+    maps = as_maps(source)
     flag = as_flag(normalize, "normalize")
     palette = as_palette(colormap)
-    result = _result(maps.batch_shape + maps.map_shape + (3,), out, maps.stack)
+    result = _result(maps.batch_shape + maps.map_shape + (3,), out, source)
     _native.color_maps(maps.stack, flag, palette, _per_map(result, 3))
     return result
 
@@ -137,13 +138,14 @@ def superimpose_anomaly_map(
         ValueError: mismatched shapes, empty maps, NaN/±inf in the map, or a non-finite
             ``alpha``/``gamma``.
     """
-    maps = as_maps(as_map_array(anomaly_map))
+    source = as_map_array(anomaly_map)
+    maps = as_maps(source)
     images = as_images(image, maps)
     weight = as_finite_real(alpha, "alpha")
     offset = as_finite_real(gamma, "gamma")
     flag = as_flag(normalize, "normalize")
     palette = as_palette(colormap)
-    result = _result(maps.batch_shape + maps.map_shape + (3,), out, maps.stack, images)
+    result = _result(maps.batch_shape + maps.map_shape + (3,), out, source, images)
     _native.superimpose_maps(maps.stack, images, weight, offset, flag, palette, _per_map(result, 3))
     return result
 
@@ -186,11 +188,12 @@ def compute_mask(
             non-integer kernel size.
         ValueError: empty maps, a NaN threshold or a negative kernel size.
     """
-    compared, limit = mask_comparison(as_map_array(anomaly_map), threshold)
+    source = as_map_array(anomaly_map)
+    compared, limit = mask_comparison(source, threshold)
     maps = as_maps(compared)
     radius = as_kernel_size(kernel_size)
     smallest = as_min_area(min_area)
-    result = _result(maps.batch_shape + maps.map_shape, out, maps.stack)
+    result = _result(maps.batch_shape + maps.map_shape, out, source)
     _native.masks(maps.stack, limit, radius, smallest, _per_map(result, 2))
     return result
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -161,7 +161,7 @@ def as_palette(colormap: object) -> NDArray[np.uint8] | None:
             raise ValueError(f"colormap must be {accepted}; got unknown name {colormap!r}")
         value, table = entry
     elif isinstance(colormap, (int, np.integer)) and not isinstance(colormap, (bool, np.bool_)):
-        by_value = {value: table for value, table in palettes.values()}
+        by_value = dict(palettes.values())
         if int(colormap) not in by_value:
             raise ValueError(f"colormap must be {accepted}; got {int(colormap)}")
         value, table = int(colormap), by_value[int(colormap)]
@@ -183,7 +183,9 @@ def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
     try:
         array = np.asarray(mask)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a 2-D numeric or bool array, got {type(mask).__name__}: {error}") from None
+        raise TypeError(
+            f"{name} must be a 2-D numeric or bool array, got {type(mask).__name__}: {error}"
+        ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a 2-D numeric or bool array, got dtype {array.dtype}")
     squeezed = _squeeze(array, 2)
@@ -197,7 +199,7 @@ def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
         return squeezed
     if squeezed.dtype == np.bool_:
         return squeezed.view(np.uint8)
-    return np.greater(squeezed, 0).view(np.uint8)
+    return cast("NDArray[np.uint8]", np.greater(squeezed, 0).view(np.uint8))
 
 
 def as_min_area(value: object, name: str = "min_area") -> int:
@@ -215,7 +217,9 @@ def as_color(value: object, name: str = "color") -> tuple[int, int, int]:
     try:
         items = list(value)  # type: ignore[call-overload]
     except TypeError:
-        raise TypeError(f"{name} must be three integers 0..255 (R, G, B), got {_describe(value)}") from None
+        raise TypeError(
+            f"{name} must be three integers 0..255 (R, G, B), got {_describe(value)}"
+        ) from None
     if len(items) != 3 or not all(
         isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)) for c in items
     ):
@@ -286,30 +290,29 @@ def mask_comparison(array: NDArray[Any], threshold: object) -> tuple[NDArray[Any
 
     - A Python number is "weak" (NEP 50): rounded to the map's float dtype (float64
       for integer and bool maps), overflowing to ±inf.
-    - A numpy scalar or 0-d array is "strong": numpy compares in
-      ``np.result_type(array, threshold)``, in which both sides are exact; we keep
-      the largest float64 not above it, which compares identically (and is exact
-      unless the threshold is a longdouble).
+    - Anything else (a numpy scalar or 0-d array, a ``float`` subclass, a
+      ``Fraction``…) is compared exactly ("strong"): we keep the largest float64 not
+      above it, which compares identically with every float32/float64 value.
     - An integer map against an integer threshold compares as integers, exactly, also
       beyond 2**53; that comparison is done here and the kernel gets its 0/1 result.
     """
     threshold = _as_real_threshold(threshold)
-    strong = isinstance(threshold, np.generic)
+    strong = type(threshold) not in (int, float)  # NEP 50: only these two are weak
     if (
         array.dtype.kind in "iu"
         and isinstance(threshold, numbers.Integral)
-        and (not strong or np.result_type(array.dtype, threshold).kind in "iu")  # type: ignore[arg-type]
+        and (
+            not isinstance(threshold, np.generic)
+            or np.result_type(array.dtype, threshold).kind in "iu"
+        )
     ):
         return np.greater(array, threshold).astype(np.float32), 0.0  # type: ignore[call-overload]
-    if isinstance(threshold, numbers.Integral):
-        try:
-            value = float(threshold)
-        except OverflowError:  # a Python int beyond float64
-            value = math.inf if threshold > 0 else -math.inf  # type: ignore[operator]
-    else:
+    try:
         value = float(threshold)  # type: ignore[arg-type]
-        if strong and np.longdouble(value) > threshold:
-            value = math.nextafter(value, -math.inf)
+    except OverflowError:  # an integer beyond float64
+        value = math.inf if threshold > 0 else -math.inf  # type: ignore[operator]
+    if strong and value > threshold:  # type: ignore[operator]
+        value = math.nextafter(value, -math.inf)
     if not strong and array.dtype.kind == "f":
         with np.errstate(over="ignore"):
             value = float(np.asarray(value).astype(array.dtype.newbyteorder("=")))

@@ -1,4 +1,5 @@
-"""The ``anomaly-postprocess`` command: anomaly maps in, heatmap/overlay/mask PNGs out.
+"""The ``anomaly-postprocess`` command: anomaly maps in; heatmap, overlay, mask and
+outline PNGs and bounding-box JSON out.
 
 Pillow and tqdm come with the optional ``cli`` extra, so they are imported only when
 the command runs.
@@ -7,6 +8,7 @@ the command runs.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shlex
 import sys
@@ -21,7 +23,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import __version__
-from ._api import anomaly_map_to_color_map, compute_mask, superimpose_anomaly_map
+from ._api import (
+    anomaly_map_to_color_map,
+    compute_mask,
+    mark_boundaries,
+    mask_to_boxes,
+    superimpose_anomaly_map,
+)
+from ._native import PALETTES
 from .demo import make_demo
 
 PROG = "anomaly-postprocess"
@@ -30,23 +39,48 @@ DEMO_OUTPUT_DIR = Path("anomaly-postprocess-demo")
 MAP_SUFFIXES = (".npy", ".npz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 NPZ_MAP_KEY = "anomaly_map"
+COLORMAPS = tuple(sorted(PALETTES))  # OpenCV's colormaps, by lower-case name
+DEFAULT_COLORMAP = "jet"  # anomalib's
+DEFAULT_OUTLINE_COLOR = (255, 0, 0)
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
+# An output of one map: an image written as PNG, or JSON text.
+_Output = NDArray[np.uint8] | str
 # What reading, checking or rendering one bad input file can raise.
 _FILE_ERRORS = (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 _DESCRIPTION = """\
-Turn anomaly maps into anomalib-style PNGs: a JET heatmap, the heatmap
-superimposed on the inspected image, and a thresholded defect mask.
-Run it without arguments to render a built-in demo."""
+Turn anomaly maps into anomalib-style outputs: a colour heatmap (JET by
+default), the heatmap superimposed on the inspected image, a thresholded
+defect mask, the mask's outline drawn on the image, and the bounding boxes of
+the defects as JSON. Run it without arguments to render a built-in demo."""
 
 _EPILOG = f"""\
 outputs, written to DIR (default: ./{OUTPUT_DIR}, or
 ./{DEMO_OUTPUT_DIR} for the demo), for a map file <stem>.npy/.npz:
-  <stem>_heatmap.png  JET colour map of the anomaly map (RGB)
+  <stem>_heatmap.png  the anomaly map in colour (RGB, --colormap)
   <stem>_overlay.png  heatmap blended over the image (only with --images)
-  <stem>_mask.png     0/255 mask: map > threshold, opened with a disk
+  <stem>_mask.png     0/255 mask: map > threshold, opened with a disk, then
+                      regions under --min-area pixels removed
+  <stem>_outline.png  the image with the mask's outline painted on it in
+                      --outline-color (only with --images)
+  <stem>_boxes.json   the bounding box of each region of the mask
+
+<stem>_boxes.json holds one JSON object, for example:
+  {{
+    "width": 256,
+    "height": 256,
+    "boxes": [
+      {{"x1": 65, "y1": 68, "x2": 198, "y2": 174}},
+      {{"x1": 73, "y1": 170, "x2": 95, "y2": 186}}
+    ]
+  }}
+width and height are the map's size in pixels. Each box is one 8-connected
+region of <stem>_mask.png: (x1, y1) is its top-left and (x2, y2) its
+bottom-right pixel, both inclusive, x counting columns and y rows from 0 at
+the top left. Boxes come in the order cv2.connectedComponentsWithStats labels
+the regions (roughly top to bottom); an empty mask gives "boxes": [].
 
 exit status: 0 if every map was processed; 1 if any failed (each failure is
 reported on stderr as 'path: reason', nothing is written for that map, and
@@ -126,15 +160,15 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="IMAGES",
         help="the image the map was computed on (PNG/JPEG), or a directory of them "
         "paired with the maps by file stem (a.npy with a.png). Each image must have "
-        "its map's height and width. Needed for the overlay; without it only the "
-        "heatmap and the mask are written.",
+        "its map's height and width. Needed for the overlay and the outline; without "
+        "it only the heatmap, the mask and the boxes are written.",
     )
     parser.add_argument(
         "-o",
         "--output-dir",
         type=Path,
         metavar="DIR",
-        help="the directory to write the PNGs to, created if missing (default: see below)",
+        help="the directory to write the outputs to, created if missing (default: see below)",
     )
     parser.add_argument(
         "-t",
@@ -156,6 +190,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "the disk; 0 disables it (default: %(default)s)",
     )
     parser.add_argument(
+        "--min-area",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="after the opening, remove the mask's regions (8-connected) of fewer "
+        "than N pixels, so they get no outline and no box; 0 keeps every region "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "-a",
         "--alpha",
         type=_finite_float,
@@ -163,6 +206,23 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="A",
         help="weight of the heatmap in the overlay, where the image's weight is one "
         "minus it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--colormap",
+        type=str.lower,
+        choices=COLORMAPS,
+        default=DEFAULT_COLORMAP,
+        metavar="NAME",
+        help="OpenCV colormap of the heatmap and the overlay, bit-exact with "
+        f"cv2.applyColorMap: {', '.join(COLORMAPS)} (default: %(default)s, as in anomalib)",
+    )
+    parser.add_argument(
+        "--outline-color",
+        type=_rgb_color,
+        default=DEFAULT_OUTLINE_COLOR,
+        metavar="R,G,B",
+        help="colour of the outline, three integers 0..255 (default: "
+        f"{','.join(map(str, DEFAULT_OUTLINE_COLOR))}, red)",
     )
     parser.add_argument(
         "--normalize",
@@ -202,6 +262,19 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+def _rgb_color(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    try:
+        red, green, blue = (int(part) for part in parts)
+    except ValueError:
+        red = green = blue = -1
+    if not all(0 <= value <= 255 for value in (red, green, blue)):
+        raise argparse.ArgumentTypeError(
+            f"expected three integers 0..255 separated by commas (R,G,B), got {text!r}"
+        )
+    return red, green, blue
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -366,14 +439,17 @@ def _render(
     image: NDArray[np.uint8] | None,
     args: argparse.Namespace,
     image_name: str = "the image",
-) -> dict[str, NDArray[np.uint8]]:
-    """The heatmap, the overlay (with an image) and the mask of one map, by output name."""
-    heatmap = anomaly_map_to_color_map(anomaly_map, normalize=args.normalize)
+) -> dict[str, _Output]:
+    """The outputs of one map by name: the heatmap, the overlay (with an image), the
+    mask, the outline (with an image) and the boxes as JSON text."""
+    heatmap = anomaly_map_to_color_map(
+        anomaly_map, normalize=args.normalize, colormap=args.colormap
+    )
     if heatmap.ndim != 3:
         raise ValueError(
             f"holds a batch of maps of shape {anomaly_map.shape}; expected one map (H, W)"
         )
-    outputs = {"heatmap": heatmap}
+    outputs: dict[str, _Output] = {"heatmap": heatmap}
     if image is not None:
         if image.shape[:2] != heatmap.shape[:2]:
             raise ValueError(
@@ -381,23 +457,42 @@ def _render(
                 "(height x width); they must match"
             )
         outputs["overlay"] = superimpose_anomaly_map(
-            anomaly_map, image, alpha=args.alpha, normalize=args.normalize
+            anomaly_map, image, alpha=args.alpha, normalize=args.normalize, colormap=args.colormap
         )
-    outputs["mask"] = compute_mask(anomaly_map, args.threshold, args.kernel_size)
+    mask = compute_mask(anomaly_map, args.threshold, args.kernel_size, min_area=args.min_area)
+    outputs["mask"] = mask
+    if image is not None:
+        outputs["outline"] = mark_boundaries(image, mask, color=args.outline_color)
+    outputs["boxes"] = _boxes_json(mask)
     return outputs
+
+
+def _boxes_json(mask: NDArray[np.uint8]) -> str:
+    """The ``<stem>_boxes.json`` text of ``mask``: its size and one box per line."""
+    height, width = mask.shape
+    boxes = [
+        json.dumps(dict(zip(("x1", "y1", "x2", "y2"), map(int, row), strict=True)))
+        for row in mask_to_boxes(mask)
+    ]
+    box_list = "[\n" + ",\n".join(f"    {box}" for box in boxes) + "\n  ]" if boxes else "[]"
+    return f'{{\n  "width": {width},\n  "height": {height},\n  "boxes": {box_list}\n}}\n'
 
 
 def _size(array: np.ndarray) -> str:
     return f"{array.shape[0]}x{array.shape[1]}"
 
 
-def _write_outputs(
-    outputs: dict[str, NDArray[np.uint8]], output_dir: Path, stem: str
-) -> dict[str, Path]:
-    """Writes ``<stem>_<name>.png`` for each output and returns the paths by name."""
-    paths = {name: output_dir / f"{stem}_{name}.png" for name in outputs}
-    for name, array in outputs.items():
-        _write_png(array, paths[name])
+def _write_outputs(outputs: dict[str, _Output], output_dir: Path, stem: str) -> dict[str, Path]:
+    """Writes ``<stem>_<name>.png`` for each image and ``<stem>_<name>.json`` for each
+    text, and returns the paths by name."""
+    paths: dict[str, Path] = {}
+    for name, content in outputs.items():
+        if isinstance(content, str):
+            paths[name] = output_dir / f"{stem}_{name}.json"
+            paths[name].write_text(content, encoding="utf-8")
+        else:
+            paths[name] = output_dir / f"{stem}_{name}.png"
+            _write_png(content, paths[name])
     return paths
 
 

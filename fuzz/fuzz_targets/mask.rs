@@ -1,0 +1,61 @@
+#![no_main]
+//! mask_into on arbitrary maps, thresholds and radii (huge ones included): never a
+//! panic, and the opening equals erosion-then-dilation by the disk's definition.
+
+use anomaly_postprocess::bitmap::BitMatrix;
+use anomaly_postprocess::mask::{mask_into, threshold_bits};
+use libfuzzer_sys::fuzz_target;
+use ndarray::Array2;
+
+mod common;
+
+fn naive(src: &BitMatrix, r: i64, erode: bool) -> BitMatrix {
+    let (rows, cols) = (src.rows() as i64, src.cols() as i64);
+    BitMatrix::from_fn(src.rows(), src.cols(), |y, x| {
+        let mut acc = erode;
+        for dy in -r.min(rows)..=r.min(rows) {
+            for dx in -r.min(cols)..=r.min(cols) {
+                if dy * dy + dx * dx > r * r {
+                    continue;
+                }
+                let (yy, xx) = (y as i64 + dy, x as i64 + dx);
+                if yy < 0 || xx < 0 || yy >= rows || xx >= cols {
+                    continue;
+                }
+                let v = src.get(yy as usize, xx as usize);
+                acc = if erode { acc && v } else { acc || v };
+            }
+        }
+        acc
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut bytes = common::Bytes(data);
+    let how = bytes.byte();
+    let map = bytes.map(true).mapv(|v| v as f32);
+    let threshold = bytes.value();
+    if threshold.is_nan() {
+        return; // rejected by the Python layer
+    }
+    let radius: u64 = match bytes.byte() % 8 {
+        0 => u64::MAX >> 2,
+        1 => 1 << 33,
+        r => u64::from(bytes.byte() % 20) + u64::from(r),
+    };
+    let min_area = bytes.below(6);
+    let wide = common::widened(&map);
+    let view = common::strided_view(&map, &wide, how);
+    let mut out = Array2::<u8>::zeros(view.dim());
+    mask_into(view, threshold, radius, min_area, out.view_mut()).unwrap();
+    if min_area <= 1 && radius < 64 {
+        let bits = threshold_bits(map.view(), threshold);
+        let r = radius as i64;
+        let opened = if r == 0 { bits } else { naive(&naive(&bits, r, true), r, false) };
+        for ((y, x), &v) in out.indexed_iter() {
+            assert_eq!(v, if opened.get(y, x) { 255 } else { 0 });
+        }
+    } else {
+        assert!(out.iter().all(|&v| v == 0 || v == 255));
+    }
+});
