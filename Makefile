@@ -9,7 +9,7 @@ VENV := .venv-make
 WHEEL_VENV := .venv-wheel
 WHEEL_DIR := dist
 
-.PHONY: demo test wheel venv clean
+.PHONY: demo test wheel venv clean fuzz lint
 
 $(VENV)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,20 @@ test: wheel
 
 clean:
 	rm -rf $(VENV) $(WHEEL_VENV) $(WHEEL_DIR) target
+
+# Fuzz every kernel for FUZZ_SECONDS each (cargo-fuzz + libFuzzer; debug assertions and
+# overflow checks on, see fuzz/Cargo.toml). cargo-fuzz needs nightly-only compiler
+# flags; RUSTC_BOOTSTRAP=1 lets the machine's stable toolchain accept them.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := color_map superimpose mask regions
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
+
+# ruff, mypy --strict and stubtest against the wheel installed by `make test`.
+lint:
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/lint.sh
