@@ -26,6 +26,7 @@ pub mod outline;
 pub mod palettes;
 pub mod parallel;
 pub mod regions;
+pub mod resize;
 mod rows;
 
 #[cfg(feature = "python")]

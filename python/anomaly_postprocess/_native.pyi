@@ -6,6 +6,19 @@ from typing import TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
+__all__ = [
+    "JET_RGB",
+    "PALETTES",
+    "boundaries",
+    "boxes",
+    "color_maps",
+    "get_num_threads",
+    "masks",
+    "prefault",
+    "set_num_threads",
+    "superimpose_maps",
+]
+
 _Maps: TypeAlias = NDArray[np.float32] | NDArray[np.float64]
 
 PALETTES: dict[str, tuple[int, bytes]]  # name -> (cv2.COLORMAP_* value, 768 RGB bytes)
@@ -36,3 +49,7 @@ def boundaries(
 def prefault(out: NDArray[np.uint8]) -> None: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def resize_image(image: NDArray[np.uint8], out: NDArray[np.uint8]) -> None: ...
+def resize_map(map: _Maps, out: _Maps) -> None: ...
+
+__all__ += ["resize_image", "resize_map"]

@@ -9,6 +9,7 @@ mod colormap;
 mod mask;
 mod memory;
 mod regions;
+mod resize;
 mod threads;
 
 use pyo3::exceptions::PyValueError;
@@ -35,6 +36,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::prefault, m)?)?;
     m.add_function(wrap_pyfunction!(regions::boxes, m)?)?;
     m.add_function(wrap_pyfunction!(regions::boundaries, m)?)?;
+    m.add_function(wrap_pyfunction!(resize::resize_image, m)?)?;
+    m.add_function(wrap_pyfunction!(resize::resize_map, m)?)?;
     m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
     // OpenCV's colormaps: name -> (cv2.COLORMAP_* value, 768 bytes of RGB triples).
