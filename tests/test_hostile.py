@@ -470,7 +470,6 @@ BAD_IMAGES: dict[str, tuple[Any, type[Exception]]] = {
     "2-d": (base_image()[..., 0], ValueError),
     "4 channels": (np.zeros((H, W, 4), np.uint8), ValueError),
     "1 channel": (np.zeros((H, W, 1), np.uint8), ValueError),
-    "transposed": (np.zeros((W, H, 3), np.uint8), ValueError),
     "channels first": (np.zeros((3, H, W), np.uint8), ValueError),
     "empty": (np.zeros((0, 0, 3), np.uint8), ValueError),
     "empty batch": (np.zeros((0, H, W, 3), np.uint8), ValueError),

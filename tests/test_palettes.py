@@ -27,7 +27,9 @@ def test_every_opencv_colormap_is_offered() -> None:
 def test_embedded_table_equals_installed_opencv(name: str) -> None:
     value, table = _native.PALETTES[name]
     levels = np.arange(256, dtype=np.uint8)[None]
-    assert np.array_equal(np.frombuffer(table, np.uint8).reshape(1, 256, 3), opencv_rgb(levels, value))
+    assert np.array_equal(
+        np.frombuffer(table, np.uint8).reshape(1, 256, 3), opencv_rgb(levels, value)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(OPENCV_COLORMAPS))
@@ -66,12 +68,24 @@ def test_user_table(rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["nope", "", 99, -1, 1.5, None, np.zeros((255, 3), np.uint8), np.zeros((256, 3), np.float32),
-     np.zeros((256, 4), np.uint8), True],
+    [
+        "nope",
+        "",
+        99,
+        -1,
+        1.5,
+        None,
+        np.zeros((255, 3), np.uint8),
+        np.zeros((256, 3), np.float32),
+        np.zeros((256, 4), np.uint8),
+        True,
+    ],
 )
 def test_bad_colormaps_list_what_is_accepted(bad: object) -> None:
     m = np.zeros((3, 3), np.float32)
-    with pytest.raises(ValueError, match=r"colormap must be one of \[.*'jet'.*\].*\(256, 3\) uint8 RGB table"):
+    with pytest.raises(
+        ValueError, match=r"colormap must be one of \[.*'jet'.*\].*\(256, 3\) uint8 RGB table"
+    ):
         ap.anomaly_map_to_color_map(m, colormap=bad)
     with pytest.raises(ValueError, match="colormap must be"):
         ap.superimpose_anomaly_map(m, np.zeros((3, 3, 3), np.uint8), colormap=bad)

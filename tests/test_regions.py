@@ -6,7 +6,6 @@ import pytest
 from skimage.segmentation import find_boundaries
 
 import anomaly_postprocess as ap
-
 from reference import spec_compute_mask_2d as spec_compute_mask
 
 SIZES = [(1, 1), (1, 57), (57, 1), (2, 2), (9, 130), (64, 64), (101, 67), (256, 300)]
@@ -17,7 +16,9 @@ def random_mask(rng: np.random.Generator, shape: tuple[int, int], density: float
 
 
 def opencv_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (mask > 0).astype(np.uint8), connectivity=8
+    )
     return labels, stats[1:count]
 
 
@@ -69,7 +70,9 @@ def test_mask_dtypes_use_greater_than_zero(dtype, rng) -> None:
 @pytest.mark.parametrize("shape", SIZES)
 @pytest.mark.parametrize("min_area", [0, 2, 7, 30])
 @pytest.mark.parametrize("kernel_size", [0, 1, 3])
-def test_compute_mask_min_area_equals_filtered_components(shape, min_area, kernel_size, rng) -> None:
+def test_compute_mask_min_area_equals_filtered_components(
+    shape, min_area, kernel_size, rng
+) -> None:
     m = rng.random(shape, dtype=np.float32)
     opened = spec_compute_mask(m, 0.55, kernel_size)
     labels, stats = opencv_components(opened)
@@ -119,11 +122,37 @@ def test_mark_boundaries_strided_inputs(rng) -> None:
         (lambda: ap.mask_to_boxes(np.zeros((2, 2)), min_area=1.5), TypeError, "min_area"),
         (lambda: ap.compute_mask(np.zeros((2, 2)), 0.5, min_area=-3), ValueError, "min_area"),
         (lambda: ap.compute_mask(np.zeros((2, 2)), 0.5, min_area=True), TypeError, "min_area"),
-        (lambda: ap.mark_boundaries(np.zeros((2, 2, 3), np.uint8), np.zeros((3, 2))), ValueError, "image must have shape"),
-        (lambda: ap.mark_boundaries(np.zeros((2, 2, 3)), np.zeros((2, 2))), TypeError, "image must be"),
-        (lambda: ap.mark_boundaries(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2)), color=(1, 2)), TypeError, "color"),
-        (lambda: ap.mark_boundaries(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2)), color=(1, 2, 300)), ValueError, "color"),
-        (lambda: ap.mark_boundaries(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2)), color="red"), TypeError, "color"),
+        (
+            lambda: ap.mark_boundaries(np.zeros((2, 2, 3), np.uint8), np.zeros((3, 2))),
+            ValueError,
+            "image must have shape",
+        ),
+        (
+            lambda: ap.mark_boundaries(np.zeros((2, 2, 3)), np.zeros((2, 2))),
+            TypeError,
+            "image must be",
+        ),
+        (
+            lambda: ap.mark_boundaries(
+                np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2)), color=(1, 2)
+            ),
+            TypeError,
+            "color",
+        ),
+        (
+            lambda: ap.mark_boundaries(
+                np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2)), color=(1, 2, 300)
+            ),
+            ValueError,
+            "color",
+        ),
+        (
+            lambda: ap.mark_boundaries(
+                np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2)), color="red"
+            ),
+            TypeError,
+            "color",
+        ),
     ],
 )
 def test_errors_name_the_argument(call, error, pattern) -> None:

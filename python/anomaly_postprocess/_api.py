@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _native
 from ._args import (
+    Maps,
     as_color,
     as_finite_real,
     as_flag,
@@ -20,6 +21,7 @@ from ._args import (
     as_min_area,
     as_out,
     as_palette,
+    as_size,
     check_no_overlap,
     mask_comparison,
 )
@@ -45,6 +47,22 @@ def _result(shape: tuple[int, ...], out: object, *inputs: NDArray[Any]) -> NDArr
 def _per_map(result: NDArray[np.uint8], item_dims: int) -> NDArray[np.uint8]:
     """The C-contiguous result as ``(maps, *item)``: always a view."""
     return result.reshape((-1,) + result.shape[result.ndim - item_dims :])
+
+
+def _resize_images(images: NDArray[np.uint8], shape: tuple[int, int]) -> NDArray[np.uint8]:
+    """Each image resized to ``shape`` like ``cv2.resize(..., INTER_LINEAR)``, bit-exact."""
+    resized = np.empty(images.shape[:-3] + shape + (3,), dtype=np.uint8)
+    for index in np.ndindex(images.shape[:-3]):
+        _native.resize_image(images[index], resized[index])
+    return resized
+
+
+def _resize_maps(maps: Maps, shape: tuple[int, int]) -> Maps:
+    """Each map resized to ``shape`` (bilinear, in its float dtype), before levels."""
+    resized = np.empty(maps.batch_shape + shape, dtype=maps.stack.dtype)
+    for index in np.ndindex(maps.batch_shape):
+        _native.resize_map(maps.stack[index], resized[index])
+    return Maps(stack=resized, source_dtype=maps.source_dtype)
 
 
 def anomaly_map_to_color_map(
@@ -102,6 +120,7 @@ def superimpose_anomaly_map(
     normalize: bool = False,
     *,
     colormap: str | int | ArrayLike = "jet",
+    size: str = "map",
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Superimpose the anomaly heatmap on top of the input image.
@@ -114,8 +133,9 @@ def superimpose_anomaly_map(
     Args:
         anomaly_map: Anomaly map ``(H, W)`` or a batch ``(*B, H, W)`` (same shape rules
             as :func:`anomaly_map_to_color_map`).
-        image: Input image, ``uint8`` RGB of shape ``(H, W, 3)``, either one image for
-            every map or one per map ``(*B, H, W, 3)``.
+        image: Input image, ``uint8`` RGB of shape ``(h, w, 3)``, either one image for
+            every map or one per map ``(*B, h, w, 3)``. When ``(h, w)`` differs from
+            the map's ``(H, W)``, see ``size``.
         alpha: Weight of the heatmap over the image. Defaults to 0.4. Any finite value;
             values outside ``[0, 1]`` extrapolate and the result saturates.
         gamma: Value added to the blended image. Defaults to 0. Any finite value.
@@ -125,12 +145,20 @@ def superimpose_anomaly_map(
             (``"jet"``, ``"turbo"``, ``"viridis"``, ``"inferno"``, …) or by its
             ``cv2.COLORMAP_*`` integer, bit-exact with ``cv2.applyColorMap`` (RGB
             order), or a (256, 3) uint8 RGB table of your own. Defaults to ``"jet"``.
+        size: Keyword-only, for an image whose size differs from the map's. ``"map"``
+            (default, as anomalib >= 1.0): the image is resized to the map's size,
+            bit-exact with ``cv2.resize(image, (W, H), interpolation=cv2.INTER_LINEAR)``.
+            ``"image"``: the map is resized instead (bilinear on the float values,
+            like ``cv2.resize`` with ``INTER_LINEAR``, before levels are taken), so the
+            overlay keeps the camera's full resolution.
         out: Optional keyword-only destination: a C-contiguous, writable ``uint8`` array
             of exactly the result's shape, not sharing memory with the inputs. It
-            receives the result and is returned, and no image-sized memory is allocated.
+            receives the result and is returned, and no image-sized memory is allocated
+            (unless a resize is needed).
 
     Returns:
-        A new C-contiguous ``uint8`` array of shape ``(*B, H, W, 3)``: the image with the
+        A new C-contiguous ``uint8`` array of shape ``(*B, H, W, 3)`` (the image's
+        ``(h, w)`` with ``size="image"``): the image with the
         heatmap superimposed on it.
 
     Raises:
@@ -140,12 +168,19 @@ def superimpose_anomaly_map(
     """
     source = as_map_array(anomaly_map)
     maps = as_maps(source)
-    images = as_images(image, maps)
+    pictures = as_images(image, maps)
+    target = as_size(size)
+    images = pictures
+    if pictures.shape[-3:-1] != maps.map_shape:
+        if target == "map":
+            images = _resize_images(pictures, maps.map_shape)
+        else:
+            maps = _resize_maps(maps, (pictures.shape[-3], pictures.shape[-2]))
     weight = as_finite_real(alpha, "alpha")
     offset = as_finite_real(gamma, "gamma")
     flag = as_flag(normalize, "normalize")
     palette = as_palette(colormap)
-    result = _result(maps.batch_shape + maps.map_shape + (3,), out, source, images)
+    result = _result(maps.batch_shape + maps.map_shape + (3,), out, source, pictures)
     _native.superimpose_maps(maps.stack, images, weight, offset, flag, palette, _per_map(result, 3))
     return result
 

@@ -88,29 +88,34 @@ def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
 
 
 def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint8]:
-    """The image argument: ``(H, W, 3)`` uint8 for all maps, or ``(*B, H, W, 3)``."""
+    """The image argument: one uint8 RGB image ``(h, w, 3)`` for all maps, or one per
+    map ``(*B, h, w, 3)``. Its size may differ from the maps' (see ``as_size``)."""
     try:
         array = np.asarray(image)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{name} must be a uint8 RGB image array, got {type(image).__name__}: {error}"
         ) from None
-    height, width = maps.map_shape
-    expected = f"(H, W, 3) = {(height, width, 3)} uint8"
+    expected = f"an RGB image (h, w, 3) uint8 for anomaly_map's (H, W) = {maps.map_shape}"
     if array.dtype != np.uint8:
-        raise TypeError(f"{name} must be {expected} to match anomaly_map, got dtype {array.dtype}")
+        raise TypeError(f"{name} must be {expected}, got dtype {array.dtype}")
     squeezed = _squeeze(array, 3)
-    if squeezed.ndim < 3 or squeezed.shape[-3:] != (height, width, 3):
-        raise ValueError(
-            f"{name} must have shape {expected} to match anomaly_map's (H, W) = "
-            f"{(height, width)}, got shape {array.shape}"
-        )
+    if squeezed.ndim < 3 or squeezed.shape[-1] != 3 or 0 in squeezed.shape:
+        raise ValueError(f"{name} must be {expected}, got shape {array.shape}")
     if squeezed.shape[:-3] not in ((), maps.batch_shape):
         raise ValueError(
-            f"{name} must be one image {(height, width, 3)} or one per map with shape "
-            f"{maps.batch_shape + (height, width, 3)}, got shape {array.shape}"
+            f"{name} must be one image (h, w, 3) or one per map with shape "
+            f"{maps.batch_shape} + (h, w, 3), for anomaly_map's {maps.batch_shape} + "
+            f"(H, W) = {maps.batch_shape + maps.map_shape}; got shape {array.shape}"
         )
     return squeezed
+
+
+def as_size(size: object) -> str:
+    """Which size an overlay takes when image and map differ: "map" or "image"."""
+    if size not in ("map", "image"):
+        raise ValueError(f'size must be "map" or "image", got {_describe(size)}')
+    return str(size)
 
 
 def as_out(out: object, shape: tuple[int, ...]) -> NDArray[np.uint8] | None:
