@@ -38,6 +38,14 @@ pub fn num_threads() -> usize {
 /// ```
 pub fn set_num_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
     let threads = threads.clamp(1, MAX_THREADS);
+    if POOL
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .is_some_and(|(n, _)| *n == threads)
+    {
+        return Ok(()); // already that size: keep the running pool
+    }
     let pool = ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("anomaly-postprocess-{i}"))
