@@ -15,7 +15,6 @@ it; "x floor" is ours / floor.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -25,18 +24,7 @@ import numpy as np
 from skimage import morphology
 
 import anomaly_postprocess as ap
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
+from machine import cpu_name
 
 # --- the OpenCV pipelines of the issue ------------------------------------------------
 
