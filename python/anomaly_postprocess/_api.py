@@ -13,6 +13,7 @@ from ._args import (
     as_color,
     as_finite_real,
     as_flag,
+    as_image,
     as_images,
     as_kernel_size,
     as_map_array,
@@ -280,22 +281,8 @@ def mark_boundaries(
         ValueError: shapes that do not match, or colour values outside 0..255.
     """
     bits = as_mask(mask)
-    height, width = bits.shape
-    try:
-        picture = np.asarray(image)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"image must be a uint8 RGB image array: {error}") from None
-    if picture.dtype != np.uint8:
-        raise TypeError(f"image must be (H, W, 3) uint8, got dtype {picture.dtype}")
-    squeezed = picture
-    while squeezed.ndim > 3 and squeezed.shape[0] == 1:
-        squeezed = squeezed[0]
-    if squeezed.shape != (height, width, 3):
-        raise ValueError(
-            f"image must have shape (H, W, 3) = {(height, width, 3)} to match mask's (H, W), "
-            f"got shape {picture.shape}"
-        )
+    picture = as_image(image, bits.shape)
     rgb = as_color(color)
-    result = _result((height, width, 3), out, squeezed, bits)
-    _native.boundaries(squeezed, bits, rgb, result)
+    result = _result(picture.shape, out, picture, bits)
+    _native.boundaries(picture, bits, rgb, result)
     return result

@@ -49,15 +49,20 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
-def as_map_array(anomaly_map: object, name: str = "anomaly_map") -> NDArray[Any]:
-    """The map argument as an array of an accepted dtype (not yet converted)."""
+def _asarray(value: object, name: str, expected: str) -> NDArray[Any]:
+    """``np.asarray(value)``; what numpy cannot convert is a TypeError naming ``name``."""
     try:
-        array = np.asarray(anomaly_map)
+        return np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(
-            f"{name} must be a numeric array (H, W) or a batch of them, "
-            f"got {type(anomaly_map).__name__} that numpy cannot convert: {error}"
+            f"{name} must be {expected}, got {type(value).__name__} that numpy cannot "
+            f"convert: {error}"
         ) from None
+
+
+def as_map_array(anomaly_map: object, name: str = "anomaly_map") -> NDArray[Any]:
+    """The map argument as an array of an accepted dtype (not yet converted)."""
+    array = _asarray(anomaly_map, name, "a numeric array (H, W) or a batch of them")
     if array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and array.dtype.itemsize > 8):
         raise TypeError(f"{name} must have dtype {_ACCEPTED_MAP_DTYPES}, got dtype {array.dtype}")
     return array
@@ -90,13 +95,8 @@ def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
 def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint8]:
     """The image argument: one uint8 RGB image ``(h, w, 3)`` for all maps, or one per
     map ``(*B, h, w, 3)``. Its size may differ from the maps' (see ``as_size``)."""
-    try:
-        array = np.asarray(image)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name} must be a uint8 RGB image array, got {type(image).__name__}: {error}"
-        ) from None
     expected = f"an RGB image (h, w, 3) uint8 for anomaly_map's (H, W) = {maps.map_shape}"
+    array = _asarray(image, name, expected)
     if array.dtype != np.uint8:
         raise TypeError(f"{name} must be {expected}, got dtype {array.dtype}")
     squeezed = _squeeze(array, 3)
@@ -183,14 +183,23 @@ def as_palette(colormap: object) -> NDArray[np.uint8] | None:
     return np.frombuffer(table, dtype=np.uint8).reshape(256, 3)
 
 
+def as_image(image: object, shape: tuple[int, int], name: str = "image") -> NDArray[np.uint8]:
+    """One uint8 RGB image of exactly ``shape`` (leading singleton axes dropped)."""
+    expected = f"an RGB image (H, W, 3) = {(*shape, 3)} uint8"
+    array = _asarray(image, name, expected)
+    if array.dtype != np.uint8:
+        raise TypeError(f"{name} must be {expected}, got dtype {array.dtype}")
+    squeezed = _squeeze(array, 3)
+    if squeezed.shape != (*shape, 3):
+        raise ValueError(
+            f"{name} must be {expected} to match mask's (H, W), got shape {array.shape}"
+        )
+    return squeezed
+
+
 def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
     """A single 2-D mask as uint8 where ``mask > 0`` is set (a view for uint8/bool)."""
-    try:
-        array = np.asarray(mask)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name} must be a 2-D numeric or bool array, got {type(mask).__name__}: {error}"
-        ) from None
+    array = _asarray(mask, name, "a 2-D numeric or bool array")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a 2-D numeric or bool array, got dtype {array.dtype}")
     squeezed = _squeeze(array, 2)
