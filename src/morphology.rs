@@ -68,12 +68,13 @@ fn disk_covers_image(radius: u64, rows: usize, cols: usize) -> bool {
 /// up to `64 · (guard − 1)` pixels then need no bounds checks, and every pass over a
 /// strip of rows is one long loop.
 fn push_guarded<O: Op>(buffer: &mut Vec<u64>, row: &[u64], guard: usize, pad: u64) {
-    buffer.extend(std::iter::repeat_n(O::OUTSIDE, guard));
-    buffer.extend_from_slice(row);
-    if let Some(last) = buffer.last_mut() {
+    let start = buffer.len();
+    buffer.resize(start + row.len() + 2 * guard, O::OUTSIDE);
+    let inner = &mut buffer[start + guard..start + guard + row.len()];
+    inner.copy_from_slice(row);
+    if let Some(last) = inner.last_mut() {
         *last = (*last & !pad) | (O::OUTSIDE & pad);
     }
-    buffer.extend(std::iter::repeat_n(O::OUTSIDE, guard));
 }
 
 /// `runs[i] = combine(runs[i], source shifted by +k, source shifted by −k)` over the
