@@ -46,7 +46,7 @@ pub fn split_batch<'a, T, D: Dimension>(
 
 /// The first error in batch order; a non-finite count covers the whole batch.
 fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError> {
-    let batched = results.len() > 1;
+    let maps = results.len();
     let total: usize = results
         .iter()
         .map(|r| match r {
@@ -67,7 +67,7 @@ fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError>
         } => KernelError::NonFinite {
             count: total,
             first: (b, y, x),
-            batched,
+            batch_shape: if maps > 1 { vec![maps] } else { Vec::new() },
         },
         other => other,
     })
@@ -175,7 +175,7 @@ mod tests {
             KernelError::NonFinite {
                 count: 3,
                 first: (1, 2, 4),
-                batched: true
+                batch_shape: vec![3]
             }
         );
     }

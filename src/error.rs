@@ -9,10 +9,10 @@ pub enum KernelError {
     NonFinite {
         /// How many values of the map (or batch) are not finite.
         count: usize,
-        /// Batch index, row and column of the first one in row-major order.
+        /// Flat batch index, row and column of the first one in row-major order.
         first: (usize, usize, usize),
-        /// Whether the input was a batch, so the message can say "map b".
-        batched: bool,
+        /// The batch axes' lengths (empty for a single map), to name the map.
+        batch_shape: Vec<usize>,
     },
     /// Two arrays that must agree in shape do not.
     ShapeMismatch {
@@ -28,15 +28,23 @@ impl fmt::Display for KernelError {
             KernelError::NonFinite {
                 count,
                 first: (b, y, x),
-                batched,
+                batch_shape,
             } => {
                 let noun = if *count == 1 { "value" } else { "values" };
                 write!(
                     f,
                     "anomaly_map must be finite, but it contains {count} NaN/±inf {noun}; the first is at "
                 )?;
-                if *batched {
-                    write!(f, "map {b}, ")?;
+                match batch_shape.len() {
+                    0 => {}
+                    1 => write!(f, "map {b}, ")?,
+                    _ => {
+                        let index: Vec<String> = unravel(*b, batch_shape)
+                            .iter()
+                            .map(usize::to_string)
+                            .collect();
+                        write!(f, "map ({}), ", index.join(", "))?;
+                    }
                 }
                 write!(f, "row {y}, column {x}")
             }
@@ -51,12 +59,41 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
+/// The multi-index of flat index `flat` in an array of `shape` (row-major).
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &n) in index.iter_mut().zip(shape).rev() {
+        *i = flat % n.max(1);
+        flat /= n.max(1);
+    }
+    index
+}
+
+impl KernelError {
+    /// Names the map of a non-finite error by its index in `batch_shape` (the batch
+    /// axes of the caller's array) instead of its flat position.
+    pub fn with_batch_shape(self, batch_shape: &[usize]) -> Self {
+        match self {
+            KernelError::NonFinite {
+                count,
+                first,
+                batch_shape: flat,
+            } if !flat.is_empty() => KernelError::NonFinite {
+                count,
+                first,
+                batch_shape: batch_shape.to_vec(),
+            },
+            other => other,
+        }
+    }
+}
+
 impl From<crate::levels::NonFiniteValues> for KernelError {
     fn from(e: crate::levels::NonFiniteValues) -> Self {
         KernelError::NonFinite {
             count: e.count,
             first: (0, e.first.0, e.first.1),
-            batched: false,
+            batch_shape: Vec::new(),
         }
     }
 }
@@ -75,5 +112,23 @@ pub(crate) fn check_shape(
             expected: expected.to_vec(),
             found: found.to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_map_by_its_batch_index() {
+        let err = KernelError::NonFinite {
+            count: 2,
+            first: (5, 1, 2),
+            batch_shape: vec![6],
+        };
+        assert!(err.to_string().ends_with("map 5, row 1, column 2"));
+        let err = err.with_batch_shape(&[2, 3]);
+        assert!(err.to_string().ends_with("map (1, 2), row 1, column 2"));
+        assert_eq!(unravel(0, &[4]), vec![0]);
     }
 }

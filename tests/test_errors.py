@@ -489,3 +489,12 @@ def test_non_finite_found_at_every_position(dtype: type) -> None:
                     ValueError, lambda m=m: ap.anomaly_map_to_color_map(m), "anomaly_map"
                 )
                 assert re.search(rf"row 1\b.*column {x}\b", message), (w, x, message)
+
+
+def test_non_finite_names_the_map_by_its_batch_index() -> None:
+    maps = np.zeros((2, 3, 4, 5))
+    maps[1, 2, 3, 4] = np.nan
+    maps[1, 2, 0, 0] = np.inf
+    message = raises(ValueError, lambda: ap.anomaly_map_to_color_map(maps), "anomaly_map")
+    assert "2 NaN/±inf values" in message
+    assert "map (1, 2), row 0, column 0" in message

@@ -16,6 +16,17 @@ pub(crate) enum MapStack<'py> {
     F64(PyReadonlyArrayDyn<'py, f64>),
 }
 
+impl MapStack<'_> {
+    /// The lengths of the batch axes (all but the last two).
+    pub(crate) fn batch_shape(&self) -> Vec<usize> {
+        let shape = match self {
+            MapStack::F32(a) => a.shape(),
+            MapStack::F64(a) => a.shape(),
+        };
+        shape[..shape.len().saturating_sub(2)].to_vec()
+    }
+}
+
 /// The per-map views of an array whose last `D::NDIM` axes are one item (no copy,
 /// any strides).
 pub(crate) fn items<'a, T, D: Dimension>(

@@ -2,7 +2,7 @@ use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArray4};
 use pyo3::prelude::*;
 
 use super::arrays::{items, palette_of, palette_table, with_maps, MapStack};
-use super::run_detached;
+use super::run_detached_batch;
 use crate::batch::superimpose_maps_into;
 use crate::blend::AddWeighted;
 
@@ -25,7 +25,8 @@ pub(crate) fn superimpose_maps(
     let out = out.as_array_mut();
     let images = items::<u8, ndarray::Ix3>(&images, "image")?;
     let table = palette_table(palette)?;
-    with_maps!(&maps, |views| run_detached(py, || {
+    let batch_shape = maps.batch_shape();
+    with_maps!(&maps, |views| run_detached_batch(py, &batch_shape, || {
         let blend = AddWeighted::new(alpha, gamma);
         superimpose_maps_into(&views, &images, normalize, palette_of(&table), &blend, out)
     }))

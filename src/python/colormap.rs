@@ -2,7 +2,7 @@ use numpy::{PyReadonlyArray2, PyReadwriteArray4};
 use pyo3::prelude::*;
 
 use super::arrays::{palette_of, palette_table, with_maps, MapStack};
-use super::run_detached;
+use super::run_detached_batch;
 use crate::batch::color_maps_into;
 
 /// Heatmaps of maps `(*B, H, W)` (float32/float64, any strides), written into
@@ -17,10 +17,8 @@ pub(crate) fn color_maps(
 ) -> PyResult<()> {
     let out = out.as_array_mut();
     let table = palette_table(palette)?;
-    with_maps!(&maps, |views| run_detached(py, || color_maps_into(
-        &views,
-        normalize,
-        palette_of(&table),
-        out
-    )))
+    let batch_shape = maps.batch_shape();
+    with_maps!(&maps, |views| run_detached_batch(py, &batch_shape, || {
+        color_maps_into(&views, normalize, palette_of(&table), out)
+    }))
 }

@@ -24,8 +24,17 @@ fn run_detached<F>(py: Python<'_>, kernel: F) -> PyResult<()>
 where
     F: FnOnce() -> Result<(), KernelError> + Send,
 {
+    run_detached_batch(py, &[], kernel)
+}
+
+/// [`run_detached`] for maps with batch axes `batch_shape`, which name the map an
+/// error is about.
+fn run_detached_batch<F>(py: Python<'_>, batch_shape: &[usize], kernel: F) -> PyResult<()>
+where
+    F: FnOnce() -> Result<(), KernelError> + Send,
+{
     py.detach(kernel)
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+        .map_err(|e| PyValueError::new_err(e.with_batch_shape(batch_shape).to_string()))
 }
 
 #[pymodule]
