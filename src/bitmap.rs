@@ -1,5 +1,9 @@
 //! A binary image packed 64 pixels to a `u64` word, the representation morphology runs on.
 
+use ndarray::{ArrayView2, Axis};
+
+use crate::rows::as_contiguous;
+
 /// A `rows × cols` binary image; bit `x % 64` of word `x / 64` of a row is pixel `x`.
 ///
 /// Invariant: the padding bits past `cols` in each row's last word are 0.
@@ -46,6 +50,39 @@ impl BitMatrix {
             }
         }
         m
+    }
+
+    /// Packs `set(v)` of every element of `view` (any strides), 64 pixels a word.
+    ///
+    /// Inlined into its callers, so that it runs in their SIMD clones: full words are
+    /// packed from fixed-length chunks, which compile to vector compares and mask moves.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let bits = BitMatrix::from_view(ndarray::array![[1u8, 0], [0, 7]].view(), |v| v > 0);
+    /// assert!(bits.get(0, 0) && !bits.get(0, 1) && bits.get(1, 1));
+    /// ```
+    #[inline(always)]
+    pub fn from_view<T: Copy>(view: ArrayView2<'_, T>, set: impl Fn(T) -> bool) -> Self {
+        let (rows, cols) = view.dim();
+        let mut bits = BitMatrix::zeros(rows, cols);
+        let mut scratch = Vec::new();
+        for (y, row) in view.axis_iter(Axis(0)).enumerate() {
+            let values = as_contiguous(row, &mut scratch);
+            for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
+                *word = match <&[T; 64]>::try_from(chunk) {
+                    Ok(full) => full
+                        .iter()
+                        .enumerate()
+                        .fold(0, |w, (i, &v)| w | u64::from(set(v)) << i),
+                    Err(_) => chunk
+                        .iter()
+                        .enumerate()
+                        .fold(0, |w, (i, &v)| w | u64::from(set(v)) << i),
+                };
+            }
+        }
+        bits
     }
 
     pub fn rows(&self) -> usize {

@@ -8,7 +8,7 @@ use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::morphology::open_disk_in_place;
 use crate::regions::remove_small_components;
-use crate::rows::{as_contiguous, write_contiguous};
+use crate::rows::write_contiguous;
 
 /// `map > threshold`, bit-packed.
 ///
@@ -32,34 +32,7 @@ use crate::rows::{as_contiguous, write_contiguous};
 ))]
 pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> BitMatrix {
     let t = T::floor_from_f64(threshold);
-    let (rows, cols) = map.dim();
-    let mut bits = BitMatrix::zeros(rows, cols);
-    let mut scratch = Vec::new();
-    for (y, map_row) in map.axis_iter(Axis(0)).enumerate() {
-        let values = as_contiguous(map_row, &mut scratch);
-        for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
-            *word = pack_above(chunk, t);
-        }
-    }
-    bits
-}
-
-/// Bit `i` set where `chunk[i] > t` (at most 64 values).
-#[inline(always)]
-fn pack_above<T: MapFloat>(chunk: &[T], t: T) -> u64 {
-    if let Ok(full) = <&[T; 64]>::try_from(chunk) {
-        // Fixed length: the compiler turns this into vector compares and mask moves.
-        let mut word = 0u64;
-        for (i, &v) in full.iter().enumerate() {
-            word |= u64::from(v > t) << i;
-        }
-        word
-    } else {
-        chunk
-            .iter()
-            .enumerate()
-            .fold(0u64, |word, (i, &v)| word | u64::from(v > t) << i)
-    }
+    BitMatrix::from_view(map, |v| v > t)
 }
 
 /// `SPREAD[b]` holds, in little-endian byte order, 0xFF for each set bit of `b`.

@@ -21,19 +21,7 @@ use crate::rows::{as_contiguous, write_contiguous};
 /// assert!(bits.get(0, 1) && bits.get(1, 0) && !bits.get(0, 0));
 /// ```
 pub fn nonzero_bits(mask: ArrayView2<'_, u8>) -> BitMatrix {
-    let (rows, cols) = mask.dim();
-    let mut bits = BitMatrix::zeros(rows, cols);
-    let mut scratch = Vec::new();
-    for (y, row) in mask.axis_iter(Axis(0)).enumerate() {
-        let values = as_contiguous(row, &mut scratch);
-        for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
-            *word = chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |w, (i, &v)| w | u64::from(v > 0) << i);
-        }
-    }
-    bits
+    BitMatrix::from_view(mask, |v| v > 0)
 }
 
 /// `find_boundaries(mask, mode="thick")`.
