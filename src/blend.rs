@@ -42,6 +42,11 @@ impl AddWeighted {
         }
     }
 
+    /// `(α, β, γ)` as float32: the colour's weight, the image's weight, the offset.
+    pub(crate) fn weights(&self) -> (f32, f32, f32) {
+        (self.heat_weight, self.image_weight, self.offset)
+    }
+
     /// The blended value of colour channel `a` over image channel `b`.
     #[inline(always)]
     pub fn apply(&self, a: u8, b: u8) -> u8 {
@@ -85,8 +90,44 @@ pub fn superimpose_into<T: MapFloat>(
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
+    #[cfg(target_arch = "x86_64")]
+    if crate::vbmi::detected() {
+        // SAFETY: the CPU has the features vbmi's functions are compiled for.
+        let palette_registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
+        // SAFETY: as above.
+        unsafe { blend_rows_vbmi(map, image, scale, palette, &palette_registers, *blend, out) }
+            .map_err(|NotFinite| locate_non_finite(map))?;
+        return Ok(());
+    }
     blend_rows(map, image, scale, palette, *blend, out)
         .map_err(|NotFinite| locate_non_finite(map))?;
+    Ok(())
+}
+
+/// Runs `blend` (a row of values, its image row, its output row) over every row,
+/// checking each row is finite first when the scale does not come from a finite range.
+#[inline(always)]
+fn for_each_row<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    image: ArrayView3<'_, u8>,
+    scale: LevelScale<T>,
+    mut out: ArrayViewMut3<'_, u8>,
+    mut blend: impl FnMut(&[T], &[u8], &mut [u8]),
+) -> Result<(), NotFinite> {
+    let (mut map_scratch, mut image_scratch, mut out_scratch) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for ((map_row, image_row), out_row) in map
+        .axis_iter(Axis(0))
+        .zip(image.axis_iter(Axis(0)))
+        .zip(out.axis_iter_mut(Axis(0)))
+    {
+        let values = as_contiguous(map_row, &mut map_scratch);
+        if scale.is_raw() && !row_is_finite(values) {
+            return Err(NotFinite);
+        }
+        let base = as_contiguous(image_row, &mut image_scratch);
+        write_contiguous(out_row, &mut out_scratch, |px| blend(values, base, px));
+    }
     Ok(())
 }
 
@@ -101,27 +142,40 @@ fn blend_rows<T: MapFloat>(
     scale: LevelScale<T>,
     palette: Palette<'_>,
     blend: AddWeighted,
-    mut out: ArrayViewMut3<'_, u8>,
+    out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     let mut heat = vec![0u8; 3 * map.ncols()];
-    let (mut map_scratch, mut image_scratch, mut out_scratch) =
-        (Vec::new(), Vec::new(), Vec::new());
-    for ((map_row, image_row), out_row) in map
-        .axis_iter(Axis(0))
-        .zip(image.axis_iter(Axis(0)))
-        .zip(out.axis_iter_mut(Axis(0)))
-    {
-        let values = as_contiguous(map_row, &mut map_scratch);
-        if scale.is_raw() && !row_is_finite(values) {
-            return Err(NotFinite);
-        }
+    for_each_row(map, image, scale, out, |values, base, px| {
         heat_row(values, scale, palette, &mut heat);
-        let base = as_contiguous(image_row, &mut image_scratch);
-        write_contiguous(out_row, &mut out_scratch, |px| {
-            blend.apply_row(&heat, base, px)
-        });
-    }
-    Ok(())
+        blend.apply_row(&heat, base, px);
+    })
+}
+
+/// [`blend_rows`] with the VBMI row loop; the last `W mod 64` pixels of a row go
+/// through the portable loop.
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW and VBMI ([`crate::vbmi::detected`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn blend_rows_vbmi<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    image: ArrayView3<'_, u8>,
+    scale: LevelScale<T>,
+    palette: Palette<'_>,
+    registers: &crate::vbmi::PaletteRegisters,
+    blend: AddWeighted,
+    out: ArrayViewMut3<'_, u8>,
+) -> Result<(), NotFinite> {
+    let mut heat = [0u8; 3 * crate::vbmi::CHUNK];
+    for_each_row(map, image, scale, out, |values, base, px| {
+        // SAFETY: this function's caller guarantees the CPU features.
+        let done =
+            unsafe { crate::vbmi::superimpose_row(values, scale, registers, &blend, base, px) };
+        let rest = values.len() - done;
+        heat_row(&values[done..], scale, palette, &mut heat[..3 * rest]);
+        blend.apply_row(&heat[..3 * rest], &base[3 * done..], &mut px[3 * done..]);
+    })
 }
 
 #[cfg(test)]

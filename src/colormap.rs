@@ -70,6 +70,16 @@ pub enum Palette<'a> {
     Table(&'a [[u8; 3]; 256]),
 }
 
+impl Palette<'_> {
+    /// The RGB colour of each level.
+    pub fn table(&self) -> &[[u8; 3]; 256] {
+        match self {
+            Palette::Jet => &JET_RGB,
+            Palette::Table(table) => table,
+        }
+    }
+}
+
 /// Colours one row: `out` (3 bytes a pixel, RGB) gets the palette colour of each
 /// value's level.
 ///
@@ -148,7 +158,36 @@ pub fn color_map_into<T: MapFloat>(
     let (h, w) = map.dim();
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
+    #[cfg(target_arch = "x86_64")]
+    if crate::vbmi::detected() {
+        // SAFETY: the CPU has the features vbmi's functions are compiled for.
+        let palette_registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
+        // SAFETY: as above.
+        unsafe { color_rows_vbmi(map, scale, palette, &palette_registers, out) }
+            .map_err(|NotFinite| locate_non_finite(map))?;
+        return Ok(());
+    }
     color_rows(map, scale, palette, out).map_err(|NotFinite| locate_non_finite(map))?;
+    Ok(())
+}
+
+/// Runs `heat` (a row of values, its RGB bytes) over every row of the map, checking
+/// each row is finite first when the scale does not come from a finite range.
+#[inline(always)]
+fn for_each_row<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    scale: LevelScale<T>,
+    mut out: ArrayViewMut3<'_, u8>,
+    mut heat: impl FnMut(&[T], &mut [u8]),
+) -> Result<(), NotFinite> {
+    let (mut map_scratch, mut out_scratch) = (Vec::new(), Vec::new());
+    for (map_row, out_row) in map.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
+        let values = as_contiguous(map_row, &mut map_scratch);
+        if scale.is_raw() && !row_is_finite(values) {
+            return Err(NotFinite);
+        }
+        write_contiguous(out_row, &mut out_scratch, |rgb| heat(values, rgb));
+    }
     Ok(())
 }
 
@@ -161,19 +200,32 @@ fn color_rows<T: MapFloat>(
     map: ArrayView2<'_, T>,
     scale: LevelScale<T>,
     palette: Palette<'_>,
-    mut out: ArrayViewMut3<'_, u8>,
+    out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
-    let (mut map_scratch, mut out_scratch) = (Vec::new(), Vec::new());
-    for (map_row, out_row) in map.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
-        let values = as_contiguous(map_row, &mut map_scratch);
-        if scale.is_raw() && !row_is_finite(values) {
-            return Err(NotFinite);
-        }
-        write_contiguous(out_row, &mut out_scratch, |rgb| {
-            heat_row(values, scale, palette, rgb)
-        });
-    }
-    Ok(())
+    for_each_row(map, scale, out, |values, rgb| {
+        heat_row(values, scale, palette, rgb)
+    })
+}
+
+/// [`color_rows`] with the VBMI row loop; the last `W mod 64` pixels of a row go
+/// through [`heat_row`].
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW and VBMI ([`crate::vbmi::detected`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn color_rows_vbmi<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    scale: LevelScale<T>,
+    palette: Palette<'_>,
+    registers: &crate::vbmi::PaletteRegisters,
+    out: ArrayViewMut3<'_, u8>,
+) -> Result<(), NotFinite> {
+    for_each_row(map, scale, out, |values, rgb| {
+        // SAFETY: this function's caller guarantees the CPU features.
+        let done = unsafe { crate::vbmi::heat_row(values, scale, registers, rgb) };
+        heat_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
+    })
 }
 
 #[cfg(test)]

@@ -58,11 +58,22 @@ pub trait MapFloat:
     /// For a value `v` of this type, `v > t` (compared exactly) equals
     /// `v > Self::floor_from_f64(t)`, which lets `f32` maps compare in `f32`.
     fn floor_from_f64(t: f64) -> Self;
+
+    /// The values and scale as `f32` when `Self` is `f32` (for hand-written SIMD).
+    #[inline(always)]
+    fn as_f32(values: &[Self], scale: LevelScale<Self>) -> Option<(&[f32], LevelScale<f32>)> {
+        let _ = (values, scale);
+        None
+    }
 }
 
 impl MapFloat for f32 {
     const FULL_SCALE: Self = 255.0;
     const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn as_f32(values: &[Self], scale: LevelScale<Self>) -> Option<(&[f32], LevelScale<f32>)> {
+        Some((values, scale))
+    }
     #[inline(always)]
     fn is_finite_value(self) -> bool {
         self.is_finite()

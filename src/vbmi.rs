@@ -1,0 +1,440 @@
+//! AVX-512 VBMI inner loops for colouring and blending, chosen at run time.
+//!
+//! These compute exactly the bytes of the portable loops in [`crate::colormap`] and
+//! [`crate::blend`] (the unit tests below compare them over whole ranges of inputs);
+//! CPUs without AVX-512 F/BW/VBMI run the portable loops.
+//!
+//! Why VBMI: its two-table byte permute (`vpermi2b`) looks up 64 bytes in a 128-entry
+//! table in one instruction. One palette channel (256 entries) is then two permutes
+//! and a blend on the level's top bit — for every palette, not only JET — and the
+//! same instruction interleaves three colour planes into RGB bytes. The blend widens
+//! bytes to float32 lanes and applies OpenCV's two fused multiply-adds
+//! ([`AddWeighted`]), which the AVX-512 FMA computes with the same single rounding as
+//! `f32::mul_add`.
+
+use core::arch::x86_64::*;
+
+use crate::blend::AddWeighted;
+use crate::levels::{levels_of_row, LevelScale, MapFloat};
+
+/// Pixels per step: one register of levels.
+pub(crate) const CHUNK: usize = 64;
+
+/// Whether this CPU runs the kernels of this module (checked once by std, then cached).
+pub(crate) fn detected() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vbmi")
+}
+
+/// A 256-entry RGB palette as three planes of four 64-byte registers each.
+#[derive(Clone, Copy)]
+pub(crate) struct PaletteRegisters {
+    planes: [[__m512i; 4]; 3],
+}
+
+impl PaletteRegisters {
+    /// Loads `table` (RGB by level) into registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F, BW and VBMI ([`detected`]).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub(crate) unsafe fn new(table: &[[u8; 3]; 256]) -> Self {
+        let mut planes = [[0u8; 256]; 3];
+        for (level, rgb) in table.iter().enumerate() {
+            for (plane, &value) in planes.iter_mut().zip(rgb) {
+                plane[level] = value;
+            }
+        }
+        let load = |plane: &[u8; 256], quarter: usize| {
+            // SAFETY: 64 bytes at offset 64 · quarter ≤ 192 lie inside the 256-byte plane.
+            unsafe { _mm512_loadu_si512(plane.as_ptr().add(64 * quarter).cast()) }
+        };
+        PaletteRegisters {
+            planes: planes.map(|plane| [0, 1, 2, 3].map(|q| load(&plane, q))),
+        }
+    }
+}
+
+/// The colour of 64 levels in one palette plane: levels 0–127 from the first two
+/// registers, 128–255 from the last two, picked by each level's top bit.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn look_up(plane: &[__m512i; 4], levels: __m512i) -> __m512i {
+    let low = _mm512_permutex2var_epi8(plane[0], levels, plane[1]);
+    let high = _mm512_permutex2var_epi8(plane[2], levels, plane[3]);
+    _mm512_mask_blend_epi8(_mm512_movepi8_mask(levels), low, high)
+}
+
+/// Byte indices that interleave three 64-byte planes (R, G, B) into the third
+/// `part` of 192 RGB bytes: red and green through one two-table permute, blue merged
+/// into the lanes of `blue_lanes` by a one-table permute.
+struct Interleave {
+    red_green: [u8; 64],
+    blue: [u8; 64],
+    blue_lanes: u64,
+}
+
+const fn interleave(part: usize) -> Interleave {
+    let mut ix = Interleave {
+        red_green: [0; 64],
+        blue: [0; 64],
+        blue_lanes: 0,
+    };
+    let mut j = 0;
+    while j < 64 {
+        let byte = 64 * part + j;
+        let (pixel, channel) = ((byte / 3) as u8, byte % 3);
+        match channel {
+            0 => ix.red_green[j] = pixel,
+            1 => ix.red_green[j] = 64 + pixel,
+            _ => {
+                ix.blue[j] = pixel;
+                ix.blue_lanes |= 1 << j;
+            }
+        }
+        j += 1;
+    }
+    ix
+}
+
+const INTERLEAVE: [Interleave; 3] = [interleave(0), interleave(1), interleave(2)];
+
+/// The RGB bytes of 64 pixels, in three registers (192 bytes), from their levels.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn colours(palette: &PaletteRegisters, levels: __m512i) -> [__m512i; 3] {
+    let [red, green, blue] = palette
+        .planes
+        .each_ref()
+        .map(|plane| look_up(plane, levels));
+    INTERLEAVE.each_ref().map(|ix| {
+        // SAFETY: both index arrays are 64 bytes.
+        let (red_green_ix, blue_ix) = unsafe {
+            (
+                _mm512_loadu_si512(ix.red_green.as_ptr().cast()),
+                _mm512_loadu_si512(ix.blue.as_ptr().cast()),
+            )
+        };
+        let rg = _mm512_permutex2var_epi8(red, red_green_ix, green);
+        _mm512_mask_permutexvar_epi8(rg, ix.blue_lanes, blue_ix, blue)
+    })
+}
+
+/// The levels of 64 values, one byte each, in pixel order.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn levels_of_chunk<T: MapFloat>(values: &[T], scale: LevelScale<T>) -> __m512i {
+    if let Some((values, scale)) = T::as_f32(values, scale) {
+        return levels_of_f32_chunk(values, scale);
+    }
+    let mut levels = [0u8; CHUNK];
+    levels_of_row(values, scale, &mut levels);
+    // SAFETY: `levels` is 64 bytes.
+    unsafe { _mm512_loadu_si512(levels.as_ptr().cast()) }
+}
+
+/// [`LevelScale::level`] of 64 float32 values, one byte each, in pixel order: the same
+/// operations in the same order (subtract, divide, multiply by 255, each rounded to
+/// float32), then the saturating truncation.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn levels_of_f32_chunk(values: &[f32], scale: LevelScale<f32>) -> __m512i {
+    assert_eq!(values.len(), CHUNK);
+    let full_scale = _mm512_set1_ps(255.0);
+    let zero = _mm512_setzero_ps();
+    let quarter = |q: usize| {
+        // SAFETY: 16 floats at 16 · q ≤ 48 lie inside the 64 values.
+        let v = unsafe { _mm512_loadu_ps(values.as_ptr().add(16 * q)) };
+        let scaled = match scale {
+            LevelScale::Normalized { min, ptp } => _mm512_mul_ps(
+                _mm512_div_ps(_mm512_sub_ps(v, _mm512_set1_ps(min)), _mm512_set1_ps(ptp)),
+                full_scale,
+            ),
+            LevelScale::Raw => _mm512_mul_ps(v, full_scale),
+        };
+        // max returns its second operand for NaN, so NaN becomes level 0, as in
+        // `saturating_level`; then at most 255, truncated.
+        let clamped = _mm512_min_ps(_mm512_max_ps(scaled, zero), full_scale);
+        _mm512_cvttps_epi32(clamped)
+    };
+    let [a, b, c, d] = [0, 1, 2, 3].map(quarter);
+    let bytes = _mm512_packus_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d));
+    // SAFETY: UNPACK_ORDER is 64 bytes.
+    _mm512_permutexvar_epi8(
+        unsafe { _mm512_loadu_si512(UNPACK_ORDER.as_ptr().cast()) },
+        bytes,
+    )
+}
+
+/// [`crate::colormap::heat_row`] for CPUs with VBMI: colours `row` into `out`
+/// (3 bytes a pixel) and returns how many pixels it did (a multiple of 64; the caller
+/// colours the rest).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW and VBMI ([`detected`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) unsafe fn heat_row<T: MapFloat>(
+    row: &[T],
+    scale: LevelScale<T>,
+    palette: &PaletteRegisters,
+    out: &mut [u8],
+) -> usize {
+    let pixels = row.len().min(out.len() / 3) / CHUNK * CHUNK;
+    for (values, rgb) in row[..pixels]
+        .chunks_exact(CHUNK)
+        .zip(out.chunks_exact_mut(3 * CHUNK))
+    {
+        let parts = colours(palette, levels_of_chunk(values, scale));
+        for (k, part) in parts.into_iter().enumerate() {
+            // SAFETY: `rgb` is 192 bytes; part k fills bytes 64k..64k + 64.
+            unsafe { _mm512_storeu_si512(rgb.as_mut_ptr().add(64 * k).cast(), part) };
+        }
+    }
+    pixels
+}
+
+/// OpenCV's blend of 16 bytes at `a` (colour) and `b` (image): widened to float32,
+/// `fma(a, α, fma(b, β, γ))` rounded half to even (the [`AddWeighted::apply`] formula),
+/// as 16 int32 lanes.
+///
+/// # Safety
+/// `a` and `b` must point to 16 readable bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn blend_16(weights: &BlendRegisters, a: *const u8, b: *const u8) -> __m512i {
+    // SAFETY: the caller guarantees 16 bytes at each pointer.
+    let (a, b) = unsafe { (_mm_loadu_si128(a.cast()), _mm_loadu_si128(b.cast())) };
+    let a = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a));
+    let b = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+    let mut v = _mm512_fmadd_ps(
+        a,
+        weights.heat,
+        _mm512_fmadd_ps(b, weights.image, weights.offset),
+    );
+    if weights.clamp {
+        // Keeps the rounded value inside int32; 0..=255 follows in the packs.
+        v = _mm512_min_ps(
+            _mm512_max_ps(v, _mm512_set1_ps(-1.0)),
+            _mm512_set1_ps(256.0),
+        );
+    }
+    _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v)
+}
+
+/// The blend weights broadcast to 16 lanes.
+struct BlendRegisters {
+    heat: __m512,
+    image: __m512,
+    offset: __m512,
+    /// Whether some blended value may fall outside int32 or be NaN (huge or infinite
+    /// weights); otherwise the clamp before rounding is skipped.
+    clamp: bool,
+}
+
+impl BlendRegisters {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn new(blend: &AddWeighted) -> Self {
+        let (heat, image, offset) = blend.weights();
+        // The blend is monotonic in each byte (one rounding at a time), so its extremes
+        // are at the corners a, b ∈ {0, 255}; NaN fails the test.
+        let corners = [(0.0f32, 0.0f32), (0.0, 255.0), (255.0, 0.0), (255.0, 255.0)];
+        let in_int32 = corners.iter().all(|&(a, b)| {
+            let v = a.mul_add(heat, b.mul_add(image, offset));
+            v.abs() < 1e9
+        });
+        BlendRegisters {
+            heat: _mm512_set1_ps(heat),
+            image: _mm512_set1_ps(image),
+            offset: _mm512_set1_ps(offset),
+            clamp: !in_int32,
+        }
+    }
+}
+
+/// Restores pixel order after `packs`/`packus`, which interleave their inputs per
+/// 128-bit lane: byte `16L + 4s + i` holds value `16s + 4L + i`.
+const UNPACK_ORDER: [u8; 64] = {
+    let mut ix = [0u8; 64];
+    let mut value = 0;
+    while value < 64 {
+        let (s, lane, i) = (value / 16, (value / 4) % 4, value % 4);
+        ix[value] = (16 * lane + 4 * s + i) as u8;
+        value += 1;
+    }
+    ix
+};
+
+/// Blends the 64 colour bytes at `a` over the 64 image bytes at `b`.
+///
+/// # Safety
+/// `a` and `b` must point to 64 readable bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn blend_64(
+    weights: &BlendRegisters,
+    order: __m512i,
+    a: *const u8,
+    b: *const u8,
+) -> __m512i {
+    // SAFETY: the caller guarantees 64 bytes at each pointer.
+    let v = [0, 1, 2, 3].map(|q| unsafe { blend_16(weights, a.add(16 * q), b.add(16 * q)) });
+    // Signed saturation to int16, then unsigned saturation to 0..=255.
+    let bytes = _mm512_packus_epi16(
+        _mm512_packs_epi32(v[0], v[1]),
+        _mm512_packs_epi32(v[2], v[3]),
+    );
+    _mm512_permutexvar_epi8(order, bytes)
+}
+
+/// 64 pixels of colour, aligned for one store per register.
+#[repr(C, align(64))]
+struct Heat([u8; 3 * CHUNK]);
+
+/// [`crate::blend::blend_rows`]'s row step for CPUs with VBMI: colours `row` and blends
+/// it over `image` (3 bytes a pixel) into `out`; returns how many pixels it did (a
+/// multiple of 64; the caller does the rest).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW and VBMI ([`detected`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) unsafe fn superimpose_row<T: MapFloat>(
+    row: &[T],
+    scale: LevelScale<T>,
+    palette: &PaletteRegisters,
+    blend: &AddWeighted,
+    image: &[u8],
+    out: &mut [u8],
+) -> usize {
+    let pixels = row.len().min(image.len() / 3).min(out.len() / 3) / CHUNK * CHUNK;
+    let weights = BlendRegisters::new(blend);
+    // SAFETY: UNPACK_ORDER is 64 bytes.
+    let order = unsafe { _mm512_loadu_si512(UNPACK_ORDER.as_ptr().cast()) };
+    for ((values, base), rgb) in row[..pixels]
+        .chunks_exact(CHUNK)
+        .zip(image.chunks_exact(3 * CHUNK))
+        .zip(out.chunks_exact_mut(3 * CHUNK))
+    {
+        let mut heat = Heat([0; 3 * CHUNK]);
+        for (k, part) in colours(palette, levels_of_chunk(values, scale))
+            .into_iter()
+            .enumerate()
+        {
+            // SAFETY: `heat` is 192 bytes; part k fills bytes 64k..64k + 64.
+            unsafe { _mm512_store_si512(heat.0.as_mut_ptr().add(64 * k).cast(), part) };
+        }
+        for k in 0..3 {
+            // SAFETY: `heat`, `base` and `rgb` are 192 bytes; this is bytes 64k..64k + 64.
+            unsafe {
+                let blended = blend_64(
+                    &weights,
+                    order,
+                    heat.0.as_ptr().add(64 * k),
+                    base.as_ptr().add(64 * k),
+                );
+                _mm512_storeu_si512(rgb.as_mut_ptr().add(64 * k).cast(), blended);
+            }
+        }
+    }
+    pixels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::colormap::JET_RGB;
+
+    #[test]
+    fn interleave_indices_cover_every_byte_once() {
+        let mut seen = [0u8; 192];
+        for (part, ix) in INTERLEAVE.iter().enumerate() {
+            for j in 0..64 {
+                let byte = 64 * part + j;
+                let (pixel, channel) = (byte / 3, byte % 3);
+                if ix.blue_lanes >> j & 1 == 1 {
+                    assert_eq!((channel, ix.blue[j] as usize), (2, pixel));
+                } else {
+                    let expected = if channel == 0 { pixel } else { 64 + pixel };
+                    assert_eq!(ix.red_green[j] as usize, expected);
+                }
+                seen[byte] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn heat_rows_equal_the_portable_loop() {
+        if !detected() {
+            return; // nothing to compare on this CPU; the portable loop is tested anyway
+        }
+        let palettes: Vec<&[[u8; 3]; 256]> = std::iter::once(&JET_RGB)
+            .chain(crate::palettes::PALETTES.iter().map(|(_, _, t)| t))
+            .collect();
+        // Every level in every position, plus out-of-range values.
+        let row: Vec<f32> = (0..512 + 64)
+            .map(|i| (i as f32 - 32.0) / 511.0 * 1.01)
+            .collect();
+        for table in palettes {
+            // SAFETY: detected() above.
+            let regs = unsafe { PaletteRegisters::new(table) };
+            for scale in [
+                LevelScale::Raw,
+                LevelScale::Normalized {
+                    min: -0.1,
+                    ptp: 1.2,
+                },
+            ] {
+                let mut simd = vec![0u8; 3 * row.len()];
+                // SAFETY: detected() above.
+                let done = unsafe { heat_row(&row, scale, &regs, &mut simd) };
+                assert_eq!(done, row.len());
+                let expected: Vec<u8> = row
+                    .iter()
+                    .flat_map(|&v| table[scale.level(v) as usize])
+                    .collect();
+                assert_eq!(simd, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn blends_equal_the_portable_formula_for_every_byte_pair() {
+        if !detected() {
+            return;
+        }
+        // A palette whose channels take every byte value, so that pixel p (level
+        // p % 256) over image bytes p / 256 meets every (colour, image) byte pair.
+        let mut table = [[0u8; 3]; 256];
+        for (k, rgb) in table.iter_mut().enumerate() {
+            *rgb = [k as u8, 255 - k as u8, (k as u8) ^ 0x5a];
+        }
+        // SAFETY: detected() above.
+        let regs = unsafe { PaletteRegisters::new(&table) };
+        let row: Vec<f32> = (0..256 * 256).map(|i| (i % 256) as f32 / 255.0).collect();
+        let image: Vec<u8> = (0..3 * row.len()).map(|i| (i / 3 / 256) as u8).collect();
+        for (alpha, gamma) in [
+            (0.4, 0.0),
+            (0.3, 0.0),
+            (0.5, 0.0),
+            (-0.7, 3.25),
+            (1.9, -40.0),
+            (1e12, 0.0),
+            (-3e9, 7.0),
+            (1e39, 0.0),
+            (0.123456, 0.5),
+        ] {
+            let blend = AddWeighted::new(alpha, gamma);
+            let mut simd = vec![0u8; image.len()];
+            // SAFETY: detected() above.
+            let done =
+                unsafe { superimpose_row(&row, LevelScale::Raw, &regs, &blend, &image, &mut simd) };
+            assert_eq!(done, row.len());
+            for (i, (&got, &b)) in simd.iter().zip(&image).enumerate() {
+                let a = table[LevelScale::Raw.level(row[i / 3]) as usize][i % 3];
+                assert_eq!(got, blend.apply(a, b), "alpha {alpha} byte {i}");
+            }
+        }
+    }
+}
