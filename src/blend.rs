@@ -223,6 +223,52 @@ mod tests {
         }
     }
 
+    /// On CPUs with VBMI, `superimpose_into` runs the VBMI loop: it must give the
+    /// bytes of the portable loop, tails included, for float32 and float64 maps.
+    #[test]
+    fn dispatched_rows_equal_the_portable_loop() {
+        fn check<T: MapFloat>(map: ndarray::Array2<T>) {
+            let (h, w) = map.dim();
+            let image = ndarray::Array3::from_shape_fn((h, w, 3), |(y, x, c)| {
+                ((y * 31 + x * 7 + c * 89) % 256) as u8
+            });
+            for blend in [AddWeighted::new(0.4, 0.0), AddWeighted::new(2.5, -300.0)] {
+                for normalize in [true, false] {
+                    let mut dispatched = ndarray::Array3::<u8>::zeros((h, w, 3));
+                    let palette = Palette::Jet;
+                    superimpose_into(
+                        map.view(),
+                        image.view(),
+                        normalize,
+                        palette,
+                        &blend,
+                        dispatched.view_mut(),
+                    )
+                    .unwrap();
+                    let mut portable = ndarray::Array3::<u8>::zeros((h, w, 3));
+                    let scale = level_scale(map.view(), normalize).unwrap();
+                    blend_rows(
+                        map.view(),
+                        image.view(),
+                        scale,
+                        palette,
+                        blend,
+                        portable.view_mut(),
+                    )
+                    .unwrap();
+                    assert_eq!(dispatched, portable, "{h}x{w} normalize {normalize}");
+                }
+            }
+        }
+        for (h, w) in [(3, 64), (4, 127), (2, 200), (1, 5), (5, 1029)] {
+            let wave = |y: usize, x: usize| ((y * w + x) as f64 * 0.731).sin() * 1.3;
+            check(ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
+                wave(y, x) as f32
+            }));
+            check(ndarray::Array2::from_shape_fn((h, w), |(y, x)| wave(y, x)));
+        }
+    }
+
     #[test]
     fn fused_differs_from_unfused_somewhere() {
         let (alpha, gamma) = (0.3f64, 0.0f64);

@@ -282,6 +282,30 @@ mod tests {
         assert_eq!(by_formula, by_table);
     }
 
+    /// On CPUs with VBMI, `color_map_into` runs the VBMI loop: it must give the
+    /// bytes of the portable loop, tails (widths not a multiple of 64) included.
+    #[test]
+    fn dispatched_rows_equal_the_portable_loop() {
+        for (h, w) in [(3, 64), (4, 127), (2, 200), (1, 5), (5, 1029)] {
+            let map = ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
+                (((y * w + x) as f64 * 0.731).sin() * 1.3) as f32
+            });
+            for palette in [
+                Palette::Jet,
+                Palette::Table(&crate::palettes::PALETTES[5].2),
+            ] {
+                for normalize in [true, false] {
+                    let mut dispatched = Array3::<u8>::zeros((h, w, 3));
+                    color_map_into(map.view(), normalize, palette, dispatched.view_mut()).unwrap();
+                    let mut portable = Array3::<u8>::zeros((h, w, 3));
+                    let scale = level_scale(map.view(), normalize).unwrap();
+                    color_rows(map.view(), scale, palette, portable.view_mut()).unwrap();
+                    assert_eq!(dispatched, portable, "{h}x{w} normalize {normalize}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn constant_map_is_level_zero() {
         let map = array![[3.0f64, 3.0], [3.0, 3.0]];
