@@ -64,8 +64,27 @@ impl BitMatrix {
     /// ```
     #[inline(always)]
     pub fn from_view<T: Copy>(view: ArrayView2<'_, T>, set: impl Fn(T) -> bool) -> Self {
+        Self::from_view_reusing(view, set, Vec::new())
+    }
+
+    /// [`BitMatrix::from_view`] into the memory of `words` (from [`BitMatrix::into_words`]
+    /// of an earlier matrix), which saves an allocation when it is large enough.
+    #[inline(always)]
+    pub fn from_view_reusing<T: Copy>(
+        view: ArrayView2<'_, T>,
+        set: impl Fn(T) -> bool,
+        mut words: Vec<u64>,
+    ) -> Self {
         let (rows, cols) = view.dim();
-        let mut bits = BitMatrix::zeros(rows, cols);
+        let words_per_row = cols.div_ceil(64);
+        words.clear();
+        words.resize(rows * words_per_row, 0);
+        let mut bits = BitMatrix {
+            rows,
+            cols,
+            words_per_row,
+            words,
+        };
         let mut scratch = Vec::new();
         for (y, row) in view.axis_iter(Axis(0)).enumerate() {
             let values = as_contiguous(row, &mut scratch);
@@ -83,6 +102,11 @@ impl BitMatrix {
             }
         }
         bits
+    }
+
+    /// The matrix's memory, for [`BitMatrix::from_view_reusing`].
+    pub fn into_words(self) -> Vec<u64> {
+        self.words
     }
 
     pub fn rows(&self) -> usize {

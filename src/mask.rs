@@ -1,5 +1,7 @@
 //! `compute_mask`: threshold, opening with a disk, 0/255 (SPEC §3).
 
+use std::cell::Cell;
+
 use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
@@ -31,9 +33,32 @@ use crate::rows::write_contiguous;
     "aarch64+neon"
 ))]
 pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> BitMatrix {
-    let t = T::floor_from_f64(threshold);
-    BitMatrix::from_view(map, |v| v > t)
+    threshold_bits_reusing(map, threshold, Vec::new())
 }
+
+/// [`threshold_bits`] into the memory of `words` (see [`BitMatrix::from_view_reusing`]).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn threshold_bits_reusing<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    threshold: f64,
+    words: Vec<u64>,
+) -> BitMatrix {
+    let t = T::floor_from_f64(threshold);
+    BitMatrix::from_view_reusing(map, |v| v > t, words)
+}
+
+thread_local! {
+    /// The memory of this thread's last packed mask, reused by its next call, so that a
+    /// call writing into a preallocated `out` allocates nothing of image size.
+    static MASK_WORDS: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
+/// The largest packed mask a thread keeps between calls: 8 MiB, a 8192×8192 map.
+const RETAINED_MASK_WORDS: usize = 1 << 20;
 
 /// `SPREAD[b]` holds, in little-endian byte order, 0xFF for each set bit of `b`.
 static SPREAD: [u64; 256] = {
@@ -145,10 +170,14 @@ pub fn mask_into<T: MapFloat>(
 ) -> Result<(), KernelError> {
     let (rows, cols) = map.dim();
     check_shape("out", &[rows, cols], out.shape())?;
-    let mut mask = threshold_bits(map, threshold);
+    let mut mask = threshold_bits_reusing(map, threshold, MASK_WORDS.take());
     open_disk_in_place(&mut mask, kernel_size);
     remove_small_components(&mut mask, min_area);
     unpack_rows(&mask, out);
+    let words = mask.into_words();
+    if words.capacity() <= RETAINED_MASK_WORDS {
+        MASK_WORDS.set(words);
+    }
     Ok(())
 }
 
@@ -188,6 +217,60 @@ mod tests {
             let expected =
                 ndarray::Array2::from_shape_fn((3, cols), |(y, x)| 255 * u8::from(bits.get(y, x)));
             assert_eq!(dispatched, expected);
+        }
+    }
+
+    /// Counts the bytes each thread allocates (for the whole unit-test binary).
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        pub struct Counting;
+
+        thread_local! {
+            pub static ALLOCATED: Cell<usize> = const { Cell::new(0) };
+        }
+
+        // SAFETY: every call is forwarded to the system allocator unchanged; the counter
+        // is a const-initialised thread-local without a destructor, which never allocates.
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                ALLOCATED.with(|a| a.set(a.get() + layout.size()));
+                // SAFETY: the caller's contract is System's.
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                // SAFETY: as above.
+                unsafe { System.dealloc(ptr, layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                ALLOCATED.with(|a| a.set(a.get() + new_size));
+                // SAFETY: as above.
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+        }
+
+        #[global_allocator]
+        static COUNTING: Counting = Counting;
+    }
+
+    #[test]
+    fn repeated_calls_into_out_allocate_nothing_of_image_size() {
+        let (rows, cols) = (4096, 128);
+        let map = ndarray::Array2::from_shape_fn((rows, cols), |(y, x)| {
+            ((y * 131 + x * 17) % 97) as f32 / 97.0
+        });
+        let mut out = ndarray::Array2::<u8>::zeros((rows, cols));
+        let packed_mask_bytes = rows * cols / 8;
+        for kernel_size in [0, 1, 4] {
+            mask_into(map.view(), 0.5, kernel_size, 0, out.view_mut()).unwrap();
+            let before = counting::ALLOCATED.with(|a| a.get());
+            mask_into(map.view(), 0.5, kernel_size, 0, out.view_mut()).unwrap();
+            let allocated = counting::ALLOCATED.with(|a| a.get()) - before;
+            assert!(
+                allocated < packed_mask_bytes / 4,
+                "kernel_size {kernel_size}: {allocated} bytes for a {rows}x{cols} map"
+            );
         }
     }
 
