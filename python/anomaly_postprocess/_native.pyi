@@ -9,12 +9,12 @@ from numpy.typing import NDArray
 __all__ = [
     "JET_RGB",
     "PALETTES",
+    "OutputBuffer",
     "boundaries",
     "boxes",
     "color_maps",
     "get_num_threads",
     "masks",
-    "OutputBuffer",
     "new_output",
     "set_num_threads",
     "superimpose_maps",
@@ -47,6 +47,7 @@ def boundaries(
     color: tuple[int, int, int],
     out: NDArray[np.uint8],
 ) -> None: ...
+
 @final
 class OutputBuffer:  # the ``base`` of a pooled result; not constructible from Python
     ...
@@ -55,9 +56,11 @@ def new_output(shape: tuple[int, ...]) -> NDArray[np.uint8]: ...
 def _pool_stats() -> tuple[int, int]: ...  # free buffers, free bytes
 
 _POOL_LIMITS: tuple[int, int, int]  # max free buffers, max free bytes, max bytes of one
+
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def resize_image(image: NDArray[np.uint8], out: NDArray[np.uint8]) -> None: ...
 def resize_map(map: _Maps, out: _Maps) -> None: ...
 
 __all__ += ["resize_image", "resize_map"]
+__all__ += ["_POOL_LIMITS", "_pool_stats"]
