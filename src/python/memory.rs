@@ -11,9 +11,10 @@
 //! allocator, still mapped, and the next result of a similar size reuses it.
 //!
 //! Reuse: the smallest free buffer that holds the result and is at most twice its size
-//! (a small result never pins a large buffer); otherwise a new buffer, its pages mapped
-//! in one `MADV_POPULATE_WRITE` call. A reused buffer holds an earlier result's bytes,
-//! like `np.empty`; every kernel overwrites its whole output.
+//! (a small result never pins a large buffer), the most recently returned of equal
+//! ones; otherwise a new buffer, its pages mapped in one `MADV_POPULATE_WRITE` call. A
+//! reused buffer holds an earlier result's bytes, like `np.empty`; every kernel
+//! overwrites its whole output.
 //!
 //! Bounds, so the pool never hoards memory: at most [`MAX_POOLED_BUFFERS`] free buffers
 //! and [`MAX_POOLED_BYTES`] in total (the least recently returned go first), and no
@@ -133,10 +134,11 @@ fn pool() -> MutexGuard<'static, Pool> {
 }
 
 impl Pool {
-    /// The smallest free buffer of `len` to `2 * len` bytes, taken out of the pool.
+    /// The smallest free buffer of `len` to `2 * len` bytes, taken out of the pool; of
+    /// equal ones the most recently returned (its bytes may still be in cache).
     fn take(&mut self, len: usize) -> Option<Buffer> {
         let fits = |b: &Buffer| b.size >= len && b.size <= len.saturating_mul(2);
-        let (index, _) = (self.free.iter().enumerate())
+        let (index, _) = (self.free.iter().enumerate().rev())
             .filter(|(_, b)| fits(b))
             .min_by_key(|(_, b)| b.size)?;
         let buffer = self.free.remove(index)?;
