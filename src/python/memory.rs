@@ -84,9 +84,15 @@ impl Drop for Buffer {
     }
 }
 
+/// Buffers at least this large may use transparent huge pages, as numpy's own
+/// allocations do (`MADV_HUGEPAGE` from 4 MiB).
+#[cfg(target_os = "linux")]
+const HUGE_PAGE_BYTES: usize = 4 << 20;
+
 /// Maps every whole page of `[ptr, ptr + len)` in one system call (Linux
-/// `MADV_POPULATE_WRITE`), as writing it would. A no-op elsewhere and on kernels older
-/// than 5.14; it never changes the bytes.
+/// `MADV_POPULATE_WRITE`), as writing it would, after allowing huge pages for large
+/// buffers. A no-op elsewhere and on kernels older than 5.14; it never changes the
+/// bytes.
 fn populate(ptr: NonNull<u8>, len: usize) {
     #[cfg(target_os = "linux")]
     {
@@ -99,17 +105,18 @@ fn populate(ptr: NonNull<u8>, len: usize) {
         let first = start.next_multiple_of(page);
         let last = (start + len) / page * page;
         if last > first {
-            // SAFETY: [first, last) lies inside the live allocation [ptr, ptr + len),
-            // which nothing else uses yet. MADV_POPULATE_WRITE only faults the pages in,
-            // without changing their contents; an error (e.g. EINVAL on an old kernel)
-            // leaves everything as it was, so it is ignored.
-            unsafe {
-                libc::madvise(
-                    first as *mut libc::c_void,
-                    last - first,
-                    libc::MADV_POPULATE_WRITE,
-                );
+            let advise = |advice| {
+                // SAFETY: [first, last) lies inside the live allocation [ptr, ptr + len),
+                // which nothing else uses yet. MADV_HUGEPAGE and MADV_POPULATE_WRITE
+                // change how its pages are backed, never their contents; an error
+                // (e.g. EINVAL on an old kernel) leaves everything as it was, so it is
+                // ignored.
+                unsafe { libc::madvise(first as *mut libc::c_void, last - first, advice) };
+            };
+            if len >= HUGE_PAGE_BYTES {
+                advise(libc::MADV_HUGEPAGE);
             }
+            advise(libc::MADV_POPULATE_WRITE);
         }
     }
     #[cfg(not(target_os = "linux"))]
