@@ -150,6 +150,15 @@ def test_views_keep_the_memory_alive(blobby: np.ndarray) -> None:
     assert (views[0] == 1).all()
 
 
+def test_results_do_not_own_their_data(blobby: np.ndarray) -> None:
+    """The one visible difference from ``np.empty``: the memory belongs to the base."""
+    out = ap.anomaly_map_to_color_map(blobby)
+    assert not out.flags.owndata
+    with pytest.raises(ValueError, match="does not own its data"):
+        out.resize((10, 10, 3))
+    assert np.resize(out, (10, 10, 3)).shape == (10, 10, 3)
+
+
 def test_pickle_copy_and_asarray(blobby: np.ndarray) -> None:
     out = ap.anomaly_map_to_color_map(blobby)
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):

@@ -1,7 +1,7 @@
 //! Output memory: recycled result buffers whose pages are already mapped.
 //!
 //! A fresh multi-megabyte result would otherwise take one page fault per 4 KiB page as
-//! the kernel first writes it. `np.empty` cannot avoid that when the caller interleaves
+//! our kernel first writes it. `np.empty` cannot avoid that when the caller interleaves
 //! other libraries (OpenCV) between our calls: glibc trims its heap or unmaps the
 //! freed block, so every call gets new zero-filled pages (about 0.4 ms of a 1.4 ms
 //! 1024×1024 colour map on this machine kind). So results of at least 256 KiB (the
@@ -22,8 +22,9 @@
 //! freed as soon as it dies). A pipeline holding a colour map, an overlay and a mask of
 //! a 4096² map at once (48 + 48 + 16 MiB) still fits.
 //!
-//! Every pool access happens with the GIL held (allocating, and `Drop` of the Python
-//! object), so the lock is never contended and is never held across `os.fork`.
+//! Every pool access happens with the GIL held (taking a buffer, and `Drop` of the
+//! Python object; a new buffer is mapped with the GIL released but outside the lock), so
+//! the lock is never contended and never held across `os.fork`.
 
 use std::alloc::{self, Layout};
 use std::collections::VecDeque;
