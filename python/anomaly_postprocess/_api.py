@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -27,22 +28,21 @@ from ._args import (
     mask_comparison,
 )
 
-# Fresh results at least this large get their pages mapped in one system call instead
-# of one page fault per 4 KiB page (see src/python/memory.rs).
-_PREFAULT_BYTES = 1 << 18
+# Fresh results at least this large come from a pool of recycled buffers whose pages
+# are already mapped, instead of one page fault per 4 KiB page (see src/python/memory.rs).
+_POOLED_BYTES = 1 << 18
 
 
 def _result(shape: tuple[int, ...], out: object, *inputs: NDArray[Any]) -> NDArray[np.uint8]:
     """The caller's checked ``out=`` array, or a new C-contiguous uint8 array whose
-    pages are ready to be written."""
+    pages are ready to be written (from the output pool when large)."""
     given = as_out(out, shape)
     if given is not None:
         check_no_overlap(given, *inputs)
         return given
-    fresh = np.empty(shape, dtype=np.uint8)
-    if fresh.nbytes >= _PREFAULT_BYTES:
-        _native.prefault(fresh)
-    return fresh
+    if math.prod(shape) >= _POOLED_BYTES:
+        return _native.new_output(shape)
+    return np.empty(shape, dtype=np.uint8)
 
 
 def _per_map(result: NDArray[np.uint8], item_dims: int) -> NDArray[np.uint8]:

@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension. Call the public functions in
 ``anomaly_postprocess`` instead: these expect arrays already in canonical form."""
 
-from typing import TypeAlias
+from typing import TypeAlias, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -9,12 +9,13 @@ from numpy.typing import NDArray
 __all__ = [
     "JET_RGB",
     "PALETTES",
+    "OutputBuffer",
     "boundaries",
     "boxes",
     "color_maps",
     "get_num_threads",
     "masks",
-    "prefault",
+    "new_output",
     "set_num_threads",
     "superimpose_maps",
 ]
@@ -46,10 +47,20 @@ def boundaries(
     color: tuple[int, int, int],
     out: NDArray[np.uint8],
 ) -> None: ...
-def prefault(out: NDArray[np.uint8]) -> None: ...
+
+@final
+class OutputBuffer:  # the ``base`` of a pooled result; not constructible from Python
+    ...
+
+def new_output(shape: tuple[int, ...]) -> NDArray[np.uint8]: ...
+def _pool_stats() -> tuple[int, int]: ...  # free buffers, free bytes
+
+_POOL_LIMITS: tuple[int, int, int]  # max free buffers, max free bytes, max bytes of one
+
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def resize_image(image: NDArray[np.uint8], out: NDArray[np.uint8]) -> None: ...
 def resize_map(map: _Maps, out: _Maps) -> None: ...
 
 __all__ += ["resize_image", "resize_map"]
+__all__ += ["_POOL_LIMITS", "_pool_stats"]

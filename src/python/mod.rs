@@ -42,7 +42,18 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(colormap::color_maps, m)?)?;
     m.add_function(wrap_pyfunction!(blend::superimpose_maps, m)?)?;
     m.add_function(wrap_pyfunction!(mask::masks, m)?)?;
-    m.add_function(wrap_pyfunction!(memory::prefault, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::new_output, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_pool_stats, m)?)?;
+    m.add_class::<memory::OutputBuffer>()?;
+    // The pool's bounds: (free buffers, free bytes, bytes of one buffer). For tests.
+    m.add(
+        "_POOL_LIMITS",
+        (
+            memory::MAX_POOLED_BUFFERS,
+            memory::MAX_POOLED_BYTES,
+            memory::MAX_POOLED_BUFFER_BYTES,
+        ),
+    )?;
     m.add_function(wrap_pyfunction!(regions::boxes, m)?)?;
     m.add_function(wrap_pyfunction!(regions::boundaries, m)?)?;
     m.add_function(wrap_pyfunction!(resize::resize_image, m)?)?;
