@@ -11,7 +11,7 @@
 //! | threshold precision and `compute_mask` | [`mask`] | §3 |
 //! | binary opening with a disk, bit-packed | [`morphology`], [`bitmap`] | §3 step 2 |
 //! | batch axes, parallel batches | [`batch`], [`parallel`] | §4 |
-//! | AVX-512 VBMI inner loops for the two above (chosen at run time) | `vbmi` | §1, §2 |
+//! | AVX-512 VBMI inner loops for the two above (chosen at run time) | [`vbmi`] | §1, §2 |
 //! | 8-connected components: `min_area`, boxes | [`regions`] | issue 5 |
 //! | mask outlines (`mark_boundaries`) | [`outline`] | issue 5 |
 
@@ -30,7 +30,7 @@ pub mod regions;
 pub mod resize;
 mod rows;
 #[cfg(target_arch = "x86_64")]
-mod vbmi;
+pub mod vbmi;
 
 #[cfg(feature = "python")]
 mod python;

@@ -139,8 +139,8 @@ unsafe fn unpack_rows_avx512(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
 
 fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
-        // SAFETY: the features were just checked.
+    if crate::vbmi::avx512bw_enabled() {
+        // SAFETY: the CPU has the features.
         return unsafe { unpack_rows_avx512(bits, out) };
     }
     unpack_rows_portable(bits, out)

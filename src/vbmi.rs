@@ -13,6 +13,7 @@
 //! `f32::mul_add`.
 
 use core::arch::x86_64::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::blend::AddWeighted;
 use crate::levels::{levels_of_row, LevelScale, MapFloat};
@@ -20,11 +21,28 @@ use crate::levels::{levels_of_row, LevelScale, MapFloat};
 /// Pixels per step: one register of levels.
 pub(crate) const CHUNK: usize = 64;
 
-/// Whether this CPU runs the kernels of this module (checked once by std, then cached).
-pub(crate) fn detected() -> bool {
-    is_x86_feature_detected!("avx512f")
+/// Whether the hand-written AVX-512 loops may run (see [`set_hand_written_simd`]).
+static HAND_WRITTEN_SIMD: AtomicBool = AtomicBool::new(true);
+
+/// Turns the hand-written AVX-512 loops (this module's, and the mask unpacking) off or
+/// back on, for the whole process; off, every kernel runs its compiler-vectorised
+/// portable loop. For tests, which compare the two, and for debugging: both give the
+/// same bytes.
+pub fn set_hand_written_simd(enabled: bool) {
+    HAND_WRITTEN_SIMD.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether AVX-512 F and BW loops may run: the CPU has them and they are not turned off.
+pub(crate) fn avx512bw_enabled() -> bool {
+    HAND_WRITTEN_SIMD.load(Ordering::Relaxed)
+        && is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512vbmi")
+}
+
+/// Whether the kernels of this module may run: the CPU has AVX-512 F, BW and VBMI
+/// (checked once by std, then cached) and they are not turned off.
+pub(crate) fn detected() -> bool {
+    avx512bw_enabled() && is_x86_feature_detected!("avx512vbmi")
 }
 
 /// A 256-entry RGB palette as three planes of four 64-byte registers each.
