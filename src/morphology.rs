@@ -19,6 +19,8 @@ use crate::bitmap::BitMatrix;
 trait Op: Copy {
     /// The value of pixels outside the image, which leaves a combination unchanged.
     const OUTSIDE: u64;
+    /// The word that a combination can never leave: 0 for erosion, all ones for dilation.
+    const ABSORBING: u64 = !Self::OUTSIDE;
     fn combine(a: u64, b: u64) -> u64;
 }
 
@@ -63,11 +65,49 @@ fn disk_covers_image(radius: u64, rows: usize, cols: usize) -> bool {
     r2 >= h * h + w * w
 }
 
-/// Appends row `row` to a flat buffer of guarded rows: `guard` words of outside pixels,
-/// the row (its padding bits set to outside), `guard` words of outside pixels. Shifts by
-/// up to `64 · (guard − 1)` pixels then need no bounds checks, and every pass over a
-/// strip of rows is one long loop.
-fn push_guarded<O: Op>(buffer: &mut Vec<u64>, row: &[u64], guard: usize, pad: u64) {
+/// The row offsets that share one run half-width: `d_min..=d_max` all have
+/// `w(d) = width`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct WidthGroup {
+    width: usize,
+    d_min: usize,
+    d_max: usize,
+}
+
+/// The disk's rows grouped by half-width, narrowest (outermost rows) first.
+fn width_groups(half_widths: &[usize]) -> Vec<WidthGroup> {
+    let mut groups: Vec<WidthGroup> = Vec::new();
+    for (d, &width) in half_widths.iter().enumerate().rev() {
+        match groups.last_mut() {
+            Some(g) if g.width == width => g.d_min = d,
+            _ => groups.push(WidthGroup {
+                width,
+                d_min: d,
+                d_max: d,
+            }),
+        }
+    }
+    groups
+}
+
+/// One widening step from half-width `from` towards `to`: the shift `a` and whether
+/// the unshifted runs take part. `H_{b+a}(x) = H_b(x − a) ∘ H_b(x + a)` holds when the
+/// two windows `[x − a − b, x − a + b]` and `[x + a − b, x + a + b]` touch, i.e.
+/// `a ≤ b`; with `H_b(x)` as a third term, when `a ≤ 2b + 1`. So every step at least
+/// doubles the width until the target is near.
+fn widening_step(from: usize, to: usize) -> (usize, bool) {
+    let a = to - from;
+    if a <= from {
+        (a, false)
+    } else {
+        (a.min(2 * from + 1), true)
+    }
+}
+
+/// Appends `row` to a flat buffer of guarded rows: `guard` words of outside pixels,
+/// the row (its padding bits set to outside), `guard` words of outside pixels. Returns
+/// whether the row is all outside pixels.
+fn push_guarded<O: Op>(buffer: &mut Vec<u64>, row: &[u64], guard: usize, pad: u64) -> bool {
     let start = buffer.len();
     buffer.resize(start + row.len() + 2 * guard, O::OUTSIDE);
     let inner = &mut buffer[start + guard..start + guard + row.len()];
@@ -75,46 +115,64 @@ fn push_guarded<O: Op>(buffer: &mut Vec<u64>, row: &[u64], guard: usize, pad: u6
     if let Some(last) = inner.last_mut() {
         *last = (*last & !pad) | (O::OUTSIDE & pad);
     }
+    inner.iter().fold(0, |diff, &w| diff | (w ^ O::OUTSIDE)) == 0
 }
 
-/// `runs[i] = combine(runs[i], source shifted by +k, source shifted by −k)` over the
-/// whole plane but its outermost guards, where "shifted by +k" puts the source's pixel
-/// `x + k` at `x`. Guard words of `runs` get meaningless values, which are never read
-/// back into inner words.
+/// `out[k] = inp[k + a] ∘ inp[k − a]` (bit positions; with `centre`, also `∘ inp[k]`)
+/// for every word `k` in `range`. Reads up to `a / 64 + 1` words either side of it.
 #[inline(always)]
-fn widen_runs<O: Op>(runs: &mut [u64], source: &[u64], guard: usize, k: usize) {
-    let (q, s) = (k / 64, (k % 64) as u32);
-    debug_assert!(q < guard);
-    let n = runs.len() - 2 * guard;
-    let runs = &mut runs[guard..guard + n];
-    // Word j of the runs sits at source word j; these are source words j + q, j + q + 1,
-    // j − q and j − q − 1, as slices zipped below so that the loop has no bounds checks.
-    let ahead = &source[guard + q..guard + q + n];
-    let ahead_next = &source[guard + q + 1..guard + q + 1 + n];
-    let behind = &source[guard - q..guard - q + n];
-    let behind_prev = &source[guard - q - 1..guard - q - 1 + n];
-    let words = runs
+fn shift_step<O: Op>(
+    out: &mut [u64],
+    inp: &[u64],
+    range: std::ops::Range<usize>,
+    a: usize,
+    centre: bool,
+) {
+    let (q, s) = (a / 64, (a % 64) as u32);
+    let (start, n) = (range.start, range.len());
+    let out = &mut out[range];
+    let here = &inp[start..start + n];
+    let ahead = &inp[start + q..start + q + n];
+    let behind = &inp[start - q..start - q + n];
+    if s == 0 {
+        let words = out.iter_mut().zip(here).zip(ahead.iter().zip(behind));
+        for ((o, &h), (&r, &l)) in words {
+            let v = O::combine(r, l);
+            *o = if centre { O::combine(v, h) } else { v };
+        }
+        return;
+    }
+    let ahead_next = &inp[start + q + 1..start + q + 1 + n];
+    let behind_prev = &inp[start - q - 1..start - q - 1 + n];
+    let words = out
         .iter_mut()
+        .zip(here)
         .zip(ahead.iter().zip(ahead_next))
         .zip(behind.iter().zip(behind_prev));
-    if s == 0 {
-        for ((w, (&a, _)), (&b, _)) in words {
-            *w = O::combine(*w, O::combine(a, b));
-        }
-    } else {
-        for ((w, (&a, &a_next)), (&b, &b_prev)) in words {
-            let right = (a >> s) | (a_next << (64 - s));
-            let left = (b << s) | (b_prev >> (64 - s));
-            *w = O::combine(*w, O::combine(right, left));
-        }
+    for (((o, &h), (&r, &r_next)), (&l, &l_prev)) in words {
+        let right = (r >> s) | (r_next << (64 - s));
+        let left = (l << s) | (l_prev >> (64 - s));
+        let v = O::combine(right, left);
+        *o = if centre { O::combine(v, h) } else { v };
     }
 }
 
+/// `acc[k] = acc[k] ∘ terms[0][k] ∘ …`; returns whether `acc` is now all absorbing
+/// words (then no further term can change it).
 #[inline(always)]
-fn combine_into<O: Op>(acc: &mut [u64], other: &[u64]) {
-    for (a, &b) in acc.iter_mut().zip(other) {
-        *a = O::combine(*a, b);
+fn combine_terms<O: Op, const T: usize>(acc: &mut [u64], terms: [&[u64]; T]) -> bool {
+    let n = acc.len();
+    let terms = terms.map(|t| &t[..n]);
+    let mut diff = 0;
+    for (k, a) in acc.iter_mut().enumerate() {
+        let mut v = *a;
+        for t in &terms {
+            v = O::combine(v, t[k]);
+        }
+        *a = v;
+        diff |= v ^ O::ABSORBING;
     }
+    diff == 0
 }
 
 /// Erosion or dilation of `mask` by `disk(radius)` in place, pixels outside ignored.
@@ -143,69 +201,109 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
         return;
     }
     let half_widths = disk_half_widths(radius, rows, cols);
+    let groups = width_groups(&half_widths);
     let reach = half_widths.len() - 1; // rows above and below that the disk reaches
-    let guard = half_widths[0] / 64 + 1; // the centre row's run is the widest
+    // The centre row's run is the widest: a guard that wide keeps every run's window
+    // inside its own row's guards, and also bounds every shift.
+    let guard = half_widths[0] / 64 + 1;
     let wpr = mask.words_per_row();
     let stride = wpr + 2 * guard;
     let pad = !mask.last_word_mask();
+    let keep = !pad;
     // Strips of output rows, each with the `reach` rows around it, keep every pass in
-    // L1/L2 cache; the runs of those extra rows are computed twice, a small price.
-    let strip = (2 * reach).max(64);
-    let mut source = Vec::with_capacity((strip + 2 * reach) * stride);
-    let mut runs = Vec::with_capacity(source.capacity());
+    // L1/L2 cache. Only the narrow runs are needed that far out, so the overlap costs
+    // little.
+    let strip = (2 * reach).max(64).min(rows);
+    // Row buffers: `guard` spare words, then guarded rows `first − reach .. end + reach`
+    // (outside pixels for rows outside the image), then `guard` spare words, so that
+    // shifted reads of any row stay in the buffer.
+    let capacity = (strip + 2 * reach) * stride + 2 * guard;
+    let mut source = Vec::with_capacity(capacity);
+    let mut runs = vec![O::OUTSIDE; capacity];
+    let mut next_runs = vec![O::OUTSIDE; capacity];
     let mut acc = vec![O::OUTSIDE; strip * stride];
+    let outside_row = vec![O::OUTSIDE; wpr];
     // Original rows [kept_from, first) of the rows already overwritten.
     let mut kept: Vec<u64> = Vec::with_capacity(reach * wpr);
     let mut kept_from = 0;
     for first in (0..rows).step_by(strip) {
         let end = (first + strip).min(rows);
-        let (lo, hi) = (first.saturating_sub(reach), (end + reach).min(rows));
+        let n = end - first;
         source.clear();
-        for y in lo..hi {
-            let row = if y < first {
-                &kept[(y - kept_from) * wpr..(y - kept_from + 1) * wpr]
+        source.resize(guard, O::OUTSIDE);
+        let mut all_outside = true;
+        for y in first as isize - reach as isize..(end + reach) as isize {
+            let row = if y < 0 || y >= rows as isize {
+                &outside_row[..]
+            } else if (y as usize) < first {
+                let i = y as usize - kept_from;
+                &kept[i * wpr..(i + 1) * wpr]
             } else {
-                mask.row(y)
+                mask.row(y as usize)
             };
-            push_guarded::<O>(&mut source, row, guard, pad);
+            all_outside &= push_guarded::<O>(&mut source, row, guard, pad);
         }
-        // `runs` holds, per row, the horizontal erosion/dilation by a run of half-width
-        // `run_width`, grown one pixel a side at a time from the source.
-        runs.clear();
-        runs.extend_from_slice(&source);
-        let mut run_width = 0usize;
-        let acc = &mut acc[..(end - first) * stride];
-        acc.fill(O::OUTSIDE);
-        // From the widest row offset to the centre, half-widths only grow.
-        for d in (0..=reach).rev() {
-            while run_width < half_widths[d] {
-                run_width += 1;
-                widen_runs::<O>(&mut runs, &source, guard, run_width);
-            }
-            // Output row y takes the runs of rows y + d and y − d where they exist;
-            // rows outside the image would leave it unchanged.
-            let below = (end - first).min(rows.saturating_sub(first + d));
-            if below > 0 {
-                let from = (first + d - lo) * stride;
-                combine_into::<O>(
-                    &mut acc[..below * stride],
-                    &runs[from..from + below * stride],
-                );
-            }
-            let skip = d.saturating_sub(first); // output rows with no row y − d
-            if d > 0 && skip < end - first {
-                let from = (first + skip - d - lo) * stride;
-                let len = (end - first - skip) * stride;
-                combine_into::<O>(&mut acc[skip * stride..], &runs[from..from + len]);
-            }
-        }
+        source.resize(source.len() + guard, O::OUTSIDE);
+        // Row `first + i ± d` of the image is row `reach + i ± d` of the buffers.
+        let row_start = |i: usize| guard + i * stride;
         // The next strip reads original rows from `end − reach` on: keep them.
         kept_from = end.saturating_sub(reach).max(first);
         kept.clear();
         for y in kept_from..end {
             kept.extend_from_slice(mask.row(y));
         }
-        let keep = !pad;
+        let acc = &mut acc[..n * stride];
+        let mut settled = all_outside; // every output word is already known
+        if all_outside {
+            // Nothing but outside pixels in reach: the result is outside pixels too.
+            acc.fill(O::OUTSIDE);
+        } else {
+            // The centre rows themselves are part of the disk. Guards and padding bits
+            // of `acc` start absorbing, so that they stay so and the early exit test
+            // below is one test over the whole buffer.
+            acc.copy_from_slice(&source[row_start(reach)..row_start(reach + n)]);
+            for row in acc.chunks_exact_mut(stride) {
+                row[..guard].fill(O::ABSORBING);
+                row[guard + wpr..].fill(O::ABSORBING);
+                row[guard + wpr - 1] |= O::ABSORBING & pad;
+            }
+            settled = acc.iter().all(|&w| w == O::ABSORBING);
+        }
+        let mut width = 0;
+        for group in &groups {
+            if settled {
+                break;
+            }
+            // Only rows within `d_max` of the strip still need runs this wide.
+            let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
+            while width < group.width {
+                let (a, centre) = widening_step(width, group.width);
+                let from = if width == 0 { &source } else { &runs };
+                shift_step::<O>(&mut next_runs, from, needed.clone(), a, centre);
+                std::mem::swap(&mut runs, &mut next_runs);
+                width += a;
+            }
+            let current = if width == 0 { &source } else { &runs };
+            let term = |row: usize| &current[row_start(row)..row_start(row + n)];
+            // Output row i takes rows i ± d for every d of the group, several per pass.
+            let mut d = group.d_min;
+            while d <= group.d_max && !settled {
+                settled = if d == 0 {
+                    combine_terms::<O, 1>(acc, [term(reach)])
+                } else if d < group.d_max {
+                    let pair = [term(reach + d), term(reach - d)];
+                    let next = [term(reach + d + 1), term(reach - d - 1)];
+                    d += 1;
+                    combine_terms::<O, 4>(acc, [pair[0], pair[1], next[0], next[1]])
+                } else {
+                    combine_terms::<O, 2>(acc, [term(reach + d), term(reach - d)])
+                };
+                d += 1;
+            }
+        }
+        if settled && !all_outside {
+            acc.fill(O::ABSORBING);
+        }
         for (y, row) in acc.chunks_exact(stride).enumerate() {
             let dst = mask.row_mut(first + y);
             dst.copy_from_slice(&row[guard..guard + wpr]);
