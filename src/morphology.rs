@@ -104,29 +104,29 @@ fn widening_step(from: usize, to: usize) -> (usize, bool) {
     }
 }
 
-/// Appends `row` to a flat buffer of guarded rows: `guard` words of outside pixels,
-/// the row (its padding bits set to outside), `guard` words of outside pixels. Returns
-/// whether the row is all outside pixels.
-fn push_guarded<O: Op>(buffer: &mut Vec<u64>, row: &[u64], guard: usize, pad: u64) -> bool {
-    let start = buffer.len();
-    buffer.resize(start + row.len() + 2 * guard, O::OUTSIDE);
-    let inner = &mut buffer[start + guard..start + guard + row.len()];
-    inner.copy_from_slice(row);
-    if let Some(last) = inner.last_mut() {
-        *last = (*last & !pad) | (O::OUTSIDE & pad);
+/// Copies `row` into the inner words of a guarded row, its padding bits set to outside
+/// pixels; returns whether the row is all outside pixels.
+#[inline(always)]
+fn load_row<O: Op>(inner: &mut [u64], row: &[u64], pad: u64) -> bool {
+    let (last, body) = inner.split_last_mut().expect("rows have at least one word");
+    // Copied word by word rather than by `memcpy`, whose stores the test would wait on.
+    let mut diff = 0;
+    for (dst, &word) in body.iter_mut().zip(row) {
+        *dst = word;
+        diff |= word ^ O::OUTSIDE;
     }
-    inner.iter().fold(0, |diff, &w| diff | (w ^ O::OUTSIDE)) == 0
+    *last = (row[row.len() - 1] & !pad) | (O::OUTSIDE & pad);
+    diff | (*last ^ O::OUTSIDE) == 0
 }
 
 /// `out[k] = inp[k + a] ∘ inp[k − a]` (bit positions; with `centre`, also `∘ inp[k]`)
 /// for every word `k` in `range`. Reads up to `a / 64 + 1` words either side of it.
 #[inline(always)]
-fn shift_step<O: Op>(
+fn shift_step<O: Op, const CENTRE: bool>(
     out: &mut [u64],
     inp: &[u64],
     range: std::ops::Range<usize>,
     a: usize,
-    centre: bool,
 ) {
     let (q, s) = (a / 64, (a % 64) as u32);
     let (start, n) = (range.start, range.len());
@@ -138,7 +138,7 @@ fn shift_step<O: Op>(
         let words = out.iter_mut().zip(here).zip(ahead.iter().zip(behind));
         for ((o, &h), (&r, &l)) in words {
             let v = O::combine(r, l);
-            *o = if centre { O::combine(v, h) } else { v };
+            *o = if CENTRE { O::combine(v, h) } else { v };
         }
         return;
     }
@@ -153,24 +153,41 @@ fn shift_step<O: Op>(
         let right = (r >> s) | (r_next << (64 - s));
         let left = (l << s) | (l_prev >> (64 - s));
         let v = O::combine(right, left);
-        *o = if centre { O::combine(v, h) } else { v };
+        *o = if CENTRE { O::combine(v, h) } else { v };
     }
 }
 
-/// `acc[k] = acc[k] ∘ terms[0][k] ∘ …`; returns whether `acc` is now all absorbing
-/// words (then no further term can change it).
+/// `acc[k] = acc[k] ∘ terms[0][k] ∘ …` for one, two or four terms; returns whether
+/// `acc` is now all absorbing words (then no further term can change it).
 #[inline(always)]
-fn combine_terms<O: Op, const T: usize>(acc: &mut [u64], terms: [&[u64]; T]) -> bool {
+fn combine_terms<O: Op>(acc: &mut [u64], terms: &[&[u64]]) -> bool {
     let n = acc.len();
-    let terms = terms.map(|t| &t[..n]);
     let mut diff = 0;
-    for (k, a) in acc.iter_mut().enumerate() {
-        let mut v = *a;
-        for t in &terms {
-            v = O::combine(v, t[k]);
+    match *terms {
+        [t0] => {
+            for (a, &b0) in acc.iter_mut().zip(&t0[..n]) {
+                let v = O::combine(*a, b0);
+                *a = v;
+                diff |= v ^ O::ABSORBING;
+            }
         }
-        *a = v;
-        diff |= v ^ O::ABSORBING;
+        [t0, t1] => {
+            for (a, (&b0, &b1)) in acc.iter_mut().zip(t0[..n].iter().zip(&t1[..n])) {
+                let v = O::combine(*a, O::combine(b0, b1));
+                *a = v;
+                diff |= v ^ O::ABSORBING;
+            }
+        }
+        [t0, t1, t2, t3] => {
+            let pairs = t0[..n].iter().zip(&t1[..n]);
+            let more = t2[..n].iter().zip(&t3[..n]);
+            for (a, ((&b0, &b1), (&b2, &b3))) in acc.iter_mut().zip(pairs.zip(more)) {
+                let v = O::combine(O::combine(*a, O::combine(b0, b1)), O::combine(b2, b3));
+                *a = v;
+                diff |= v ^ O::ABSORBING;
+            }
+        }
+        _ => unreachable!("one, two or four terms"),
     }
     diff == 0
 }
@@ -203,8 +220,8 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
     let half_widths = disk_half_widths(radius, rows, cols);
     let groups = width_groups(&half_widths);
     let reach = half_widths.len() - 1; // rows above and below that the disk reaches
-    // The centre row's run is the widest: a guard that wide keeps every run's window
-    // inside its own row's guards, and also bounds every shift.
+                                       // The centre row's run is the widest: a guard that wide keeps every run's window
+                                       // inside its own row's guards, and also bounds every shift.
     let guard = half_widths[0] / 64 + 1;
     let wpr = mask.words_per_row();
     let stride = wpr + 2 * guard;
@@ -216,98 +233,114 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
     let strip = (2 * reach).max(64).min(rows);
     // Row buffers: `guard` spare words, then guarded rows `first − reach .. end + reach`
     // (outside pixels for rows outside the image), then `guard` spare words, so that
-    // shifted reads of any row stay in the buffer.
+    // shifted reads of any row stay in the buffer. Guards of `source` are never written.
     let capacity = (strip + 2 * reach) * stride + 2 * guard;
-    let mut source = Vec::with_capacity(capacity);
+    // Buffer row i (image row first − reach + i) starts at its leading guard here.
+    let row_start = |i: usize| guard + i * stride;
+    let mut source = vec![O::OUTSIDE; capacity];
+    let mut source_outside = vec![false; strip + 2 * reach]; // per buffer row
     let mut runs = vec![O::OUTSIDE; capacity];
     let mut next_runs = vec![O::OUTSIDE; capacity];
+    // Which bits of `acc` are pixels: guards and padding bits of `acc` start absorbing,
+    // so that they stay so and the early exit test is one test over the whole buffer.
+    let mut pixels = vec![0; strip * stride];
+    for row in pixels.chunks_exact_mut(stride) {
+        row[guard..guard + wpr].fill(u64::MAX);
+        row[guard + wpr - 1] = keep;
+    }
     let mut acc = vec![O::OUTSIDE; strip * stride];
-    let outside_row = vec![O::OUTSIDE; wpr];
-    // Original rows [kept_from, first) of the rows already overwritten.
-    let mut kept: Vec<u64> = Vec::with_capacity(reach * wpr);
-    let mut kept_from = 0;
+    let mut carried = 0; // buffer rows already loaded by the previous strip
     for first in (0..rows).step_by(strip) {
         let end = (first + strip).min(rows);
         let n = end - first;
-        source.clear();
-        source.resize(guard, O::OUTSIDE);
-        let mut all_outside = true;
-        for y in first as isize - reach as isize..(end + reach) as isize {
-            let row = if y < 0 || y >= rows as isize {
-                &outside_row[..]
-            } else if (y as usize) < first {
-                let i = y as usize - kept_from;
-                &kept[i * wpr..(i + 1) * wpr]
+        for i in carried..n + 2 * reach {
+            let y = (first + i).wrapping_sub(reach);
+            let inner = &mut source[row_start(i) + guard..row_start(i) + guard + wpr];
+            source_outside[i] = if y < rows {
+                load_row::<O>(inner, mask.row(y), pad)
             } else {
-                mask.row(y as usize)
+                inner.fill(O::OUTSIDE);
+                true
             };
-            all_outside &= push_guarded::<O>(&mut source, row, guard, pad);
         }
-        source.resize(source.len() + guard, O::OUTSIDE);
-        // Row `first + i ± d` of the image is row `reach + i ± d` of the buffers.
-        let row_start = |i: usize| guard + i * stride;
-        // The next strip reads original rows from `end − reach` on: keep them.
-        kept_from = end.saturating_sub(reach).max(first);
-        kept.clear();
-        for y in kept_from..end {
-            kept.extend_from_slice(mask.row(y));
-        }
-        let acc = &mut acc[..n * stride];
-        let mut settled = all_outside; // every output word is already known
-        if all_outside {
+        let rows_out = &mut mask.words_mut()[first * wpr..end * wpr];
+        let mut settled = None; // the value of every output word, once known
+        if source_outside[..n + 2 * reach].iter().all(|&o| o) {
             // Nothing but outside pixels in reach: the result is outside pixels too.
-            acc.fill(O::OUTSIDE);
+            settled = Some(O::OUTSIDE);
         } else {
-            // The centre rows themselves are part of the disk. Guards and padding bits
-            // of `acc` start absorbing, so that they stay so and the early exit test
-            // below is one test over the whole buffer.
-            acc.copy_from_slice(&source[row_start(reach)..row_start(reach + n)]);
-            for row in acc.chunks_exact_mut(stride) {
-                row[..guard].fill(O::ABSORBING);
-                row[guard + wpr..].fill(O::ABSORBING);
-                row[guard + wpr - 1] |= O::ABSORBING & pad;
+            // The centre rows themselves are part of the disk.
+            let acc = &mut acc[..n * stride];
+            let centre = &source[row_start(reach)..row_start(reach + n)];
+            let mut diff = 0;
+            for ((a, &c), &m) in acc.iter_mut().zip(centre).zip(&pixels) {
+                *a = (c & m) | (O::ABSORBING & !m);
+                diff |= *a ^ O::ABSORBING;
             }
-            settled = acc.iter().all(|&w| w == O::ABSORBING);
-        }
-        let mut width = 0;
-        for group in &groups {
-            if settled {
-                break;
-            }
-            // Only rows within `d_max` of the strip still need runs this wide.
-            let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
-            while width < group.width {
-                let (a, centre) = widening_step(width, group.width);
-                let from = if width == 0 { &source } else { &runs };
-                shift_step::<O>(&mut next_runs, from, needed.clone(), a, centre);
-                std::mem::swap(&mut runs, &mut next_runs);
-                width += a;
-            }
-            let current = if width == 0 { &source } else { &runs };
-            let term = |row: usize| &current[row_start(row)..row_start(row + n)];
-            // Output row i takes rows i ± d for every d of the group, several per pass.
-            let mut d = group.d_min;
-            while d <= group.d_max && !settled {
-                settled = if d == 0 {
-                    combine_terms::<O, 1>(acc, [term(reach)])
-                } else if d < group.d_max {
-                    let pair = [term(reach + d), term(reach - d)];
-                    let next = [term(reach + d + 1), term(reach - d - 1)];
+            let mut done = diff == 0;
+            let mut width = 0;
+            for group in &groups {
+                if done {
+                    break;
+                }
+                // Only rows within `d_max` of the strip still need runs this wide.
+                let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
+                while width < group.width {
+                    let (a, centre) = widening_step(width, group.width);
+                    let from = if width == 0 { &source } else { &runs };
+                    if centre {
+                        shift_step::<O, true>(&mut next_runs, from, needed.clone(), a);
+                    } else {
+                        shift_step::<O, false>(&mut next_runs, from, needed.clone(), a);
+                    }
+                    std::mem::swap(&mut runs, &mut next_runs);
+                    width += a;
+                }
+                let current = if width == 0 { &source } else { &runs };
+                let term = |row: usize| &current[row_start(row)..row_start(row + n)];
+                // Output row i takes rows i ± d for every d of the group, several per pass.
+                let mut d = group.d_min;
+                while d <= group.d_max && !done {
+                    done = if d == 0 {
+                        combine_terms::<O>(acc, &[term(reach)])
+                    } else if d < group.d_max {
+                        d += 1;
+                        combine_terms::<O>(
+                            acc,
+                            &[
+                                term(reach + d - 1),
+                                term(reach - d + 1),
+                                term(reach + d),
+                                term(reach - d),
+                            ],
+                        )
+                    } else {
+                        combine_terms::<O>(acc, &[term(reach + d), term(reach - d)])
+                    };
                     d += 1;
-                    combine_terms::<O, 4>(acc, [pair[0], pair[1], next[0], next[1]])
-                } else {
-                    combine_terms::<O, 2>(acc, [term(reach + d), term(reach - d)])
-                };
-                d += 1;
+                }
+            }
+            if done {
+                settled = Some(O::ABSORBING);
+            } else {
+                for (dst, row) in rows_out.chunks_exact_mut(wpr).zip(acc.chunks_exact(stride)) {
+                    dst.copy_from_slice(&row[guard..guard + wpr]);
+                    dst[wpr - 1] &= keep;
+                }
             }
         }
-        if settled && !all_outside {
-            acc.fill(O::ABSORBING);
+        if let Some(word) = settled {
+            rows_out.fill(word);
+            for dst in rows_out.chunks_exact_mut(wpr) {
+                dst[wpr - 1] &= keep;
+            }
         }
-        for (y, row) in acc.chunks_exact(stride).enumerate() {
-            let dst = mask.row_mut(first + y);
-            dst.copy_from_slice(&row[guard..guard + wpr]);
-            dst[wpr - 1] &= keep;
+        // The next strip's first rows are this one's last, as read before it wrote.
+        if end < rows {
+            let (from, to) = (row_start(n), row_start(n + 2 * reach));
+            source.copy_within(from..to, row_start(0));
+            source_outside.copy_within(n..n + 2 * reach, 0);
+            carried = 2 * reach;
         }
     }
 }
