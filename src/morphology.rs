@@ -411,25 +411,21 @@ mod tests {
 
     fn naive(src: &BitMatrix, radius: i64, op: Which) -> BitMatrix {
         let (rows, cols) = (src.rows() as i64, src.cols() as i64);
+        // The disk's offsets that land in the image; the first pixel that decides the
+        // result (background for erosion, foreground for dilation) ends the search.
+        let decisive = op == Which::Dilate;
         BitMatrix::from_fn(src.rows(), src.cols(), |y, x| {
-            let mut acc = op == Which::Erode;
-            for dy in -radius..=radius {
-                for dx in -radius..=radius {
-                    if dy * dy + dx * dx > radius * radius {
-                        continue;
+            let (y, x) = (y as i64, x as i64);
+            for dy in (-radius).max(-y)..=radius.min(rows - 1 - y) {
+                for dx in (-radius).max(-x)..=radius.min(cols - 1 - x) {
+                    if dy * dy + dx * dx <= radius * radius
+                        && src.get((y + dy) as usize, (x + dx) as usize) == decisive
+                    {
+                        return decisive;
                     }
-                    let (yy, xx) = (y as i64 + dy, x as i64 + dx);
-                    if yy < 0 || xx < 0 || yy >= rows || xx >= cols {
-                        continue;
-                    }
-                    let v = src.get(yy as usize, xx as usize);
-                    acc = match op {
-                        Which::Erode => acc && v,
-                        Which::Dilate => acc || v,
-                    };
                 }
             }
-            acc
+            !decisive
         })
     }
 
@@ -505,6 +501,126 @@ mod tests {
             for y in 0..9 {
                 assert_eq!(d.row(y)[1] & !d.last_word_mask(), 0);
             }
+        }
+    }
+
+    #[test]
+    fn width_groups_cover_every_row_offset() {
+        for r in 0..200u64 {
+            let widths = disk_half_widths(r, 1000, 1000);
+            let groups = width_groups(&widths);
+            // Narrowest first, strictly widening, and every d in exactly one group.
+            let mut d_next = widths.len();
+            for pair in groups.windows(2) {
+                assert!(pair[0].width < pair[1].width, "r {r}");
+            }
+            for g in &groups {
+                assert_eq!(g.d_max + 1, d_next, "r {r}");
+                d_next = g.d_min;
+                assert!((g.d_min..=g.d_max).all(|d| widths[d] == g.width), "r {r}");
+            }
+            assert_eq!(d_next, 0, "r {r}");
+        }
+    }
+
+    #[test]
+    fn widening_steps_keep_windows_contiguous_and_land_on_every_width() {
+        for r in 0..300u64 {
+            let widths = disk_half_widths(r, 1000, 1000);
+            let mut width = 0;
+            for g in width_groups(&widths) {
+                while width < g.width {
+                    let (a, centre) = widening_step(width, g.width);
+                    assert!(a >= 1 && width + a <= g.width, "r {r}");
+                    // Two windows touch when a ≤ b; the middle one bridges up to 2b + 1.
+                    assert!(
+                        if centre {
+                            a <= 2 * width + 1
+                        } else {
+                            a <= width
+                        },
+                        "r {r}"
+                    );
+                    width += a;
+                }
+                assert_eq!(width, g.width, "r {r}");
+            }
+        }
+    }
+
+    fn check_all(m: &BitMatrix, radii: &[i64], what: &str) {
+        for &r in radii {
+            assert_eq!(
+                erode_disk(m, r as u64),
+                naive(m, r, Which::Erode),
+                "{what} {}x{} r {r} erode",
+                m.rows(),
+                m.cols()
+            );
+            assert_eq!(
+                dilate_disk(m, r as u64),
+                naive(m, r, Which::Dilate),
+                "{what} {}x{} r {r} dilate",
+                m.rows(),
+                m.cols()
+            );
+        }
+    }
+
+    #[test]
+    fn uniform_images_and_the_early_exits() {
+        // An image of one value is its own erosion and dilation, whatever the radius.
+        for (rows, cols) in [(1, 1), (2, 3), (70, 64), (130, 129), (300, 65)] {
+            for value in [false, true] {
+                let m = BitMatrix::from_fn(rows, cols, |_, _| value);
+                for r in (0..=12).chain([16, 31, 32, 33, 63, 64, 65, 70, 500]) {
+                    assert_eq!(erode_disk(&m, r), m, "{rows}x{cols} {value} r {r} erode");
+                    assert_eq!(dilate_disk(&m, r), m, "{rows}x{cols} {value} r {r} dilate");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_features_across_strips_and_words() {
+        // Mostly empty or mostly full images: whole strips take an early exit while
+        // their neighbours do not, features sit on strip and word boundaries.
+        let cases: [(usize, usize, &[i64]); 4] = [
+            (300, 130, &[0, 1, 2, 3, 4, 5, 6, 16, 17]),
+            (150, 193, &[1, 2, 3, 7, 16]),
+            (129, 1, &[1, 4, 16, 40, 70]),
+            (200, 64, &[24, 40, 70]),
+        ];
+        for (rows, cols, radii) in cases {
+            for invert in [false, true] {
+                for (k, (cy, cx)) in [(63, 63), (64, 64), (127, 0), (199, 128), (0, 129)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    // A disk of radius 2 + 5k around (cy, cx), plus a single pixel.
+                    let (cy, cx) = (cy % rows, cx % cols);
+                    let rb = 2 + 5 * k;
+                    let m = BitMatrix::from_fn(rows, cols, |y, x| {
+                        let (dy, dx) = (y.abs_diff(cy), x.abs_diff(cx));
+                        let inside = dy * dy + dx * dx <= rb * rb || (y, x) == (rows / 2, 5);
+                        inside != invert
+                    });
+                    check_all(&m, radii, "blob");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn noise_with_every_radius_up_to_70() {
+        // Dense noise: erosion settles to all zero within a few run widths.
+        let radii: Vec<i64> = (0..=70).collect();
+        for (i, (rows, cols, density)) in [(90, 130, 50), (140, 66, 97), (75, 200, 3)]
+            .into_iter()
+            .enumerate()
+        {
+            let m = random_matrix(rows, cols, 101 + i as u64, density);
+            check_all(&m, &radii, "noise");
         }
     }
 }
