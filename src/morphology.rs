@@ -229,8 +229,9 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
     let keep = !pad;
     // Strips of output rows, each with the `reach` rows around it, keep every pass in
     // L1/L2 cache. Only the narrow runs are needed that far out, so the overlap costs
-    // little.
-    let strip = (2 * reach).max(64).min(rows);
+    // little; short strips also take the early exits below more often (measured: 32
+    // to 64 rows beat 128).
+    let strip = (4 * reach).max(32).min(rows);
     // Row buffers: `guard` spare words, then guarded rows `first − reach .. end + reach`
     // (outside pixels for rows outside the image), then `guard` spare words, so that
     // shifted reads of any row stay in the buffer. Guards of `source` are never written.
