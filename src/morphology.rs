@@ -2,11 +2,28 @@
 //!
 //! The footprint is scikit-image's `disk(r)`: `{(dy, dx) : dy² + dx² ≤ r²}`. A disk is a
 //! stack of horizontal runs: row offset `dy` holds `|dx| ≤ w(|dy|)` with
-//! `w(d) = ⌊√(r² − d²)⌋`. So an erosion is, for every `d`, a horizontal erosion of the
-//! image by a run of half-width `w(d)`, shifted up and down by `d` and ANDed into the
-//! result (dilation: OR). The horizontal runs are grown from narrow to wide, one pixel
-//! a side at a time, and each is used for the row offsets that need it, so the cost is
-//! O(r · H · W / 64) word operations.
+//! `w(d) = ⌊√(r² − d²)⌋`. So an erosion is, for every `d`, a horizontal erosion `H_w(d)`
+//! of the image by a run of half-width `w(d)`, shifted up and down by `d` and ANDed into
+//! the result (dilation: OR).
+//!
+//! - Runs are grown only to the distinct half-widths, narrowest first, each step at
+//!   least doubling the width while far from the next one:
+//!   `H_{b+a}(x) = H_b(x − a) ∘ H_b(x + a)` for `a ≤ b`, and with `∘ H_b(x)` for
+//!   `a ≤ 2b + 1` (the logarithmic decomposition of a line segment, as in van den
+//!   Boomgaard & van Balen, "Methods for fast morphological image transforms using
+//!   bitmapped binary images", CVGIP: Graphical Models and Image Processing, 1992).
+//!   Each step reads one buffer and writes another, over the rows that still need runs
+//!   that wide: the wide runs serve only the rows near the centre.
+//! - All row offsets that share a half-width are combined in one pass, up to four rows
+//!   at a time.
+//! - The image is processed in strips of rows, each with the `r` rows around it, so
+//!   that every pass stays in cache; consecutive strips share those rows.
+//! - Exact early exits, which thresholded maps (large empty or full regions) and noise
+//!   hit often: a strip whose neighbourhood is all outside-valued pixels (0 for
+//!   dilation, 1 for erosion) is left so; and once a strip's result is all absorbing
+//!   words (0 for erosion, 1 for dilation) no further term can change it. The result
+//!   starts as the centre rows themselves, which are in the disk, so a strip of empty
+//!   centre rows is done at once too.
 //!
 //! Pixels outside the image are ignored, which is OpenCV's default border for
 //! `morphologyEx`: erosion sees them as foreground, dilation as background.
@@ -194,9 +211,10 @@ fn combine_terms<O: Op>(acc: &mut [u64], terms: &[&[u64]]) -> bool {
 
 /// Erosion or dilation of `mask` by `disk(radius)` in place, pixels outside ignored.
 ///
-/// Works strip by strip of output rows; each strip reads the `reach` rows around it,
-/// so the original content of the rows just above the next strip is kept aside before
-/// they are overwritten. Extra memory: a few strips, whatever the image size.
+/// Works strip by strip of output rows; each strip reads the `reach` rows around it
+/// into its own buffer, and hands the last `2 · reach` of them, still as they were
+/// before the strip wrote its output, to the next strip. Extra memory: a few strips,
+/// whatever the image size.
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
