@@ -237,9 +237,10 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
     }
     let half_widths = disk_half_widths(radius, rows, cols);
     let groups = width_groups(&half_widths);
-    let reach = half_widths.len() - 1; // rows above and below that the disk reaches
-                                       // The centre row's run is the widest: a guard that wide keeps every run's window
-                                       // inside its own row's guards, and also bounds every shift.
+    // Rows above and below that the disk reaches.
+    let reach = half_widths.len() - 1;
+    // The centre row's run is the widest: a guard that wide keeps every run's window
+    // inside its own row's guards, and also bounds every shift.
     let guard = half_widths[0] / 64 + 1;
     let wpr = mask.words_per_row();
     let stride = wpr + 2 * guard;
@@ -302,7 +303,11 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
                 if done {
                     break;
                 }
-                // Only rows within `d_max` of the strip still need runs this wide.
+                // Only rows within `d_max` of the strip still need runs this wide. Each
+                // step computes whole guarded rows as if the buffer were one long row;
+                // a run value that reads a stale row or another row's guards is never
+                // read back for the pixels of its own row, whose windows (at most
+                // `half_widths[0]` pixels either side) end inside their own guards.
                 let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
                 while width < group.width {
                     let (a, centre) = widening_step(width, group.width);
