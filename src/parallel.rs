@@ -1,10 +1,14 @@
-//! Maps of a batch run in parallel on one rayon pool whose size the user sets.
+//! Maps of a batch run in parallel: the calling thread and the threads of one rayon
+//! pool take maps off a shared counter until none are left.
 //!
-//! A single map always runs on the calling thread: the pool only serves batches.
+//! A single map always runs on the calling thread. For a batch of `n` threads the
+//! caller is one of them and the pool holds the other `n − 1`: the caller starts at
+//! once, while the pool's threads may first have to wake up (on a virtual machine
+//! that can take a good part of a millisecond, as long as a whole small batch).
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// The most threads a pool may have: more would only exhaust the system's threads.
@@ -46,12 +50,17 @@ pub fn set_num_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError
     {
         return Ok(()); // already that size: keep the running pool
     }
-    let pool = ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("anomaly-postprocess-{i}"))
-        .build()?;
+    let pool = build_pool(threads)?;
     *POOL.write().unwrap_or_else(PoisonError::into_inner) = Some((threads, Arc::new(pool)));
     Ok(())
+}
+
+/// The pool for `threads` threads in all: the calling thread and `threads − 1` others.
+fn build_pool(threads: usize) -> Result<ThreadPool, rayon::ThreadPoolBuildError> {
+    ThreadPoolBuilder::new()
+        .num_threads(threads.saturating_sub(1).max(1))
+        .thread_name(|i| format!("anomaly-postprocess-{i}"))
+        .build()
 }
 
 fn pool() -> Option<Arc<ThreadPool>> {
@@ -62,28 +71,92 @@ fn pool() -> Option<Arc<ThreadPool>> {
     let mut guard = POOL.write().unwrap_or_else(PoisonError::into_inner);
     if guard.is_none() {
         let threads = default_threads();
-        let pool = ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("anomaly-postprocess-{i}"))
-            .build()
-            .ok()?;
+        let pool = build_pool(threads).ok()?;
         *guard = Some((threads, Arc::new(pool)));
     }
     guard.as_ref().map(|(_, pool)| Arc::clone(pool))
 }
 
-/// `work` applied to every item, results in item order: in parallel on the pool when
-/// there are several items and more than one thread, else on the calling thread.
+/// `work` applied to every item, results in item order: on the calling thread and
+/// `num_threads() − 1` pool threads when there are several items, else on the calling
+/// thread alone.
+///
+/// ```
+/// let squares = anomaly_postprocess::parallel::map_items((0..10).collect(), |i: u64| i * i);
+/// assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+/// ```
 pub fn map_items<I, R, F>(items: Vec<I>, work: F) -> Vec<R>
 where
     I: Send,
     R: Send,
     F: Fn(I) -> R + Sync + Send,
 {
-    if items.len() > 1 && num_threads() > 1 {
-        if let Some(pool) = pool() {
-            return pool.install(|| items.into_par_iter().map(&work).collect());
+    let threads = num_threads().min(items.len());
+    let pool = if threads > 1 { pool() } else { None };
+    let Some(pool) = pool else {
+        return items.into_iter().map(work).collect();
+    };
+    let count = items.len();
+    let items: Vec<Mutex<Option<I>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+    let results: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let take_and_run = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = items.get(i) else { break };
+        // Each index is handed out once, so every lock here is uncontended.
+        let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let result = work(item.expect("each item is taken once"));
+        *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    };
+    pool.in_place_scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| take_and_run());
         }
+        take_and_run();
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .expect("every item ran")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_caller_and_the_pool_share_a_batch() {
+        set_num_threads(2).unwrap();
+        let caller = std::thread::current().id();
+        let seen = Mutex::new(HashSet::new());
+        let ids = map_items((0..8).collect(), |i: usize| {
+            let me = std::thread::current().id();
+            seen.lock().unwrap().insert(me);
+            if i == 0 {
+                // Hold the first item until a second thread has taken one (or give up
+                // after 10 s, and the assertion below fails).
+                let start = Instant::now();
+                while seen.lock().unwrap().len() < 2 && start.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            me
+        });
+        let distinct: HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), 2, "{ids:?}");
+        assert!(distinct.contains(&caller));
     }
-    items.into_iter().map(work).collect()
+
+    #[test]
+    fn results_keep_item_order() {
+        set_num_threads(2).unwrap();
+        let out = map_items((0..1000u32).collect(), |i| i.to_string());
+        assert!(out.iter().enumerate().all(|(i, s)| *s == i.to_string()));
+    }
 }
