@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import cv2
@@ -527,3 +528,24 @@ def test_every_width_up_to_200(rng: np.random.Generator) -> None:
                 w,
                 k,
             )
+
+
+def test_weak_threshold_rounding_equals_numpys_cast(rng: np.random.Generator) -> None:
+    """The Python layer rounds a Python-float threshold to float32 without numpy (fast
+    path); it must equal numpy's cast everywhere, overflow to ±inf and subnormals
+    included."""
+    from anomaly_postprocess._args import _round_to_float_dtype
+
+    edges = [0.1, 0.5, 1e39, -1e39, 3.4028235e38, 3.4028235677973366e38, 3.40282357e38]
+    edges += [-3.4028235677973362e38, 1e-46, -1e-46, 7e-46, 2.0**128 - 2.0**103, math.inf]
+    edges += [-math.inf, 2.0**128 - 2.0**104, -0.0]
+    randoms = rng.standard_normal(20000) * 10.0 ** rng.integers(-50, 50, 20000)
+    for value in edges + [float(v) for v in randoms]:
+        with np.errstate(over="ignore"):
+            expected = float(np.asarray(value).astype(np.float32))
+        got = _round_to_float_dtype(value, np.dtype(np.float32))
+        assert got == expected and math.copysign(1, got) == math.copysign(1, expected), value
+        assert _round_to_float_dtype(value, np.dtype(np.float64)) == value
+        with np.errstate(over="ignore"):
+            half = float(np.asarray(value).astype(np.float16))
+        assert _round_to_float_dtype(value, np.dtype(np.float16)) == half

@@ -8,8 +8,10 @@ caller's objects; nothing writes into them.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import struct
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -142,10 +144,24 @@ def check_no_overlap(out: NDArray[np.uint8], *inputs: NDArray[Any]) -> None:
             raise ValueError("out must not share memory with anomaly_map or image")
 
 
+@functools.cache
 def _palette_names() -> dict[str, tuple[int, bytes]]:
     from . import _native
 
     return dict(_native.PALETTES)
+
+
+@functools.cache
+def _palette_values() -> dict[int, bytes]:
+    return dict(_palette_names().values())
+
+
+def _accepted_palettes() -> str:
+    palettes = _palette_names()
+    return (
+        f"one of {sorted(palettes)}, a cv2.COLORMAP_* integer 0..{len(palettes) - 1}, "
+        "or a (256, 3) uint8 RGB table"
+    )
 
 
 def as_palette(colormap: object) -> NDArray[np.uint8] | None:
@@ -156,27 +172,27 @@ def as_palette(colormap: object) -> NDArray[np.uint8] | None:
     ``cv2.COLORMAP_*`` integer, or a user table of shape (256, 3), uint8, RGB.
     """
     palettes = _palette_names()
-    accepted = (
-        f"one of {sorted(palettes)}, a cv2.COLORMAP_* integer 0..{len(palettes) - 1}, "
-        "or a (256, 3) uint8 RGB table"
-    )
     if isinstance(colormap, str):
         entry = palettes.get(colormap.lower())
         if entry is None:
-            raise ValueError(f"colormap must be {accepted}; got unknown name {colormap!r}")
+            raise ValueError(
+                f"colormap must be {_accepted_palettes()}; got unknown name {colormap!r}"
+            )
         value, table = entry
     elif isinstance(colormap, (int, np.integer)) and not isinstance(colormap, (bool, np.bool_)):
-        by_value = dict(palettes.values())
+        by_value = _palette_values()
         if int(colormap) not in by_value:
-            raise ValueError(f"colormap must be {accepted}; got {int(colormap)}")
+            raise ValueError(f"colormap must be {_accepted_palettes()}; got {int(colormap)}")
         value, table = int(colormap), by_value[int(colormap)]
     else:
         try:
             array = np.asarray(colormap)
         except (TypeError, ValueError):
-            raise ValueError(f"colormap must be {accepted}; got {_describe(colormap)}") from None
+            raise ValueError(
+                f"colormap must be {_accepted_palettes()}; got {_describe(colormap)}"
+            ) from None
         if array.shape != (256, 3) or array.dtype != np.uint8:
-            raise ValueError(f"colormap must be {accepted}; got {_describe(array)}")
+            raise ValueError(f"colormap must be {_accepted_palettes()}; got {_describe(array)}")
         return np.ascontiguousarray(array)
     if value == palettes["jet"][0]:
         return None
@@ -218,6 +234,8 @@ def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
 
 def as_min_area(value: object, name: str = "min_area") -> int:
     """A pixel count >= 0."""
+    if type(value) is int and 0 <= value <= 2**62:  # the common case, fast
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= 0, got {_describe(value)}")
     count = int(value)
@@ -252,6 +270,8 @@ def as_flag(value: object, name: str) -> bool:
 
 def as_finite_real(value: object, name: str) -> float:
     """A finite real number (int, float or numpy scalar, not bool)."""
+    if type(value) is float and math.isfinite(value):  # the common case, fast
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite real number, got {_describe(value)}")
     try:
@@ -265,6 +285,8 @@ def as_finite_real(value: object, name: str) -> float:
 
 def as_kernel_size(value: object, name: str = "kernel_size") -> int:
     """A disk radius: an integer >= 0 (an integral float such as 4.0 is accepted)."""
+    if type(value) is int and 0 <= value <= _MAX_KERNEL_SIZE:  # the common case, fast
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer >= 0, got {_describe(value)}")
     if isinstance(value, numbers.Integral):
@@ -285,6 +307,8 @@ def as_kernel_size(value: object, name: str = "kernel_size") -> int:
 
 
 def _as_real_threshold(threshold: object) -> object:
+    if type(threshold) is float and threshold == threshold:  # the common case, fast
+        return threshold
     if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
         threshold = threshold[()]
     if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
@@ -328,6 +352,19 @@ def mask_comparison(array: NDArray[Any], threshold: object) -> tuple[NDArray[Any
     if strong and value > threshold:  # type: ignore[operator]
         value = math.nextafter(value, -math.inf)
     if not strong and array.dtype.kind == "f":
-        with np.errstate(over="ignore"):
-            value = float(np.asarray(value).astype(array.dtype.newbyteorder("=")))
+        value = _round_to_float_dtype(value, array.dtype)
     return array, value
+
+
+def _round_to_float_dtype(value: float, dtype: np.dtype[Any]) -> float:
+    """``value`` rounded to the nearest value of float ``dtype`` (±inf beyond its
+    range), as numpy casts."""
+    if dtype.itemsize == 8:
+        return value
+    if dtype.itemsize == 4:
+        try:
+            return float(struct.unpack("f", struct.pack("f", value))[0])
+        except OverflowError:  # rounds beyond float32's largest value
+            return math.copysign(math.inf, value)
+    with np.errstate(over="ignore"):
+        return float(np.asarray(value).astype(dtype.newbyteorder("=")))
