@@ -28,6 +28,21 @@ static HAND_WRITTEN_SIMD: AtomicBool = AtomicBool::new(true);
 /// back on, for the whole process; off, every kernel runs its compiler-vectorised
 /// portable loop. For tests, which compare the two, and for debugging: both give the
 /// same bytes.
+///
+/// ```
+/// use anomaly_postprocess::colormap::{color_map_into, Palette};
+/// use anomaly_postprocess::vbmi::set_hand_written_simd;
+/// let map = ndarray::Array2::from_shape_fn((3, 130), |(y, x)| (y * 130 + x) as f32);
+/// let colour = |out: &mut ndarray::Array3<u8>| {
+///     color_map_into(map.view(), true, Palette::Jet, out.view_mut()).unwrap()
+/// };
+/// let (mut fast, mut portable) = (ndarray::Array3::zeros((3, 130, 3)), ndarray::Array3::zeros((3, 130, 3)));
+/// colour(&mut fast);
+/// set_hand_written_simd(false);
+/// colour(&mut portable);
+/// set_hand_written_simd(true);
+/// assert_eq!(fast, portable);
+/// ```
 pub fn set_hand_written_simd(enabled: bool) {
     HAND_WRITTEN_SIMD.store(enabled, Ordering::Relaxed);
 }
