@@ -10,6 +10,7 @@ mod mask;
 mod memory;
 mod regions;
 mod resize;
+mod simd;
 mod threads;
 
 use pyo3::exceptions::PyValueError;
@@ -60,7 +61,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(resize::resize_map, m)?)?;
     m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(threads::_set_hand_written_simd, m)?)?;
+    m.add_function(wrap_pyfunction!(simd::_set_hand_written_simd, m)?)?;
     // OpenCV's colormaps: name -> (cv2.COLORMAP_* value, 768 bytes of RGB triples).
     let palettes = pyo3::types::PyDict::new(m.py());
     for (name, value, table) in &crate::palettes::PALETTES {

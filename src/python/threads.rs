@@ -16,13 +16,3 @@ pub(crate) fn set_num_threads(n: usize) -> PyResult<()> {
 pub(crate) fn get_num_threads() -> usize {
     parallel::num_threads()
 }
-
-/// Turns the hand-written AVX-512 loops off or on (tests compare both; same bytes).
-/// Elsewhere than x86-64 there are none and this does nothing.
-#[pyfunction]
-pub(crate) fn _set_hand_written_simd(enabled: bool) {
-    #[cfg(target_arch = "x86_64")]
-    crate::vbmi::set_hand_written_simd(enabled);
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = enabled;
-}
