@@ -22,7 +22,6 @@ is not the contract (results beyond ±2³¹).
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import cv2
@@ -349,13 +348,3 @@ def spec_compute_mask(anomaly_map: Any, threshold: Any, kernel_size: int = 4) ->
     batch_shape, maps = spec_canonical_maps(anomaly_map)
     out = np.stack([spec_compute_mask_2d(m, threshold, kernel_size) for m in maps])
     return out.reshape(batch_shape + out.shape[1:])
-
-
-def owns_memory(out: np.ndarray) -> bool:
-    """SPEC §4's "a new array owning its memory": numpy's own memory (small results) or
-    a buffer of the output pool (src/python/memory.rs) that only this result refers to."""
-    from anomaly_postprocess import _native
-
-    return bool(out.flags.owndata) or (
-        type(out.base) is _native.OutputBuffer and sys.getrefcount(out.base) <= 2
-    )

@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension. Call the public functions in
 ``anomaly_postprocess`` instead: these expect arrays already in canonical form."""
 
-from typing import TypeAlias, final
+from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -9,7 +9,6 @@ from numpy.typing import NDArray
 __all__ = [
     "JET_RGB",
     "PALETTES",
-    "OutputBuffer",
     "boundaries",
     "boxes",
     "color_maps",
@@ -47,11 +46,6 @@ def boundaries(
     color: tuple[int, int, int],
     out: NDArray[np.uint8],
 ) -> None: ...
-
-@final
-class OutputBuffer:  # the ``base`` of a pooled result; not constructible from Python
-    ...
-
 def new_output(shape: tuple[int, ...]) -> NDArray[np.uint8]: ...
 def _pool_stats() -> tuple[int, int]: ...  # free buffers, free bytes
 

@@ -5,36 +5,37 @@
 //! other libraries (OpenCV) between our calls: glibc trims its heap or unmaps the
 //! freed block, so every call gets new zero-filled pages (about 0.4 ms of a 1.4 ms
 //! 1024×1024 colour map on this machine kind). So results of at least 256 KiB (the
-//! threshold is in `_api.py`) come from [`new_output`]: a numpy array over a
-//! 64-byte-aligned buffer owned by an [`OutputBuffer`], its `base`. When the last array
-//! or view over it dies, the buffer goes back to a process-wide pool instead of to the
-//! allocator, still mapped, and the next result of a similar size reuses it.
+//! threshold is in `_api.py`) come from [`new_output`]: a numpy array allocated through
+//! numpy's own memory-handler API (NEP 49, `PyDataMem_SetHandler`, numpy ≥ 1.22) with
+//! our handler set just for that allocation. The array owns its memory like any other
+//! (`flags.owndata`, `resize`, tracemalloc all as usual); numpy keeps the handler with
+//! it and calls our `free` when the array dies, which puts the buffer back into a
+//! process-wide pool instead of releasing it, still mapped, for the next result.
 //!
 //! Reuse: the smallest free buffer that holds the result and is at most twice its size
 //! (a small result never pins a large buffer), the most recently returned of equal
-//! ones; otherwise a new buffer, its pages mapped in one `MADV_POPULATE_WRITE` call. A
-//! reused buffer holds an earlier result's bytes, like `np.empty`; every kernel
-//! overwrites its whole output.
+//! ones; otherwise a new buffer, its pages mapped in one `MADV_POPULATE_WRITE` call
+//! with the GIL released. A reused buffer holds an earlier result's bytes, like
+//! `np.empty`; every kernel overwrites its whole output.
 //!
 //! Bounds, so the pool never hoards memory: at most [`MAX_POOLED_BUFFERS`] free buffers
 //! and [`MAX_POOLED_BYTES`] in total (the least recently returned go first), and no
 //! buffer over [`MAX_POOLED_BUFFER_BYTES`] is kept (a 16384² colour map, 768 MiB, is
 //! freed as soon as it dies). A pipeline holding a colour map, an overlay and a mask of
 //! a 4096² map at once (48 + 48 + 16 MiB) still fits.
-//!
-//! Every pool access happens with the GIL held (taking a buffer, and `Drop` of the
-//! Python object; a new buffer is mapped with the GIL released but outside the lock), so
-//! the lock is never contended and never held across `os.fork`.
 
 use std::alloc::{self, Layout};
-use std::collections::VecDeque;
+use std::cell::Cell;
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard};
 
-use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::PyArrayDyn;
-use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyCapsule;
 
 /// Alignment of every buffer: a cache line, and a full AVX-512 vector.
 const ALIGN: usize = 64;
@@ -124,15 +125,18 @@ fn populate(ptr: NonNull<u8>, len: usize) {
     let _ = (ptr, len);
 }
 
-/// The free buffers, least recently returned first, and their total size.
+/// The free buffers, least recently returned first, and their total size; and the
+/// buffers numpy arrays hold now, by address (numpy's `free` gives only the address).
 struct Pool {
     free: VecDeque<Buffer>,
     bytes: usize,
+    live: BTreeMap<usize, Buffer>,
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     free: VecDeque::new(),
     bytes: 0,
+    live: BTreeMap::new(),
 });
 
 fn pool() -> MutexGuard<'static, Pool> {
@@ -169,23 +173,191 @@ impl Pool {
     }
 }
 
-/// The owner of a result's memory: the `base` of the numpy array [`new_output`] returns
-/// (and of its views). When the last of them dies, the buffer returns to the pool.
-#[pyclass(frozen, module = "anomaly_postprocess._native")]
-pub(crate) struct OutputBuffer {
-    buffer: Option<Buffer>,
+impl Pool {
+    /// Hands `buffer` to numpy: it is live until numpy frees its address.
+    fn lend(&mut self, buffer: Buffer) -> *mut c_void {
+        let ptr = buffer.ptr.as_ptr();
+        self.live.insert(ptr as usize, buffer);
+        ptr.cast()
+    }
+
+    /// The live buffer at `ptr`, taken back from numpy.
+    fn reclaim(&mut self, ptr: *mut c_void) -> Option<Buffer> {
+        self.live.remove(&(ptr as usize))
+    }
 }
 
-impl Drop for OutputBuffer {
-    fn drop(&mut self) {
-        if let Some(buffer) = self.buffer.take() {
-            pool().give_back(buffer);
+thread_local! {
+    /// The buffer [`new_output`] prepared (with the GIL released) for the allocation
+    /// numpy is about to make on this thread through our handler.
+    static PREPARED: Cell<Option<Buffer>> = const { Cell::new(None) };
+}
+
+/// numpy's `PyDataMemAllocator` (numpy/ndarraytypes.h, NEP 49).
+#[repr(C)]
+struct DataMemAllocator {
+    ctx: *mut c_void,
+    malloc: unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void,
+    calloc: unsafe extern "C" fn(*mut c_void, usize, usize) -> *mut c_void,
+    realloc: unsafe extern "C" fn(*mut c_void, *mut c_void, usize) -> *mut c_void,
+    free: unsafe extern "C" fn(*mut c_void, *mut c_void, usize),
+}
+
+/// numpy's `PyDataMem_Handler`: a name, version 1, the allocator.
+#[repr(C)]
+struct DataMemHandler {
+    name: [u8; 127],
+    version: u8,
+    allocator: DataMemAllocator,
+}
+
+// SAFETY: the handler is immutable; its context pointer is null and never dereferenced.
+unsafe impl Sync for DataMemHandler {}
+// SAFETY: as above.
+unsafe impl Send for DataMemHandler {}
+
+const fn handler_name() -> [u8; 127] {
+    let text = b"anomaly_postprocess output pool";
+    let mut name = [0u8; 127];
+    let mut i = 0;
+    while i < text.len() {
+        name[i] = text[i];
+        i += 1;
+    }
+    name
+}
+
+static HANDLER: DataMemHandler = DataMemHandler {
+    name: handler_name(),
+    version: 1,
+    allocator: DataMemAllocator {
+        ctx: std::ptr::null_mut(),
+        malloc: pool_malloc,
+        calloc: pool_calloc,
+        realloc: pool_realloc,
+        free: pool_free,
+    },
+};
+
+/// A buffer of at least `size` bytes: the one [`new_output`] prepared, else one from
+/// the pool, else a new one.
+fn obtain(size: usize) -> Option<Buffer> {
+    match PREPARED.take() {
+        Some(buffer) if buffer.size >= size => Some(buffer),
+        other => {
+            if let Some(unsuitable) = other {
+                pool().give_back(unsuitable);
+            }
+            let recycled = pool().take(size);
+            recycled.or_else(|| Buffer::allocate(size))
         }
     }
 }
 
+// The four functions numpy calls. They never unwind (nothing in them panics but on a
+// broken invariant, and `panic = "unwind"` would abort at the `extern "C"` boundary).
+
+unsafe extern "C" fn pool_malloc(_ctx: *mut c_void, size: usize) -> *mut c_void {
+    match obtain(size) {
+        Some(buffer) => pool().lend(buffer),
+        None => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn pool_calloc(_ctx: *mut c_void, count: usize, size: usize) -> *mut c_void {
+    let Some(bytes) = count.checked_mul(size) else {
+        return std::ptr::null_mut();
+    };
+    match obtain(bytes) {
+        Some(buffer) => {
+            // SAFETY: the buffer holds at least `bytes` writable bytes.
+            unsafe { std::ptr::write_bytes(buffer.ptr.as_ptr(), 0, bytes) };
+            pool().lend(buffer)
+        }
+        None => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn pool_realloc(
+    _ctx: *mut c_void,
+    ptr: *mut c_void,
+    new_size: usize,
+) -> *mut c_void {
+    if ptr.is_null() {
+        // SAFETY: malloc has no preconditions.
+        return unsafe { pool_malloc(std::ptr::null_mut(), new_size) };
+    }
+    let Some(old) = pool().reclaim(ptr) else {
+        return std::ptr::null_mut(); // not ours: cannot happen, numpy pairs handlers
+    };
+    if old.size >= new_size {
+        return pool().lend(old); // still fits, as `realloc` may do in place
+    }
+    let Some(new) = Buffer::allocate(new_size) else {
+        pool().lend(old); // realloc failure leaves the old block valid
+        return std::ptr::null_mut();
+    };
+    // SAFETY: both buffers are live, distinct and at least `old.size` bytes long.
+    unsafe { std::ptr::copy_nonoverlapping(old.ptr.as_ptr(), new.ptr.as_ptr(), old.size) };
+    let mut pool = pool();
+    pool.give_back(old);
+    pool.lend(new)
+}
+
+unsafe extern "C" fn pool_free(_ctx: *mut c_void, ptr: *mut c_void, _size: usize) {
+    let mut pool = pool();
+    if let Some(buffer) = pool.reclaim(ptr) {
+        pool.give_back(buffer);
+    }
+}
+
+/// `PyDataMem_SetHandler`: slot 304 of numpy's C-API table (numpy ≥ 1.22), which
+/// rust-numpy does not wrap.
+type SetHandler = unsafe extern "C" fn(*mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject;
+
+struct NumpyHandlerApi {
+    set_handler: SetHandler,
+    /// Our handler as the capsule numpy expects (name "mem_handler").
+    capsule: Py<PyCapsule>,
+}
+
+static NUMPY_HANDLER_API: PyOnceLock<NumpyHandlerApi> = PyOnceLock::new();
+
+fn numpy_handler_api(py: Python<'_>) -> PyResult<&NumpyHandlerApi> {
+    NUMPY_HANDLER_API.get_or_try_init(py, || {
+        let module = py
+            .import("numpy._core.multiarray")
+            .or_else(|_| py.import("numpy.core.multiarray"))?;
+        let api = module.getattr("_ARRAY_API")?;
+        let api = api.cast::<PyCapsule>()?;
+        let table = api.pointer_checked(None)?.as_ptr().cast::<*const c_void>();
+        // SAFETY: numpy's C-API table has (at least) 305 entries since numpy 1.22 (we
+        // require 1.24) and entry 304 is `PyDataMem_SetHandler` with this signature.
+        let entry = unsafe { *table.add(304) };
+        if entry.is_null() {
+            return Err(PyRuntimeError::new_err("numpy has no PyDataMem_SetHandler"));
+        }
+        // SAFETY: as above; a non-null entry is that function.
+        let set_handler = unsafe { std::mem::transmute::<*const c_void, SetHandler>(entry) };
+        // SAFETY: HANDLER is a static, so the pointer stays valid for the capsule's
+        // life; numpy only reads through it.
+        let capsule = unsafe {
+            let raw = pyo3::ffi::PyCapsule_New(
+                std::ptr::addr_of!(HANDLER).cast_mut().cast(),
+                c"mem_handler".as_ptr(),
+                None,
+            );
+            Bound::from_owned_ptr_or_err(py, raw)?.cast_into::<PyCapsule>()?
+        };
+        Ok(NumpyHandlerApi {
+            set_handler,
+            capsule: capsule.unbind(),
+        })
+    })
+}
+
 /// A new C-contiguous, writable uint8 array of `shape`, contents undefined (like
-/// `np.empty`), over a recycled buffer or a new one with its pages already mapped.
+/// `np.empty`), which owns a recycled buffer or a new one with its pages already mapped.
 #[pyfunction]
 pub(crate) fn new_output<'py>(
     py: Python<'py>,
@@ -195,6 +367,7 @@ pub(crate) fn new_output<'py>(
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or_else(|| PyValueError::new_err(format!("result shape {shape:?} is too large")))?;
+    let api = numpy_handler_api(py)?;
     let recycled = pool().take(len);
     let buffer = match recycled {
         Some(buffer) => buffer,
@@ -203,23 +376,29 @@ pub(crate) fn new_output<'py>(
             PyMemoryError::new_err(format!("cannot allocate {len} bytes for a result"))
         })?,
     };
-    let data = buffer.ptr.as_ptr().cast_const();
-    let owner = Bound::new(
-        py,
-        OutputBuffer {
-            buffer: Some(buffer),
-        },
-    )?;
-    // SAFETY: `data` is valid for reads and writes of `len` bytes (the product of
-    // `shape`, at most isize::MAX) and is aligned for u8; the view's C strides stay
-    // inside them. The memory belongs to `owner` and is neither moved nor freed while
-    // `owner` lives.
-    let view = unsafe { ArrayViewD::from_shape_ptr(IxDyn(&shape), data) };
-    // SAFETY: `owner` becomes the array's base, so it outlives the array and every view
-    // of it, and its buffer is never reallocated: it is only handed back to the pool
-    // when `owner` itself is dropped. No other array refers to that memory meanwhile
-    // (the pool gives a buffer to one owner at a time), so writing through it is sound.
-    Ok(unsafe { PyArrayDyn::borrow_from_array(&view, owner.into_any()) })
+    PREPARED.set(Some(buffer));
+    // SAFETY: `set_handler` is numpy's PyDataMem_SetHandler; it takes a borrowed handler
+    // capsule and returns a new reference to the previous one (or NULL on error).
+    let previous = unsafe { (api.set_handler)(api.capsule.as_ptr()) };
+    if previous.is_null() {
+        PREPARED.take();
+        return Err(PyErr::fetch(py));
+    }
+    // numpy allocates the data through our handler (`pool_malloc`) right here.
+    // SAFETY: the contents are uninitialised bytes of u8, for which every bit pattern is
+    // valid; the caller overwrites them all (every kernel writes its whole output).
+    let array = unsafe { PyArrayDyn::<u8>::new(py, shape.as_slice(), false) };
+    // SAFETY: as above; `previous` is the reference we own, restored and then released,
+    // as is the new reference to our capsule that the call returns.
+    unsafe {
+        let ours = (api.set_handler)(previous);
+        pyo3::ffi::Py_XDECREF(ours);
+        pyo3::ffi::Py_DECREF(previous);
+    }
+    if let Some(unused) = PREPARED.take() {
+        pool().give_back(unused); // numpy allocated nothing (an empty shape)
+    }
+    Ok(array)
 }
 
 /// The pool's free buffers: (count, total bytes). For tests.

@@ -45,7 +45,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mask::masks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::new_output, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_pool_stats, m)?)?;
-    m.add_class::<memory::OutputBuffer>()?;
     // The pool's bounds: (free buffers, free bytes, bytes of one buffer). For tests.
     m.add(
         "_POOL_LIMITS",
