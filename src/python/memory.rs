@@ -331,8 +331,19 @@ fn numpy_handler_api(py: Python<'_>) -> PyResult<&NumpyHandlerApi> {
         let api = module.getattr("_ARRAY_API")?;
         let api = api.cast::<PyCapsule>()?;
         let table = api.pointer_checked(None)?.as_ptr().cast::<*const c_void>();
-        // SAFETY: numpy's C-API table has (at least) 305 entries since numpy 1.22 (we
-        // require 1.24) and entry 304 is `PyDataMem_SetHandler` with this signature.
+        // The C-API feature version of numpy 1.22, which added the handler API (entry
+        // 304); pyproject requires numpy 1.24, but an older one may be installed anyway.
+        const NUMPY_1_22: u32 = 0xf;
+        // SAFETY: rust-numpy's wrapper of numpy's own entry 211, which every numpy has.
+        let feature_version =
+            unsafe { numpy::npyffi::PY_ARRAY_API.PyArray_GetNDArrayCFeatureVersion(py) };
+        if feature_version < NUMPY_1_22 {
+            return Err(PyRuntimeError::new_err(
+                "numpy before 1.22 has no memory handlers",
+            ));
+        }
+        // SAFETY: numpy's C-API table has (at least) 305 entries since numpy 1.22 (checked
+        // above) and entry 304 is `PyDataMem_SetHandler` with this signature.
         let entry = unsafe { *table.add(304) };
         if entry.is_null() {
             return Err(PyRuntimeError::new_err("numpy has no PyDataMem_SetHandler"));
@@ -367,7 +378,11 @@ pub(crate) fn new_output<'py>(
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or_else(|| PyValueError::new_err(format!("result shape {shape:?} is too large")))?;
-    let api = numpy_handler_api(py)?;
+    let Ok(api) = numpy_handler_api(py) else {
+        // No handler API (numpy < 1.22): an ordinary new array, as `np.empty` makes.
+        // SAFETY: uninitialised u8 is valid for every bit pattern; callers overwrite it.
+        return Ok(unsafe { PyArrayDyn::<u8>::new(py, shape.as_slice(), false) });
+    };
     let recycled = pool().take(len);
     let buffer = match recycled {
         Some(buffer) => buffer,
