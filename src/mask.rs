@@ -27,11 +27,6 @@ use crate::rows::write_contiguous;
 /// // numpy's np.float64(0.1) threshold: f32(0.1) = 0.100000001 is above it.
 /// assert!(threshold_bits(map.view(), 0.1).get(0, 0));
 /// ```
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
 pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> BitMatrix {
     threshold_bits_reusing(map, threshold, Vec::new())
 }

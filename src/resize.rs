@@ -140,15 +140,17 @@ pub fn resize_linear_map<T: ResizeFloat>(
     let map = map.insert_axis(Axis(2));
     let out = out.insert_axis(Axis(2));
     if src_h == 1 || src_w == 1 {
-        let pass = OpenCvFloat {
+        let pass = FloatLinear::<T, OpenCvMix> {
             columns: Taps::opencv_float(src_w, dst_w),
             rows: Taps::opencv_float_rows(src_h, dst_h),
+            arithmetic: std::marker::PhantomData,
         };
         separable(&pass, map, out);
     } else {
-        let pass = IppFloat {
+        let pass = FloatLinear::<T, IppMix> {
             columns: Taps::ipp(src_w, dst_w),
             rows: Taps::ipp(src_h, dst_h),
+            arithmetic: std::marker::PhantomData,
         };
         separable(&pass, map, out);
     }
@@ -430,13 +432,40 @@ fn fixed_row<const C: usize>(taps: &Taps<i32>, src: &[u8], buf: &mut [i32], chan
     }
 }
 
-/// IPP's float kernel.
-struct IppFloat<T> {
-    columns: Taps<T>,
-    rows: Taps<T>,
+/// How a float kernel combines two samples `p`, `q` with tap `i`'s weights: the one
+/// place where IPP's and OpenCV's float arithmetic differ.
+trait TwoTap<T: ResizeFloat>: Sync {
+    fn mix(taps: &Taps<T>, i: usize, p: T, q: T) -> T;
 }
 
-impl<T: ResizeFloat> Separable for IppFloat<T> {
+/// IPP's float arithmetic: `fma(t, q − p, p)` (see [`ResizeFloat::lerp`]).
+struct IppMix;
+/// OpenCV's own float arithmetic (`HResizeLinear`/`VResizeLinear` for float and
+/// double): `p · w0 + q · w1`.
+struct OpenCvMix;
+
+impl<T: ResizeFloat> TwoTap<T> for IppMix {
+    #[inline(always)]
+    fn mix(taps: &Taps<T>, i: usize, p: T, q: T) -> T {
+        T::lerp(taps.w0[i], p, q)
+    }
+}
+
+impl<T: ResizeFloat> TwoTap<T> for OpenCvMix {
+    #[inline(always)]
+    fn mix(taps: &Taps<T>, i: usize, p: T, q: T) -> T {
+        p * taps.w0[i] + q * taps.w1[i]
+    }
+}
+
+/// A separable float kernel with the two-tap arithmetic `M`.
+struct FloatLinear<T, M> {
+    columns: Taps<T>,
+    rows: Taps<T>,
+    arithmetic: std::marker::PhantomData<M>,
+}
+
+impl<T: ResizeFloat, M: TwoTap<T>> Separable for FloatLinear<T, M> {
     type Elem = T;
     type Buf = T;
 
@@ -449,47 +478,14 @@ impl<T: ResizeFloat> Separable for IppFloat<T> {
     fn horizontal(&self, src: &[T], buf: &mut [T]) {
         let taps = &self.columns;
         for (dx, o) in buf.iter_mut().enumerate() {
-            *o = T::lerp(taps.w0[dx], src[taps.lo[dx]], src[taps.hi[dx]]);
+            *o = M::mix(taps, dx, src[taps.lo[dx]], src[taps.hi[dx]]);
         }
     }
 
     #[inline(always)]
     fn vertical(&self, dy: usize, h0: &[T], h1: &[T], out: &mut [T]) {
-        let t = self.rows.w0[dy];
         for ((o, &p), &q) in out.iter_mut().zip(h0).zip(h1) {
-            *o = T::lerp(t, p, q);
-        }
-    }
-}
-
-/// OpenCV's own float kernel (`HResizeLinear`/`VResizeLinear` for float and double).
-struct OpenCvFloat<T> {
-    columns: Taps<T>,
-    rows: Taps<T>,
-}
-
-impl<T: ResizeFloat> Separable for OpenCvFloat<T> {
-    type Elem = T;
-    type Buf = T;
-
-    #[inline(always)]
-    fn source_rows(&self, dy: usize) -> (usize, usize) {
-        (self.rows.lo[dy], self.rows.hi[dy])
-    }
-
-    #[inline(always)]
-    fn horizontal(&self, src: &[T], buf: &mut [T]) {
-        let taps = &self.columns;
-        for (dx, o) in buf.iter_mut().enumerate() {
-            *o = src[taps.lo[dx]] * taps.w0[dx] + src[taps.hi[dx]] * taps.w1[dx];
-        }
-    }
-
-    #[inline(always)]
-    fn vertical(&self, dy: usize, h0: &[T], h1: &[T], out: &mut [T]) {
-        let (b0, b1) = (self.rows.w0[dy], self.rows.w1[dy]);
-        for ((o, &p), &q) in out.iter_mut().zip(h0).zip(h1) {
-            *o = p * b0 + q * b1;
+            *o = M::mix(&self.rows, dy, p, q);
         }
     }
 }
