@@ -67,6 +67,147 @@ impl AddWeighted {
     }
 }
 
+/// A blend in 16-bit integers that gives exactly the bytes of an [`AddWeighted`], for
+/// the weights where one exists (the default `alpha = 0.4, gamma = 0` among them).
+///
+/// `apply(a, b) = (⌊a·P / 256⌋ ⊕ ⌊b·Q / 256⌋ ⊕ raise ⊖ lower) / 256`, rounded down,
+/// where ⊕ and ⊖ saturate to `0..=65535` (`vpmulhuw` on `a · 256`, `vpaddusw`,
+/// `vpsubusw`): a few 16-bit operations a byte where the float blend widens every byte
+/// to a float32 lane for two fused multiply-adds. It cannot reproduce the float blend
+/// where that blend rounds an exact tie (`alpha = 0.5`, 0.3, 0.1, …: the tie goes
+/// whichever way float32 error tips it), so it is only ever used after it was checked
+/// against [`AddWeighted::apply`] on all 65 536 byte pairs ([`FixedPointBlend::find`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedPointBlend {
+    heat: u16,
+    image: u16,
+    raise: u16,
+    lower: u16,
+}
+
+impl FixedPointBlend {
+    /// The integer form of `blend`, or `None` where no form of this shape gives its
+    /// bytes. The answer is worked out once per weights (about a millisecond: every byte
+    /// pair for a few candidates) and then kept for the process.
+    ///
+    /// ```
+    /// use anomaly_postprocess::blend::{AddWeighted, FixedPointBlend};
+    /// let blend = AddWeighted::new(0.4, 0.0);
+    /// let fixed = FixedPointBlend::find(&blend).unwrap();
+    /// assert_eq!(fixed.apply(255, 0), blend.apply(255, 0));
+    /// // alpha 0.5 rounds exact ties half to even: no integer form of this shape.
+    /// assert_eq!(FixedPointBlend::find(&AddWeighted::new(0.5, 0.0)), None);
+    /// ```
+    pub fn find(blend: &AddWeighted) -> Option<Self> {
+        /// Weights seen so far (bit patterns) and their answers; a handful in practice.
+        type Known = Vec<([u32; 3], Option<FixedPointBlend>)>;
+        static KNOWN: std::sync::Mutex<Known> = std::sync::Mutex::new(Vec::new());
+        const KEEP: usize = 32;
+        let (heat, image, offset) = blend.weights();
+        let key = [heat.to_bits(), image.to_bits(), offset.to_bits()];
+        let known = |list: &Known| list.iter().find(|(k, _)| *k == key).map(|&(_, f)| f);
+        // A poisoned lock only means another thread panicked mid-push: the list is valid.
+        let lock = || {
+            KNOWN
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(answer) = known(&lock()) {
+            return answer;
+        }
+        let answer = Self::search(blend);
+        let mut list = lock();
+        if known(&list).is_none() {
+            if list.len() == KEEP {
+                list.remove(0);
+            }
+            list.push((key, answer));
+        }
+        answer
+    }
+
+    /// Tries the weights rounded to 16 bits and their neighbours; for each, takes an
+    /// offset inside the interval that every byte pair allows, then checks all pairs.
+    fn search(blend: &AddWeighted) -> Option<Self> {
+        let (heat, image, _) = blend.weights();
+        let expected: Vec<u8> = (0..=u16::MAX)
+            .map(|pair| blend.apply((pair >> 8) as u8, pair as u8))
+            .collect();
+        let to_u16 = |w: f64| (0.0..=65535.0).contains(&w).then_some(w as u16);
+        let heat_0 = (f64::from(heat) * 65536.0).round();
+        let image_0 = (f64::from(image) * 65536.0).round();
+        for (dp, dq) in [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, 1)] {
+            let (Some(p), Some(q)) = (to_u16(heat_0 + dp as f64), to_u16(image_0 + dq as f64))
+            else {
+                continue;
+            };
+            let candidate = |offset: i64| FixedPointBlend {
+                heat: p,
+                image: q,
+                raise: offset.clamp(0, 65535) as u16,
+                lower: (-offset).clamp(0, 65535) as u16,
+            };
+            // Unsaturated, pair (a, b) with result r needs 256·r ≤ s + offset < 256·(r + 1)
+            // for its weighted sum s; results 0 and 255 are also reached by saturating.
+            let (mut low, mut high) = (-65535i64, 65535i64);
+            let scaled = candidate(0);
+            for (pair, &r) in (0..=u16::MAX).zip(&expected) {
+                let s = i64::from(scaled.weighted_sum((pair >> 8) as u8, pair as u8));
+                let r = i64::from(r);
+                if r > 0 {
+                    low = low.max(256 * r - s);
+                }
+                if r < 255 {
+                    high = high.min(256 * r + 255 - s);
+                }
+            }
+            if low > high {
+                continue;
+            }
+            let found = candidate((low + high) / 2);
+            let exact = (0..=u16::MAX)
+                .zip(&expected)
+                .all(|(pair, &r)| found.apply((pair >> 8) as u8, pair as u8) == r);
+            if exact {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// `⌊a·P / 256⌋ ⊕ ⌊b·Q / 256⌋`: the weighted sum before the offset.
+    #[inline(always)]
+    fn weighted_sum(&self, a: u8, b: u8) -> u16 {
+        // The high half of a 16 × 16-bit product, as `vpmulhuw` computes it.
+        let high_half = |v: u8, weight: u16| {
+            let v = u16::from(v) << 8;
+            ((u32::from(v) * u32::from(weight)) >> 16) as u16
+        };
+        high_half(a, self.heat).saturating_add(high_half(b, self.image))
+    }
+
+    /// The blended value of colour channel `a` over image channel `b`.
+    #[inline(always)]
+    pub fn apply(&self, a: u8, b: u8) -> u8 {
+        let sum = self.weighted_sum(a, b);
+        (sum.saturating_add(self.raise).saturating_sub(self.lower) >> 8) as u8
+    }
+
+    /// Blends two rows of channel values elementwise into `out`.
+    #[inline(always)]
+    pub fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
+        for ((o, &a), &b) in out.iter_mut().zip(heat).zip(image) {
+            *o = self.apply(a, b);
+        }
+    }
+
+    /// The weights as 16-bit lanes: `(P, Q, raise, lower)`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the VBMI loop
+    pub(crate) fn lanes(&self) -> (u16, u16, u16, u16) {
+        (self.heat, self.image, self.raise, self.lower)
+    }
+}
+
 /// Writes the JET heatmap of `map` blended over `image` (both `(H, W, 3)`) into `out`.
 ///
 /// ```
@@ -95,9 +236,17 @@ pub fn superimpose_into<T: MapFloat>(
     if crate::vbmi::detected() {
         // SAFETY: the CPU has the features vbmi's functions are compiled for.
         let palette_registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
+        // The integer blend where it exists. It only pays with hand-written lanes: LLVM
+        // vectorises its 16-bit products in 32-bit lanes, slower than the float blend.
+        let (registers, fixed) = (&palette_registers, FixedPointBlend::find(blend));
         // SAFETY: as above.
-        unsafe { blend_rows_vbmi(map, image, scale, palette, &palette_registers, *blend, out) }
-            .map_err(|NotFinite| locate_non_finite(map))?;
+        unsafe {
+            match fixed {
+                Some(fixed) => blend_rows_vbmi(map, image, scale, palette, registers, fixed, out),
+                None => blend_rows_vbmi(map, image, scale, palette, registers, *blend, out),
+            }
+        }
+        .map_err(|NotFinite| locate_non_finite(map))?;
         return Ok(());
     }
     blend_rows(map, image, scale, palette, *blend, out)
@@ -159,13 +308,13 @@ fn blend_rows<T: MapFloat>(
 /// The CPU must support AVX-512 F, BW and VBMI ([`crate::vbmi::detected`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn blend_rows_vbmi<T: MapFloat>(
+unsafe fn blend_rows_vbmi<T: MapFloat, B: crate::vbmi::LaneBlend>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
     scale: LevelScale<T>,
     palette: Palette<'_>,
     registers: &crate::vbmi::PaletteRegisters,
-    blend: AddWeighted,
+    blend: B,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     let mut heat = [0u8; 3 * crate::vbmi::CHUNK];
@@ -287,6 +436,54 @@ mod tests {
             }
         }
         assert!(differs > 0);
+    }
+
+    fn every_pair() -> impl Iterator<Item = (u8, u8)> {
+        (0..=255u8).flat_map(|a| (0..=255u8).map(move |b| (a, b)))
+    }
+
+    #[test]
+    fn fixed_point_blends_give_the_float_bytes() {
+        // The default, and others without exact ties, with offsets that saturate both ways.
+        for (alpha, gamma) in [(0.4, 0.0), (0.2, 10.0), (0.6, -20.0), (0.8, 0.0)] {
+            let blend = AddWeighted::new(alpha, gamma);
+            let fixed = FixedPointBlend::find(&blend).expect("an integer form");
+            assert_eq!(FixedPointBlend::find(&blend), Some(fixed), "kept");
+            for (a, b) in every_pair() {
+                assert_eq!(
+                    fixed.apply(a, b),
+                    blend.apply(a, b),
+                    "{alpha} {gamma} {a} {b}"
+                );
+            }
+            let (heat, image): (Vec<u8>, Vec<u8>) = every_pair().unzip();
+            let (mut rows, mut expected) = (vec![0; heat.len()], vec![0; heat.len()]);
+            fixed.apply_row(&heat, &image, &mut rows);
+            blend.apply_row(&heat, &image, &mut expected);
+            assert_eq!(rows, expected);
+        }
+    }
+
+    #[test]
+    fn no_fixed_point_blend_where_none_is_exact() {
+        // Exact ties that float32 error decides (0.5, 0.3, 0.1); weights outside 0..1.
+        for (alpha, gamma) in [(0.5, 0.0), (0.3, 0.0), (0.1, 0.0), (-0.7, 3.25), (1.9, 0.0)] {
+            let blend = AddWeighted::new(alpha, gamma);
+            assert_eq!(FixedPointBlend::find(&blend), None, "{alpha} {gamma}");
+        }
+    }
+
+    #[test]
+    fn fixed_point_search_from_many_threads() {
+        let blend = AddWeighted::new(0.4, 3.0);
+        let found: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| FixedPointBlend::find(&blend)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(found[0].is_some());
+        assert!(found.iter().all(|&f| f == found[0]));
     }
 
     #[test]
