@@ -89,6 +89,7 @@ impl BitMatrix {
         for (y, row) in view.axis_iter(Axis(0)).enumerate() {
             let values = as_contiguous(row, &mut scratch);
             for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
+                crate::prefetch::ahead_of(chunk);
                 *word = match <&[T; 64]>::try_from(chunk) {
                     Ok(full) => full
                         .iter()

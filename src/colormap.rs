@@ -101,6 +101,7 @@ pub fn heat_row<T: MapFloat>(
     let tail = values.remainder();
     let mut pixels = out.chunks_exact_mut(3 * CHUNK);
     for (values, rgb) in values.zip(&mut pixels) {
+        crate::prefetch::ahead_of(values);
         // Fixed-size arrays: each step below becomes straight-line SIMD code.
         let values: &[T; CHUNK] = values.try_into().expect("chunks_exact");
         let rgb: &mut [u8; 3 * CHUNK] = rgb.try_into().expect("chunks_exact_mut");

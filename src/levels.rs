@@ -192,6 +192,7 @@ pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
     let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
+        crate::prefetch::ahead_of(chunk);
         for (p, &v) in poison.iter_mut().zip(chunk) {
             *p = *p + v * T::ZERO;
         }
@@ -238,6 +239,7 @@ fn accumulate_range<T: MapFloat>(row: &[T], acc: &mut RangeLanes<T>) {
     let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
+        crate::prefetch::ahead_of(chunk);
         for (i, &v) in chunk.iter().enumerate() {
             acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
             acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };

@@ -12,6 +12,7 @@
 //! | binary opening with a disk, bit-packed | [`morphology`], [`bitmap`] | §3 step 2 |
 //! | batch axes, parallel batches | [`batch`], [`parallel`] | §4 |
 //! | AVX-512 VBMI inner loops for the two above (chosen at run time) | [`vbmi`] | §1, §2 |
+//! | software prefetching for the streaming passes | `prefetch` | — |
 //! | 8-connected components: `min_area`, boxes | [`regions`] | issue 5 |
 //! | mask outlines (`mark_boundaries`) | [`outline`] | issue 5 |
 
@@ -26,6 +27,7 @@ pub mod morphology;
 pub mod outline;
 pub mod palettes;
 pub mod parallel;
+mod prefetch;
 pub mod regions;
 pub mod resize;
 mod rows;

@@ -220,6 +220,7 @@ pub(crate) unsafe fn heat_row<T: MapFloat>(
         .chunks_exact(CHUNK)
         .zip(out.chunks_exact_mut(3 * CHUNK))
     {
+        crate::prefetch::ahead_of(values);
         let parts = colours(palette, levels_of_chunk(values, scale));
         for (k, part) in parts.into_iter().enumerate() {
             // SAFETY: `rgb` is 192 bytes; part k fills bytes 64k..64k + 64.
@@ -496,6 +497,8 @@ pub(crate) unsafe fn superimpose_row<T: MapFloat, B: LaneBlend>(
         .zip(image.chunks_exact(3 * CHUNK))
         .zip(out.chunks_exact_mut(3 * CHUNK))
     {
+        crate::prefetch::ahead_of(values);
+        crate::prefetch::ahead_of(base);
         let parts = colours(palette, levels_of_chunk(values, scale));
         for (k, heat) in parts.into_iter().enumerate() {
             // SAFETY: `base` and `rgb` are 192 bytes; this is bytes 64k..64k + 64.
