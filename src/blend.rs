@@ -178,10 +178,12 @@ impl FixedPointBlend {
     /// `⌊a·P / 256⌋ ⊕ ⌊b·Q / 256⌋`: the weighted sum before the offset.
     #[inline(always)]
     fn weighted_sum(&self, a: u8, b: u8) -> u16 {
-        // The high half of a 16 × 16-bit product, as `vpmulhuw` computes it.
+        // ⌊v·w / 256⌋ (what `vpmulhuw` gives for `v · 256` and `w`) in 16-bit lanes only,
+        // which every target vectorises well: with w = 256·high + low,
+        // ⌊v·w / 256⌋ = v·high + ⌊v·low / 256⌋, both products below 2¹⁶.
         let high_half = |v: u8, weight: u16| {
-            let v = u16::from(v) << 8;
-            ((u32::from(v) * u32::from(weight)) >> 16) as u16
+            let (v, [low, high]) = (u16::from(v), weight.to_le_bytes());
+            v * u16::from(high) + ((v * u16::from(low)) >> 8)
         };
         high_half(a, self.heat).saturating_add(high_half(b, self.image))
     }
@@ -208,6 +210,34 @@ impl FixedPointBlend {
     }
 }
 
+/// A way to blend rows of colour bytes over image bytes: [`AddWeighted`] itself, or its
+/// [`FixedPointBlend`] (the same bytes, faster).
+pub(crate) trait RowBlend: Copy + LaneBlend {
+    fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]);
+}
+
+impl RowBlend for AddWeighted {
+    #[inline(always)]
+    fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
+        AddWeighted::apply_row(self, heat, image, out);
+    }
+}
+
+impl RowBlend for FixedPointBlend {
+    #[inline(always)]
+    fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
+        FixedPointBlend::apply_row(self, heat, image, out);
+    }
+}
+
+/// The same blends on AVX-512 lanes, for the VBMI loop; nothing more elsewhere.
+#[cfg(target_arch = "x86_64")]
+use crate::vbmi::LaneBlend;
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) trait LaneBlend {}
+#[cfg(not(target_arch = "x86_64"))]
+impl<B> LaneBlend for B {}
+
 /// Writes the JET heatmap of `map` blended over `image` (both `(H, W, 3)`) into `out`.
 ///
 /// ```
@@ -232,26 +262,31 @@ pub fn superimpose_into<T: MapFloat>(
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
+    match FixedPointBlend::find(blend) {
+        Some(fixed) => blend_rows_dispatched(map, image, scale, palette, fixed, out),
+        None => blend_rows_dispatched(map, image, scale, palette, *blend, out),
+    }
+    .map_err(|NotFinite| locate_non_finite(map))?;
+    Ok(())
+}
+
+/// [`blend_rows`], or its VBMI version on CPUs that have it.
+fn blend_rows_dispatched<T: MapFloat, B: RowBlend>(
+    map: ArrayView2<'_, T>,
+    image: ArrayView3<'_, u8>,
+    scale: LevelScale<T>,
+    palette: Palette<'_>,
+    blend: B,
+    out: ArrayViewMut3<'_, u8>,
+) -> Result<(), NotFinite> {
     #[cfg(target_arch = "x86_64")]
     if crate::vbmi::detected() {
         // SAFETY: the CPU has the features vbmi's functions are compiled for.
-        let palette_registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
-        // The integer blend where it exists. It only pays with hand-written lanes: LLVM
-        // vectorises its 16-bit products in 32-bit lanes, slower than the float blend.
-        let (registers, fixed) = (&palette_registers, FixedPointBlend::find(blend));
+        let registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
         // SAFETY: as above.
-        unsafe {
-            match fixed {
-                Some(fixed) => blend_rows_vbmi(map, image, scale, palette, registers, fixed, out),
-                None => blend_rows_vbmi(map, image, scale, palette, registers, *blend, out),
-            }
-        }
-        .map_err(|NotFinite| locate_non_finite(map))?;
-        return Ok(());
+        return unsafe { blend_rows_vbmi(map, image, scale, palette, &registers, blend, out) };
     }
-    blend_rows(map, image, scale, palette, *blend, out)
-        .map_err(|NotFinite| locate_non_finite(map))?;
-    Ok(())
+    blend_rows(map, image, scale, palette, blend, out)
 }
 
 /// Runs `blend` (a row of values, its image row, its output row) over every row,
@@ -286,12 +321,12 @@ fn for_each_row<T: MapFloat>(
     "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
-fn blend_rows<T: MapFloat>(
+fn blend_rows<T: MapFloat, B: RowBlend>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
     scale: LevelScale<T>,
     palette: Palette<'_>,
-    blend: AddWeighted,
+    blend: B,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     let mut heat = vec![0u8; 3 * map.ncols()];
@@ -308,7 +343,7 @@ fn blend_rows<T: MapFloat>(
 /// The CPU must support AVX-512 F, BW and VBMI ([`crate::vbmi::detected`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn blend_rows_vbmi<T: MapFloat, B: crate::vbmi::LaneBlend>(
+unsafe fn blend_rows_vbmi<T: MapFloat, B: RowBlend>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
     scale: LevelScale<T>,

@@ -343,9 +343,6 @@ pub(crate) trait LaneBlend {
     /// # Safety
     /// As for [`LaneBlend::lanes`]; `image` must point to 64 readable bytes.
     unsafe fn blend(lanes: &Self::Lanes, heat: __m512i, image: *const u8) -> __m512i;
-
-    /// The portable loop, for the pixels after the last 64.
-    fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]);
 }
 
 impl LaneBlend for AddWeighted {
@@ -369,10 +366,6 @@ impl LaneBlend for AddWeighted {
             _mm512_store_si512(colour.0.as_mut_ptr().cast(), heat);
             blend_64(weights, *order, colour.0.as_ptr(), image)
         }
-    }
-
-    fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
-        AddWeighted::apply_row(self, heat, image, out);
     }
 }
 
@@ -467,10 +460,6 @@ impl LaneBlend for FixedPointBlend {
             _mm512_unpackhi_epi8(zero, image),
         );
         _mm512_permutex2var_epi8(low, lanes.high_bytes, high)
-    }
-
-    fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
-        FixedPointBlend::apply_row(self, heat, image, out);
     }
 }
 
