@@ -6,15 +6,16 @@ Run with the `bench` extra installed (OpenCV, scikit-image):
 
 Everything runs in one process, single-threaded on both sides (`cv2.setNumThreads(1)`;
 anomaly_postprocess processes a single map on the calling thread). Each round times
-every contender once, in interleaved order, and the table reports per-call medians over
-the rounds and the ratio ours / OpenCV. "floor" is the time to copy the input map once
-(`np.copyto` of the float32 map), the memory-bandwidth floor for any kernel that reads
-it; "x floor" is ours / floor.
+every contender once, interleaved in an order shuffled every round, and the table
+reports per-call medians over the rounds and the ratio ours / OpenCV. "floor" is the
+time to copy the input map once (`np.copyto` of the float32 map), the memory-bandwidth
+floor for any kernel that reads it; "x floor" is ours / floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -69,13 +70,21 @@ def ref_mask(m: np.ndarray, radius: int) -> np.ndarray:
 
 
 def median_times(contenders: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Per-call medians over `rounds` rounds, each timing every contender once, in an
+    order shuffled afresh every round (seeded, so runs repeat). A fixed order would
+    give each contender the same predecessor every time, and a call right after a long
+    one (anomalib's reference, OpenCV's k=16) starts with cold caches: ours always ran
+    after the reference, 1.5-2x slower than after OpenCV."""
     for fn in contenders.values():  # warm up
         fn()
     samples: dict[str, list[float]] = {name: [] for name in contenders}
+    order = list(contenders)
+    shuffle = random.Random(0).shuffle
     for _ in range(rounds):
-        for name, fn in contenders.items():
+        shuffle(order)
+        for name in order:
             start = time.perf_counter()
-            fn()
+            contenders[name]()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(s) for name, s in samples.items()}
 
@@ -168,10 +177,11 @@ def main() -> None:
             f"{size:>10} {'mask k=16 / k=1 (ours)':<28} {mask_ours[16] / mask_ours[1]:8.2f}x"
             f"   copy-once floor {ms(floor)} ms"
         )
-        # The rows above time our k=16 call right after OpenCV's (~20 ms) one and our
-        # k=1 call after OpenCV's ~0.7 ms one; on a shared VM a long gap leaves the next
-        # call's input cold whatever its k. So the cost of k itself is measured with
-        # k=1 and k=16 interleaved with each other, each side on its own.
+        # In the rows above our k=16 call often follows OpenCV's (~20 ms) or the
+        # reference's (seconds) k=16 call, and our k=1 call much shorter ones; on a
+        # shared VM a long gap leaves the next call's input cold whatever its k. So the
+        # cost of k itself is measured with k=1 and k=16 interleaved with each other,
+        # each side on its own.
         k16 = morphology.disk(16).astype(np.uint8)
         k1 = morphology.disk(1).astype(np.uint8)
         ours = median_times(
