@@ -87,8 +87,8 @@ pub struct FixedPointBlend {
 
 impl FixedPointBlend {
     /// The integer form of `blend`, or `None` where no form of this shape gives its
-    /// bytes. The answer is worked out once per weights (about a millisecond: every byte
-    /// pair for a few candidates) and then kept for the process.
+    /// bytes. The answer is worked out once per weights (under a millisecond: every byte
+    /// pair, for up to seven candidates) and then kept for the process (the last 32).
     ///
     /// ```
     /// use anomaly_postprocess::blend::{AddWeighted, FixedPointBlend};
@@ -159,6 +159,9 @@ impl FixedPointBlend {
                 }
                 if r < 255 {
                     high = high.min(256 * r + 255 - s);
+                }
+                if low > high {
+                    break;
                 }
             }
             if low > high {
