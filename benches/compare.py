@@ -69,12 +69,29 @@ def ref_mask(m: np.ndarray, radius: int) -> np.ndarray:
     return mask * 255
 
 
-def median_times(contenders: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+def cache_flusher(megabytes: int = 512) -> Callable[[], None]:
+    """A function that evicts everything else from the caches (it writes one word in
+    every 64-byte line of a buffer larger than the L3 cache), untimed before each call
+    in `--cold` runs: the map, the image and the code all start cold, on both sides."""
+    lines = np.zeros((megabytes << 20) // 8, dtype=np.int64)[::8]
+
+    def flush() -> None:
+        lines.__iadd__(1)
+
+    return flush
+
+
+def median_times(
+    contenders: dict[str, Callable[[], object]],
+    rounds: int,
+    before: Callable[[], None] | None = None,
+) -> dict[str, float]:
     """Per-call medians over `rounds` rounds, each timing every contender once, in an
     order shuffled afresh every round (seeded, so runs repeat). A fixed order would
     give each contender the same predecessor every time, and a call right after a long
     one (anomalib's reference, OpenCV's k=16) starts with cold caches: ours always ran
-    after the reference, 1.5-2x slower than after OpenCV."""
+    after the reference, 1.5-2x slower than after OpenCV. `before` runs, untimed, before
+    every call."""
     for fn in contenders.values():  # warm up
         fn()
     samples: dict[str, list[float]] = {name: [] for name in contenders}
@@ -83,6 +100,8 @@ def median_times(contenders: dict[str, Callable[[], object]], rounds: int) -> di
     for _ in range(rounds):
         shuffle(order)
         for name in order:
+            if before is not None:
+                before()
             start = time.perf_counter()
             contenders[name]()
             samples[name].append(time.perf_counter() - start)
@@ -103,6 +122,11 @@ def main() -> None:
         "--no-reference", action="store_true", help="skip anomalib's (slow) reference"
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="evict the caches before every timed call (maps fresh from elsewhere)",
+    )
+    parser.add_argument(
         "--mask-content",
         action="store_true",
         help="also time compute_mask on three kinds of content (noise, large and few blobs)",
@@ -110,10 +134,12 @@ def main() -> None:
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
+    before = cache_flusher() if args.cold else None
     print(
         f"CPU: {cpu_name()}; OpenCV {cv2.__version__}; numpy {np.__version__}; "
         f"anomaly_postprocess {ap.__version__}; "
         f"median of {args.rounds} interleaved rounds, 1 thread"
+        + ("; caches evicted before every call" if args.cold else "")
     )
     header = (
         f"{'size':>10} {'operation':<28} {'ours ms':>8} {'cv2 ms':>8} {'ref ms':>8} "
@@ -127,9 +153,8 @@ def main() -> None:
         m = rng.random((h, w), dtype=np.float32)
         image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         scratch = np.empty_like(m)
-        floor = median_times({"floor": lambda s=scratch, m=m: np.copyto(s, m)}, args.rounds)[
-            "floor"
-        ]
+        copy = {"floor": lambda s=scratch, m=m: np.copyto(s, m)}
+        floor = median_times(copy, args.rounds, before)["floor"]
 
         rows: list[tuple[str, dict[str, Callable[[], object]]]] = [
             (
@@ -165,7 +190,7 @@ def main() -> None:
         for name, contenders in rows:
             if args.no_reference:
                 contenders.pop("ref")
-            t = median_times(contenders, args.rounds)
+            t = median_times(contenders, args.rounds, before)
             ref = ms(t["ref"]) if "ref" in t else f"{'-':>8}"
             print(
                 f"{size:>10} {name:<28} {ms(t['ours'])} {ms(t['cv2'])} {ref} "
@@ -190,6 +215,7 @@ def main() -> None:
                 "k16": lambda m=m: ap.compute_mask(m, 0.5, 16),
             },
             args.rounds,
+            before,
         )
         theirs = median_times(
             {
@@ -197,6 +223,7 @@ def main() -> None:
                 "k16": lambda m=m, d=k16: cv_mask(m, d),
             },
             args.rounds,
+            before,
         )
         print(
             f"{size:>10} {'mask k=16 / k=1, same gaps':<28} {ours['k16'] / ours['k1']:8.2f}x"
