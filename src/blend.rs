@@ -292,15 +292,15 @@ fn blend_rows_dispatched<T: MapFloat, B: RowBlend>(
     blend_rows(map, image, scale, palette, blend, out)
 }
 
-/// Runs `blend` (a row of values, its image row, its output row) over every row,
-/// checking each row is finite first when the scale does not come from a finite range.
+/// Runs `blend` (a row of values, its image row, its output row) over every row;
+/// `blend` says whether the row's values were finite, which only the raw scale needs to
+/// check (a normalising scale comes from a range pass that did).
 #[inline(always)]
 fn for_each_row<T: MapFloat>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
-    scale: LevelScale<T>,
     mut out: ArrayViewMut3<'_, u8>,
-    mut blend: impl FnMut(&[T], &[u8], &mut [u8]),
+    mut blend: impl FnMut(&[T], &[u8], &mut [u8]) -> bool,
 ) -> Result<(), NotFinite> {
     let (mut map_scratch, mut image_scratch, mut out_scratch) =
         (Vec::new(), Vec::new(), Vec::new());
@@ -310,11 +310,10 @@ fn for_each_row<T: MapFloat>(
         .zip(out.axis_iter_mut(Axis(0)))
     {
         let values = as_contiguous(map_row, &mut map_scratch);
-        if scale.is_raw() && !row_is_finite(values) {
+        let base = as_contiguous(image_row, &mut image_scratch);
+        if !write_contiguous(out_row, &mut out_scratch, |px| blend(values, base, px)) {
             return Err(NotFinite);
         }
-        let base = as_contiguous(image_row, &mut image_scratch);
-        write_contiguous(out_row, &mut out_scratch, |px| blend(values, base, px));
     }
     Ok(())
 }
@@ -333,9 +332,13 @@ fn blend_rows<T: MapFloat, B: RowBlend>(
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     let mut heat = vec![0u8; 3 * map.ncols()];
-    for_each_row(map, image, scale, out, |values, base, px| {
+    for_each_row(map, image, out, |values, base, px| {
+        if scale.is_raw() && !row_is_finite(values) {
+            return false;
+        }
         heat_row(values, scale, palette, &mut heat);
         blend.apply_row(&heat, base, px);
+        true
     })
 }
 
@@ -356,13 +359,18 @@ unsafe fn blend_rows_vbmi<T: MapFloat, B: RowBlend>(
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     let mut heat = [0u8; 3 * crate::vbmi::CHUNK];
-    for_each_row(map, image, scale, out, |values, base, px| {
+    for_each_row(map, image, out, |values, base, px| {
         // SAFETY: this function's caller guarantees the CPU features.
-        let done =
+        let (done, finite) =
             unsafe { crate::vbmi::superimpose_row(values, scale, registers, &blend, base, px) };
-        let rest = values.len() - done;
-        heat_row(&values[done..], scale, palette, &mut heat[..3 * rest]);
-        blend.apply_row(&heat[..3 * rest], &base[3 * done..], &mut px[3 * done..]);
+        let rest = &values[done..];
+        heat_row(rest, scale, palette, &mut heat[..3 * rest.len()]);
+        blend.apply_row(
+            &heat[..3 * rest.len()],
+            &base[3 * done..],
+            &mut px[3 * done..],
+        );
+        finite && (!scale.is_raw() || row_is_finite(rest))
     })
 }
 

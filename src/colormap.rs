@@ -172,22 +172,21 @@ pub fn color_map_into<T: MapFloat>(
     Ok(())
 }
 
-/// Runs `heat` (a row of values, its RGB bytes) over every row of the map, checking
-/// each row is finite first when the scale does not come from a finite range.
+/// Runs `heat` (a row of values, its RGB bytes) over every row of the map; `heat` says
+/// whether the row's values were finite, which only the raw scale needs to check (a
+/// normalising scale comes from a range pass that did).
 #[inline(always)]
 fn for_each_row<T: MapFloat>(
     map: ArrayView2<'_, T>,
-    scale: LevelScale<T>,
     mut out: ArrayViewMut3<'_, u8>,
-    mut heat: impl FnMut(&[T], &mut [u8]),
+    mut heat: impl FnMut(&[T], &mut [u8]) -> bool,
 ) -> Result<(), NotFinite> {
     let (mut map_scratch, mut out_scratch) = (Vec::new(), Vec::new());
     for (map_row, out_row) in map.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
         let values = as_contiguous(map_row, &mut map_scratch);
-        if scale.is_raw() && !row_is_finite(values) {
+        if !write_contiguous(out_row, &mut out_scratch, |rgb| heat(values, rgb)) {
             return Err(NotFinite);
         }
-        write_contiguous(out_row, &mut out_scratch, |rgb| heat(values, rgb));
     }
     Ok(())
 }
@@ -203,8 +202,12 @@ fn color_rows<T: MapFloat>(
     palette: Palette<'_>,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
-    for_each_row(map, scale, out, |values, rgb| {
-        heat_row(values, scale, palette, rgb)
+    for_each_row(map, out, |values, rgb| {
+        if scale.is_raw() && !row_is_finite(values) {
+            return false;
+        }
+        heat_row(values, scale, palette, rgb);
+        true
     })
 }
 
@@ -222,10 +225,12 @@ unsafe fn color_rows_vbmi<T: MapFloat>(
     registers: &crate::vbmi::PaletteRegisters,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
-    for_each_row(map, scale, out, |values, rgb| {
+    for_each_row(map, out, |values, rgb| {
         // SAFETY: this function's caller guarantees the CPU features.
-        let done = unsafe { crate::vbmi::heat_row(values, scale, registers, rgb) };
-        heat_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
+        let (done, finite) = unsafe { crate::vbmi::heat_row(values, scale, registers, rgb) };
+        let rest = &values[done..];
+        heat_row(rest, scale, palette, &mut rgb[3 * done..]);
+        finite && (!scale.is_raw() || row_is_finite(rest))
     })
 }
 
