@@ -5,9 +5,7 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
 use crate::colormap::{heat_row, Palette};
 use crate::error::{check_shape, KernelError};
-use crate::levels::{
-    level_scale, locate_non_finite, row_is_finite, saturate_u8, LevelScale, MapFloat, NotFinite,
-};
+use crate::levels::{level_scale, locate_non_finite, saturate_u8, LevelScale, MapFloat, NotFinite};
 use crate::rows::{as_contiguous, write_contiguous};
 
 /// OpenCV's uint8 `addWeighted(a, alpha, b, 1 - alpha, gamma)`.
@@ -333,12 +331,9 @@ fn blend_rows<T: MapFloat, B: RowBlend>(
 ) -> Result<(), NotFinite> {
     let mut heat = vec![0u8; 3 * map.ncols()];
     for_each_row(map, image, out, |values, base, px| {
-        if scale.is_raw() && !row_is_finite(values) {
-            return false;
-        }
-        heat_row(values, scale, palette, &mut heat);
+        let finite = heat_row(values, scale, palette, &mut heat);
         blend.apply_row(&heat, base, px);
-        true
+        finite
     })
 }
 
@@ -364,13 +359,10 @@ unsafe fn blend_rows_vbmi<T: MapFloat, B: RowBlend>(
         let (done, finite) =
             unsafe { crate::vbmi::superimpose_row(values, scale, registers, &blend, base, px) };
         let rest = &values[done..];
-        heat_row(rest, scale, palette, &mut heat[..3 * rest.len()]);
-        blend.apply_row(
-            &heat[..3 * rest.len()],
-            &base[3 * done..],
-            &mut px[3 * done..],
-        );
-        finite && (!scale.is_raw() || row_is_finite(rest))
+        let rest_finite = heat_row(rest, scale, palette, &mut heat[..3 * rest.len()]);
+        let (base, px) = (&base[3 * done..], &mut px[3 * done..]);
+        blend.apply_row(&heat[..3 * rest.len()], base, px);
+        finite && rest_finite
     })
 }
 

@@ -81,14 +81,17 @@ impl Palette<'_> {
 }
 
 /// Colours one row: `out` (3 bytes a pixel, RGB) gets the palette colour of each
-/// value's level.
+/// value's level. With the raw scale it returns whether the values were all finite
+/// (checked on the way, while each value is at hand: a pass of its own before the row
+/// cost 18% of the overlay); with a normalising scale, whose range pass checked, true.
 ///
 /// ```
 /// use anomaly_postprocess::colormap::{heat_row, Palette};
 /// use anomaly_postprocess::levels::LevelScale;
 /// let mut out = [0u8; 6];
-/// heat_row(&[0.0f64, 1.0], LevelScale::Raw, Palette::Jet, &mut out);
+/// assert!(heat_row(&[0.0f64, 1.0], LevelScale::Raw, Palette::Jet, &mut out));
 /// assert_eq!(out, [0, 0, 128, 128, 0, 0]);
+/// assert!(!heat_row(&[0.0f64, f64::NAN], LevelScale::Raw, Palette::Jet, &mut out));
 /// ```
 #[inline(always)]
 pub fn heat_row<T: MapFloat>(
@@ -96,15 +99,22 @@ pub fn heat_row<T: MapFloat>(
     scale: LevelScale<T>,
     palette: Palette<'_>,
     out: &mut [u8],
-) {
+) -> bool {
     let values = row.chunks_exact(CHUNK);
     let tail = values.remainder();
     let mut pixels = out.chunks_exact_mut(3 * CHUNK);
+    // `v · 0` is 0 for finite `v`, NaN otherwise (see `row_is_finite`).
+    let mut poison = [T::ZERO; CHUNK];
     for (values, rgb) in values.zip(&mut pixels) {
         crate::prefetch::ahead_of(values);
         // Fixed-size arrays: each step below becomes straight-line SIMD code.
         let values: &[T; CHUNK] = values.try_into().expect("chunks_exact");
         let rgb: &mut [u8; 3 * CHUNK] = rgb.try_into().expect("chunks_exact_mut");
+        if scale.is_raw() {
+            for (p, &v) in poison.iter_mut().zip(values) {
+                *p = *p + v * T::ZERO;
+            }
+        }
         let mut levels = [0u8; CHUNK];
         levels_of_row(values, scale, &mut levels);
         match palette {
@@ -136,6 +146,7 @@ pub fn heat_row<T: MapFloat>(
             Palette::Table(table) => table[k as usize],
         });
     }
+    !scale.is_raw() || (poison.iter().all(|&p| p == T::ZERO) && row_is_finite(tail))
 }
 
 /// Writes the RGB heatmap of one map into `out` (shape `(H, W, 3)`).
@@ -203,11 +214,7 @@ fn color_rows<T: MapFloat>(
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
     for_each_row(map, out, |values, rgb| {
-        if scale.is_raw() && !row_is_finite(values) {
-            return false;
-        }
-        heat_row(values, scale, palette, rgb);
-        true
+        heat_row(values, scale, palette, rgb)
     })
 }
 
@@ -228,9 +235,8 @@ unsafe fn color_rows_vbmi<T: MapFloat>(
     for_each_row(map, out, |values, rgb| {
         // SAFETY: this function's caller guarantees the CPU features.
         let (done, finite) = unsafe { crate::vbmi::heat_row(values, scale, registers, rgb) };
-        let rest = &values[done..];
-        heat_row(rest, scale, palette, &mut rgb[3 * done..]);
-        finite && (!scale.is_raw() || row_is_finite(rest))
+        let rest_finite = heat_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
+        finite && rest_finite
     })
 }
 
