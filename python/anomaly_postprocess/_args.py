@@ -356,15 +356,20 @@ def mask_comparison(array: NDArray[Any], threshold: object) -> tuple[NDArray[Any
     return array, value
 
 
+def round_to_float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (±inf beyond its range), as numpy casts."""
+    try:
+        return float(struct.unpack("f", struct.pack("f", value))[0])
+    except OverflowError:  # rounds beyond float32's largest value
+        return math.copysign(math.inf, value)
+
+
 def _round_to_float_dtype(value: float, dtype: np.dtype[Any]) -> float:
     """``value`` rounded to the nearest value of float ``dtype`` (±inf beyond its
     range), as numpy casts."""
     if dtype.itemsize == 8:
         return value
     if dtype.itemsize == 4:
-        try:
-            return float(struct.unpack("f", struct.pack("f", value))[0])
-        except OverflowError:  # rounds beyond float32's largest value
-            return math.copysign(math.inf, value)
+        return round_to_float32(value)
     with np.errstate(over="ignore"):
         return float(np.asarray(value).astype(dtype.newbyteorder("=")))

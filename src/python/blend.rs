@@ -1,10 +1,16 @@
-use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArray4};
+use ndarray::Ix3;
+use numpy::{
+    PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn,
+    PyReadwriteArray4,
+};
 use pyo3::prelude::*;
 
 use super::arrays::{items, palette_of, palette_table, with_maps, MapStack};
-use super::run_detached_batch;
+use super::memory::result_array;
+use super::{run_detached, run_detached_batch};
 use crate::batch::superimpose_maps_into;
-use crate::blend::AddWeighted;
+use crate::blend::{superimpose_into, AddWeighted};
+use crate::colormap::Palette;
 
 /// JET heatmaps of maps `(*B, H, W)` blended over `images` (`(H, W, 3)` for all maps,
 /// or `(*B, H, W, 3)`) with `cv2.addWeighted(heatmap, alpha, image, 1 - alpha, gamma)`,
@@ -30,4 +36,30 @@ pub(crate) fn superimpose_maps(
         let blend = AddWeighted::new(alpha, gamma);
         superimpose_maps_into(&views, &images, normalize, palette_of(&table), &blend, out)
     }))
+}
+
+/// The JET heatmap of one float32 map `(H, W)` blended over one image `(H, W, 3)` into a
+/// new result, in one call: the common case, which the Python layer recognises without
+/// touching numpy (see `mask_f32`).
+#[pyfunction]
+pub(crate) fn superimpose_f32<'py>(
+    py: Python<'py>,
+    map: PyReadonlyArray2<'py, f32>,
+    image: PyReadonlyArray3<'py, u8>,
+    alpha: f64,
+    gamma: f64,
+    normalize: bool,
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let (map, image) = (map.as_array(), image.as_array());
+    let result = result_array(py, &[map.nrows(), map.ncols(), 3])?;
+    {
+        let mut out = result.readwrite();
+        let out = (out.as_array_mut().into_dimensionality::<Ix3>())
+            .expect("a new array of three dimensions");
+        let blend = AddWeighted::new(alpha, gamma);
+        run_detached(py, move || {
+            superimpose_into(map, image, normalize, Palette::Jet, &blend, out)
+        })?;
+    }
+    Ok(result)
 }

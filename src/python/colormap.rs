@@ -1,9 +1,12 @@
-use numpy::{PyReadonlyArray2, PyReadwriteArray4};
+use ndarray::Ix3;
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray4};
 use pyo3::prelude::*;
 
 use super::arrays::{palette_of, palette_table, with_maps, MapStack};
-use super::run_detached_batch;
+use super::memory::result_array;
+use super::{run_detached, run_detached_batch};
 use crate::batch::color_maps_into;
+use crate::colormap::{color_map_into, Palette};
 
 /// Heatmaps of maps `(*B, H, W)` (float32/float64, any strides), written into
 /// `out` `(prod(B), H, W, 3)`; `palette` is a (256, 3) RGB table, or None for JET.
@@ -21,4 +24,26 @@ pub(crate) fn color_maps(
     with_maps!(&maps, |views| run_detached_batch(py, &batch_shape, || {
         color_maps_into(&views, normalize, palette_of(&table), out)
     }))
+}
+
+/// The JET heatmap of one float32 map `(H, W)` into a new result, in one call: the
+/// common case, which the Python layer recognises without touching numpy (see
+/// `mask_f32`).
+#[pyfunction]
+pub(crate) fn color_map_f32<'py>(
+    py: Python<'py>,
+    map: PyReadonlyArray2<'py, f32>,
+    normalize: bool,
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let map = map.as_array();
+    let result = result_array(py, &[map.nrows(), map.ncols(), 3])?;
+    {
+        let mut out = result.readwrite();
+        let out = (out.as_array_mut().into_dimensionality::<Ix3>())
+            .expect("a new array of three dimensions");
+        run_detached(py, move || {
+            color_map_into(map, normalize, Palette::Jet, out)
+        })?;
+    }
+    Ok(result)
 }

@@ -1,9 +1,12 @@
-use numpy::PyReadwriteArray3;
+use ndarray::Ix2;
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray3};
 use pyo3::prelude::*;
 
 use super::arrays::{with_maps, MapStack};
+use super::memory::result_array;
 use super::run_detached;
 use crate::batch::masks_into;
+use crate::mask::mask_into;
 
 /// 0/255 masks of maps `(*B, H, W)`: `map > threshold` opened with `disk(kernel_size)`,
 /// components under `min_area` pixels removed, written into `out` `(prod(B), H, W)`. `threshold` is already in numpy's comparison
@@ -25,4 +28,26 @@ pub(crate) fn masks(
         min_area,
         out
     )))
+}
+
+/// [`masks`] of one float32 map `(H, W)` into a new result, in one call: the common case,
+/// which the Python layer recognises (and has rounded `threshold` for) without touching
+/// numpy. A call that starts with cold caches spends most of its overhead in numpy's
+/// argument handling, not in the kernel.
+#[pyfunction]
+pub(crate) fn mask_f32<'py>(
+    py: Python<'py>,
+    map: PyReadonlyArray2<'py, f32>,
+    threshold: f64,
+    kernel_size: u64,
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let map = map.as_array();
+    let result = result_array(py, &[map.nrows(), map.ncols()])?;
+    {
+        let mut out = result.readwrite();
+        let out = (out.as_array_mut().into_dimensionality::<Ix2>())
+            .expect("a new array of two dimensions");
+        run_detached(py, move || mask_into(map, threshold, kernel_size, 0, out))?;
+    }
+    Ok(result)
 }

@@ -367,6 +367,23 @@ fn numpy_handler_api(py: Python<'_>) -> PyResult<&NumpyHandlerApi> {
     })
 }
 
+/// Fresh results at least this large come from the pool (smaller ones gain nothing:
+/// their pages are few, and often recycled by `malloc` anyway).
+pub(crate) const POOLED_BYTES: usize = 1 << 18;
+
+/// A new result of `shape`: [`new_output`] from `POOLED_BYTES` up, an ordinary new
+/// array below.
+pub(crate) fn result_array<'py>(
+    py: Python<'py>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    if shape.iter().product::<usize>() >= POOLED_BYTES {
+        return new_output(py, shape.to_vec());
+    }
+    // SAFETY: uninitialised u8 is valid for every bit pattern; callers overwrite it.
+    Ok(unsafe { PyArrayDyn::<u8>::new(py, shape, false) })
+}
+
 /// A new C-contiguous, writable uint8 array of `shape`, contents undefined (like
 /// `np.empty`), which owns a recycled buffer or a new one with its pages already mapped.
 #[pyfunction]

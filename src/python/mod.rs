@@ -41,10 +41,14 @@ where
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(colormap::color_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(colormap::color_map_f32, m)?)?;
     m.add_function(wrap_pyfunction!(blend::superimpose_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(blend::superimpose_f32, m)?)?;
     m.add_function(wrap_pyfunction!(mask::masks, m)?)?;
+    m.add_function(wrap_pyfunction!(mask::mask_f32, m)?)?;
     m.add_function(wrap_pyfunction!(memory::new_output, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_pool_stats, m)?)?;
+    m.add("POOLED_BYTES", memory::POOLED_BYTES)?;
     // The pool's bounds: (free buffers, free bytes, bytes of one buffer). For tests.
     m.add(
         "_POOL_LIMITS",
