@@ -41,7 +41,6 @@ impl AddWeighted {
     }
 
     /// `(α, β, γ)` as float32: the colour's weight, the image's weight, the offset.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the VBMI loop
     pub(crate) fn weights(&self) -> (f32, f32, f32) {
         (self.heat_weight, self.image_weight, self.offset)
     }

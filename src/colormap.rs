@@ -103,17 +103,14 @@ pub fn heat_row<T: MapFloat>(
     let values = row.chunks_exact(CHUNK);
     let tail = values.remainder();
     let mut pixels = out.chunks_exact_mut(3 * CHUNK);
-    // `v · 0` is 0 for finite `v`, NaN otherwise (see `row_is_finite`).
-    let mut poison = [T::ZERO; CHUNK];
+    let mut finite = true;
     for (values, rgb) in values.zip(&mut pixels) {
         crate::prefetch::ahead_of(values);
         // Fixed-size arrays: each step below becomes straight-line SIMD code.
         let values: &[T; CHUNK] = values.try_into().expect("chunks_exact");
         let rgb: &mut [u8; 3 * CHUNK] = rgb.try_into().expect("chunks_exact_mut");
         if scale.is_raw() {
-            for (p, &v) in poison.iter_mut().zip(values) {
-                *p = *p + v * T::ZERO;
-            }
+            finite &= row_is_finite(values);
         }
         let mut levels = [0u8; CHUNK];
         levels_of_row(values, scale, &mut levels);
@@ -146,7 +143,7 @@ pub fn heat_row<T: MapFloat>(
             Palette::Table(table) => table[k as usize],
         });
     }
-    !scale.is_raw() || (poison.iter().all(|&p| p == T::ZERO) && row_is_finite(tail))
+    !scale.is_raw() || (finite && row_is_finite(tail))
 }
 
 /// Writes the RGB heatmap of one map into `out` (shape `(H, W, 3)`).

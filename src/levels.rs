@@ -192,7 +192,6 @@ pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
     let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
-        crate::prefetch::ahead_of(chunk);
         for (p, &v) in poison.iter_mut().zip(chunk) {
             *p = *p + v * T::ZERO;
         }
@@ -205,9 +204,8 @@ pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
 
 /// The level scale of a map, checking on the way that it is finite when normalising.
 ///
-/// Without normalisation no pass is needed up front: the colouring pass checks each
-/// row with [`row_is_finite`] while it is in cache, and reports with
-/// [`locate_non_finite`].
+/// Without normalisation no pass is needed up front: the colouring pass checks the
+/// values as it colours them, and reports with [`locate_non_finite`].
 pub fn level_scale<T: MapFloat>(
     map: ArrayView2<'_, T>,
     normalize: bool,

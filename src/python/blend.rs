@@ -1,13 +1,12 @@
-use ndarray::Ix3;
+use ndarray::ArrayViewMut3;
 use numpy::{
-    PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn,
-    PyReadwriteArray4,
+    PyArrayDyn, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyReadwriteArray4,
 };
 use pyo3::prelude::*;
 
 use super::arrays::{items, palette_of, palette_table, with_maps, MapStack};
-use super::memory::result_array;
-use super::{run_detached, run_detached_batch};
+use super::memory::new_result_from;
+use super::run_detached_batch;
 use crate::batch::superimpose_maps_into;
 use crate::blend::{superimpose_into, AddWeighted};
 use crate::colormap::Palette;
@@ -51,15 +50,12 @@ pub(crate) fn superimpose_f32<'py>(
     normalize: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
     let (map, image) = (map.as_array(), image.as_array());
-    let result = result_array(py, &[map.nrows(), map.ncols(), 3])?;
-    {
-        let mut out = result.readwrite();
-        let out = (out.as_array_mut().into_dimensionality::<Ix3>())
-            .expect("a new array of three dimensions");
-        let blend = AddWeighted::new(alpha, gamma);
-        run_detached(py, move || {
+    let blend = AddWeighted::new(alpha, gamma);
+    new_result_from(
+        py,
+        &[map.nrows(), map.ncols(), 3],
+        move |out: ArrayViewMut3<'_, u8>| {
             superimpose_into(map, image, normalize, Palette::Jet, &blend, out)
-        })?;
-    }
-    Ok(result)
+        },
+    )
 }

@@ -1,10 +1,10 @@
-use ndarray::Ix3;
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray4};
+use ndarray::ArrayViewMut3;
+use numpy::{PyArrayDyn, PyReadonlyArray2, PyReadwriteArray4};
 use pyo3::prelude::*;
 
 use super::arrays::{palette_of, palette_table, with_maps, MapStack};
-use super::memory::result_array;
-use super::{run_detached, run_detached_batch};
+use super::memory::new_result_from;
+use super::run_detached_batch;
 use crate::batch::color_maps_into;
 use crate::colormap::{color_map_into, Palette};
 
@@ -36,14 +36,9 @@ pub(crate) fn color_map_f32<'py>(
     normalize: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
     let map = map.as_array();
-    let result = result_array(py, &[map.nrows(), map.ncols(), 3])?;
-    {
-        let mut out = result.readwrite();
-        let out = (out.as_array_mut().into_dimensionality::<Ix3>())
-            .expect("a new array of three dimensions");
-        run_detached(py, move || {
-            color_map_into(map, normalize, Palette::Jet, out)
-        })?;
-    }
-    Ok(result)
+    new_result_from(
+        py,
+        &[map.nrows(), map.ncols(), 3],
+        move |out: ArrayViewMut3<'_, u8>| color_map_into(map, normalize, Palette::Jet, out),
+    )
 }

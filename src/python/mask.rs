@@ -1,9 +1,9 @@
-use ndarray::Ix2;
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray3};
+use ndarray::ArrayViewMut2;
+use numpy::{PyArrayDyn, PyReadonlyArray2, PyReadwriteArray3};
 use pyo3::prelude::*;
 
 use super::arrays::{with_maps, MapStack};
-use super::memory::result_array;
+use super::memory::new_result_from;
 use super::run_detached;
 use crate::batch::masks_into;
 use crate::mask::mask_into;
@@ -42,12 +42,9 @@ pub(crate) fn mask_f32<'py>(
     kernel_size: u64,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
     let map = map.as_array();
-    let result = result_array(py, &[map.nrows(), map.ncols()])?;
-    {
-        let mut out = result.readwrite();
-        let out = (out.as_array_mut().into_dimensionality::<Ix2>())
-            .expect("a new array of two dimensions");
-        run_detached(py, move || mask_into(map, threshold, kernel_size, 0, out))?;
-    }
-    Ok(result)
+    new_result_from(
+        py,
+        &[map.nrows(), map.ncols()],
+        move |out: ArrayViewMut2<'_, u8>| mask_into(map, threshold, kernel_size, 0, out),
+    )
 }

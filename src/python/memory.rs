@@ -31,11 +31,13 @@ use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard};
 
-use numpy::PyArrayDyn;
+use numpy::{PyArrayDyn, PyArrayMethods};
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyCapsule;
+
+use crate::error::KernelError;
 
 /// Alignment of every buffer: a cache line, and a full AVX-512 vector.
 const ALIGN: usize = 64;
@@ -382,6 +384,23 @@ pub(crate) fn result_array<'py>(
     }
     // SAFETY: uninitialised u8 is valid for every bit pattern; callers overwrite it.
     Ok(unsafe { PyArrayDyn::<u8>::new(py, shape, false) })
+}
+
+/// A new result of `shape` (see [`result_array`]) that `kernel` fills, run without the
+/// GIL: the one-call bindings of the common case.
+pub(crate) fn new_result_from<'py, D: ndarray::Dimension>(
+    py: Python<'py>,
+    shape: &[usize],
+    kernel: impl FnOnce(ndarray::ArrayViewMut<'_, u8, D>) -> Result<(), KernelError> + Send,
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let result = result_array(py, shape)?;
+    {
+        let mut out = result.readwrite();
+        let out = (out.as_array_mut().into_dimensionality::<D>())
+            .expect("a new array of the kernel's dimensions");
+        super::run_detached(py, move || kernel(out))?;
+    }
+    Ok(result)
 }
 
 /// A new C-contiguous, writable uint8 array of `shape`, contents undefined (like
