@@ -20,6 +20,7 @@ pub mod batch;
 pub mod bitmap;
 pub mod blend;
 pub mod colormap;
+pub mod draw;
 pub mod error;
 pub mod levels;
 pub mod mask;

@@ -184,6 +184,39 @@ pub fn remove_small_components(mask: &mut BitMatrix, min_area: usize) {
     }
 }
 
+/// The 8-connected components of `mask` (as [`components`]), each with the maximum of
+/// `map` over its pixels: anomalib's box score (`masks_to_boxes(masks, anomaly_maps)`).
+/// NaN values are ignored; a component whose values are all NaN scores NaN. A maximum
+/// is one of the values, so the score is exact (of two equal zeros, either sign).
+///
+/// ```
+/// use anomaly_postprocess::bitmap::BitMatrix;
+/// use anomaly_postprocess::regions::components_with_max;
+/// let mask = BitMatrix::from_fn(2, 5, |_, x| x != 2);
+/// let map = ndarray::array![[0.5f32, f32::NAN, 9.0, 1.0, 2.0], [0.25, 0.75, 9.0, f32::NAN, 1.5]];
+/// let found = components_with_max(&mask, map.view()).unwrap();
+/// let scores: Vec<f32> = found.iter().map(|&(_, score)| score).collect();
+/// assert_eq!(scores, vec![0.75, 2.0]);
+/// ```
+pub fn components_with_max<T: crate::levels::MapFloat>(
+    mask: &BitMatrix,
+    map: ndarray::ArrayView2<'_, T>,
+) -> Result<Vec<(Component, T)>, crate::KernelError> {
+    crate::error::check_shape("anomaly_map", &[mask.rows(), mask.cols()], map.shape())?;
+    let (runs, component_of_run, components) = label_runs(mask);
+    // NaN compares false both ways: it neither wins nor, once beaten, comes back.
+    let is_nan = |v: T| v.partial_cmp(&v).is_none();
+    let larger = |best: T, v: T| if v > best || is_nan(best) { v } else { best };
+    let nan = T::ZERO / T::ZERO;
+    let mut best = vec![nan; components.len()];
+    for (run, &c) in runs.iter().zip(&component_of_run) {
+        let row = map.row(run.y);
+        let run_max = (run.start..=run.end).fold(nan, |m, x| larger(m, row[x]));
+        best[c] = larger(best[c], run_max);
+    }
+    Ok(components.into_iter().zip(best).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +289,112 @@ mod tests {
         let found = components(&mask);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].area, found[0].x2, found[0].y2), (201, 199, 1));
+    }
+
+    /// Flood fill from the definition: each component's area, box and NaN-ignoring max.
+    fn naive_scores(mask: &BitMatrix, map: &ndarray::Array2<f64>) -> Vec<(usize, [usize; 4], f64)> {
+        let (h, w) = (mask.rows(), mask.cols());
+        let mut seen = vec![false; h * w];
+        let mut found = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                if !mask.get(y, x) || seen[y * w + x] {
+                    continue;
+                }
+                seen[y * w + x] = true;
+                let mut stack = vec![(y, x)];
+                let (mut area, mut bbox, mut best) = (0, [x, y, x, y], f64::NAN);
+                while let Some((cy, cx)) = stack.pop() {
+                    area += 1;
+                    bbox = [
+                        bbox[0].min(cx),
+                        bbox[1].min(cy),
+                        bbox[2].max(cx),
+                        bbox[3].max(cy),
+                    ];
+                    let v = map[[cy, cx]];
+                    if !v.is_nan() && (best.is_nan() || v > best) {
+                        best = v;
+                    }
+                    for ny in cy.saturating_sub(1)..(cy + 2).min(h) {
+                        for nx in cx.saturating_sub(1)..(cx + 2).min(w) {
+                            if mask.get(ny, nx) && !seen[ny * w + nx] {
+                                seen[ny * w + nx] = true;
+                                stack.push((ny, nx));
+                            }
+                        }
+                    }
+                }
+                found.push((area, bbox, best));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn scores_match_flood_fill_maxima() {
+        let mut state = 0x0DDB_1A5E_5BAD_5EEDu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (h, w) in [(1, 1), (1, 70), (70, 1), (9, 130), (33, 65), (64, 64)] {
+            for density in [20, 45, 60, 95] {
+                let mask = BitMatrix::from_fn(h, w, |_, _| next() % 100 < density);
+                let map = ndarray::Array2::from_shape_fn((h, w), |_| match next() % 10 {
+                    0 => f64::NAN,
+                    1 => f64::NEG_INFINITY,
+                    2 => -0.0,
+                    _ => (next() % 1000) as f64 / 7.0 - 50.0,
+                });
+                // NaN payloads may differ; any NaN is the same score.
+                let key = |(area, bbox, score): (usize, [usize; 4], f64)| {
+                    (
+                        area,
+                        bbox,
+                        if score.is_nan() {
+                            u64::MAX
+                        } else {
+                            score.to_bits()
+                        },
+                    )
+                };
+                let mut ours: Vec<_> = components_with_max(&mask, map.view())
+                    .unwrap()
+                    .into_iter()
+                    .map(|(c, score)| key((c.area, [c.x1, c.y1, c.x2, c.y2], score + 0.0)))
+                    .collect();
+                let mut theirs: Vec<_> = naive_scores(&mask, &map)
+                    .into_iter()
+                    .map(|(a, b, s)| key((a, b, s + 0.0)))
+                    .collect();
+                ours.sort_unstable();
+                theirs.sort_unstable();
+                assert_eq!(ours, theirs, "{h}x{w} density {density}");
+                // The same components, in the same order, as without a map.
+                let plain: Vec<Component> = components_with_max(&mask, map.view())
+                    .unwrap()
+                    .into_iter()
+                    .map(|(c, _)| c)
+                    .collect();
+                assert_eq!(plain, components(&mask));
+            }
+        }
+    }
+
+    #[test]
+    fn all_nan_component_scores_nan_and_f32_works() {
+        let mask = BitMatrix::from_fn(3, 4, |y, x| x == 0 || (y == 1 && x == 3));
+        let map = ndarray::array![
+            [f32::NAN, 0.0, 0.0, 0.0],
+            [f32::NAN, 0.0, 0.0, f32::INFINITY],
+            [f32::NAN, 0.0, 0.0, 0.0]
+        ];
+        let found = components_with_max(&mask, map.view()).unwrap();
+        assert!(found[0].1.is_nan());
+        assert_eq!(found[1].1, f32::INFINITY);
+        assert!(components_with_max(&mask, map.t()).is_err());
     }
 }
