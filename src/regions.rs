@@ -207,14 +207,16 @@ pub fn components_with_max<T: crate::levels::MapFloat>(
     // NaN compares false both ways: it neither wins nor, once beaten, comes back.
     let is_nan = |v: T| v.partial_cmp(&v).is_none();
     let larger = |best: T, v: T| if v > best || is_nan(best) { v } else { best };
-    let nan = T::ZERO / T::ZERO;
-    let mut best = vec![nan; components.len()];
+    let mut best: Vec<Option<T>> = vec![None; components.len()];
     for (run, &c) in runs.iter().zip(&component_of_run) {
         let row = map.row(run.y);
-        let run_max = (run.start..=run.end).fold(nan, |m, x| larger(m, row[x]));
-        best[c] = larger(best[c], run_max);
+        let run_max = (run.start + 1..=run.end).fold(row[run.start], |m, x| larger(m, row[x]));
+        best[c] = Some(best[c].map_or(run_max, |b| larger(b, run_max)));
     }
-    Ok(components.into_iter().zip(best).collect())
+    let scores = best
+        .into_iter()
+        .map(|b| b.expect("every component has a run"));
+    Ok(components.into_iter().zip(scores).collect())
 }
 
 #[cfg(test)]

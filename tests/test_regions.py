@@ -115,7 +115,7 @@ def test_mark_boundaries_strided_inputs(rng) -> None:
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
-        (lambda: ap.mask_to_boxes(np.zeros((2, 3, 4))), ValueError, "mask must be one 2-D mask"),
+        (lambda: ap.mask_to_boxes(np.zeros((2, 3, 4, 5))), ValueError, "mask must be one 2-D mask"),
         (lambda: ap.mask_to_boxes(np.zeros((0, 4))), ValueError, "mask must not be empty"),
         (lambda: ap.mask_to_boxes(np.array([["a"]])), TypeError, "mask must be"),
         (lambda: ap.mask_to_boxes(np.zeros((2, 2)), min_area=-1), ValueError, "min_area"),

@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ._api import (
     anomaly_map_to_color_map,
     compute_mask,
+    draw_boxes,
     mark_boundaries,
     mask_to_boxes,
     superimpose_anomaly_map,
@@ -79,6 +80,7 @@ __all__ = [
     "__version__",
     "anomaly_map_to_color_map",
     "compute_mask",
+    "draw_boxes",
     "get_num_threads",
     "mark_boundaries",
     "mask_to_boxes",

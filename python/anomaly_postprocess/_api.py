@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, TypeGuard
+import numbers
+from typing import Any, TypeGuard, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -298,25 +299,61 @@ def compute_mask(
     return result
 
 
-def mask_to_boxes(mask: ArrayLike, min_area: int = 0) -> NDArray[np.int64]:
-    """Bounding boxes of the defects in a mask.
+Boxes = NDArray[np.int64]
+Scores = NDArray[np.float32] | NDArray[np.float64]
+
+
+@overload
+def mask_to_boxes(
+    mask: ArrayLike, min_area: int = 0, *, anomaly_map: None = None
+) -> Boxes | list[Boxes]: ...
+@overload
+def mask_to_boxes(
+    mask: ArrayLike, min_area: int = 0, *, anomaly_map: ArrayLike
+) -> tuple[Boxes, Scores] | list[tuple[Boxes, Scores]]: ...
+def mask_to_boxes(
+    mask: ArrayLike, min_area: int = 0, *, anomaly_map: ArrayLike | None = None
+) -> Boxes | list[Boxes] | tuple[Boxes, Scores] | list[tuple[Boxes, Scores]]:
+    """Bounding boxes of the defects in a mask, and optionally their anomaly scores.
 
     Args:
-        mask: One mask ``(H, W)`` (e.g. from :func:`compute_mask`); pixels ``> 0`` are set.
+        mask: One mask ``(H, W)`` (e.g. from :func:`compute_mask`) or a batch of masks
+            ``(B, H, W)``; pixels ``> 0`` are set. Leading axes of length 1 are
+            dropped (``(1, H, W)`` is one mask), and a trailing axis of length 1
+            (``(H, W, 1)``, ``(B, H, W, 1)``) is a channel axis.
         min_area: Leave out components of fewer pixels. Defaults to 0 (all).
+        anomaly_map: Optional keyword-only map of the mask's shape (or one whose
+            length-1 axes drop to it): each box then gets a score, the maximum of the
+            map over the pixels of its component, as anomalib's
+            ``masks_to_boxes(masks, anomaly_maps)``. NaN values are ignored (anomalib's
+            ``torch.max`` would give NaN); a component whose values are all NaN scores
+            NaN. Scores are exact, in the map's dtype: float32 for float16 and float32
+            maps, float64 for float64, integer and bool maps (integers beyond 2**53
+            round to float64, as everywhere in this library).
 
     Returns:
-        A new ``int64`` array of shape ``(K, 4)``: one row ``(x1, y1, x2, y2)`` per
-        8-connected component, inclusive corners (as anomalib's ``masks_to_boxes``),
-        in the label order of ``cv2.connectedComponentsWithStats``; ``(0, 4)`` when
-        there is none.
+        For one mask, a new ``int64`` array of shape ``(K, 4)``: one row
+        ``(x1, y1, x2, y2)`` per 8-connected component, inclusive corners (as anomalib's
+        ``masks_to_boxes``), in the label order of ``cv2.connectedComponentsWithStats``;
+        ``(0, 4)`` when there is none. With ``anomaly_map``, a tuple
+        ``(boxes, scores)`` where ``scores`` has shape ``(K,)``. For a batch, a list
+        with that result for each mask.
 
     Raises:
-        TypeError: a non-numeric mask or a non-integer ``min_area``.
-        ValueError: not one 2-D mask, an empty one, or a negative ``min_area``.
+        TypeError: a non-numeric mask or map (complex, object, string…), or a
+            non-integer ``min_area``.
+        ValueError: a mask that is neither ``(H, W)`` nor ``(B, H, W)``, an empty one,
+            a negative ``min_area``, or a map whose shape differs from the mask's.
     """
-    bits = as_mask(mask)
-    return _native.boxes(bits, as_min_area(min_area))
+    stack, batch = _mask_stack(mask)
+    smallest = as_min_area(min_area)
+    if anomaly_map is None:
+        if not batch:
+            return _native.boxes(stack[0], smallest)
+        return _native.box_lists(stack, smallest)
+    maps = _box_score_maps(anomaly_map, stack.shape[0] if batch else None, stack.shape[1:])
+    results = _native.box_score_lists(stack, maps, smallest)
+    return results if batch else results[0]
 
 
 def mark_boundaries(
@@ -349,4 +386,204 @@ def mark_boundaries(
     rgb = as_color(color)
     result = _result(picture.shape, out, picture, bits)
     _native.boundaries(picture, bits, rgb, result)
+    return result
+
+
+# --- Boxes: mask_to_boxes for batches and with scores, draw_boxes ---------------------
+
+_MASKS_EXPECTED = "one 2-D mask (H, W) or a batch of them (B, H, W)"
+
+
+def _mask_axes(array: NDArray[Any]) -> NDArray[Any]:
+    """``mask_to_boxes``' shape rule as a view: leading length-1 axes dropped while more
+    than two remain, then a trailing length-1 channel axis (as for one mask before)."""
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim >= 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return array
+
+
+def _mask_stack(mask: object) -> tuple[NDArray[np.uint8], bool]:
+    """The masks as a uint8 ``(B, H, W)`` stack where ``mask > 0`` is set (a view for
+    uint8 and bool), and whether the caller passed a batch."""
+    try:
+        array = np.asarray(mask)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"mask must be {_MASKS_EXPECTED} of numbers or bools, got "
+            f"{type(mask).__name__} that numpy cannot convert: {error}"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"mask must be {_MASKS_EXPECTED} of numbers or bools, got dtype {array.dtype}"
+        )
+    squeezed = _mask_axes(array)
+    if squeezed.ndim not in (2, 3):
+        raise ValueError(f"mask must be {_MASKS_EXPECTED}, got shape {array.shape}")
+    if 0 in squeezed.shape:
+        raise ValueError(f"mask must not be empty, got shape {array.shape}")
+    if squeezed.dtype == np.uint8:
+        bits = squeezed
+    elif squeezed.dtype == np.bool_:
+        bits = squeezed.view(np.uint8)
+    else:
+        bits = np.greater(squeezed, 0).view(np.uint8)
+    return (bits if bits.ndim == 3 else bits[np.newaxis]), bits.ndim == 3
+
+
+def _box_score_maps(
+    anomaly_map: object, batch: int | None, shape: tuple[int, ...]
+) -> NDArray[np.float32] | NDArray[np.float64]:
+    """The map(s) for box scores as a float32 or float64 ``(B, H, W)`` array: float16
+    and float32 maps as float32, the others as float64 (exact for every value of the
+    smaller dtypes; the maximum commutes with this monotonic conversion)."""
+    source = as_map_array(anomaly_map)
+    squeezed = _mask_axes(source)
+    expected = (batch, *shape) if batch is not None else shape
+    if squeezed.shape != expected:
+        raise ValueError(
+            f"anomaly_map must have the mask's shape {expected} (one map per mask), "
+            f"got shape {source.shape}"
+        )
+    stack = squeezed if batch is not None else squeezed[np.newaxis]
+    dtype = source.dtype
+    compute = np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
+    if stack.dtype != compute:  # also converts a non-native byte order
+        stack = stack.astype(compute)
+    return stack
+
+
+# cv2.rectangle's largest thickness (it refuses more).
+_MAX_THICKNESS = 32767
+
+
+def _as_thickness(value: object) -> int:
+    """A line thickness: an integer from 1 to 32767 (an integral float such as 2.0 is
+    accepted, as for kernel_size)."""
+    if type(value) is int and 1 <= value <= _MAX_THICKNESS:  # the common case, fast
+        return value
+    expected = f"thickness must be an integer from 1 to {_MAX_THICKNESS}"
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{expected}, got {type(value).__name__} {value!r}")
+    if isinstance(value, numbers.Integral):
+        count = int(value)
+    elif (
+        isinstance(value, numbers.Real)
+        and math.isfinite(float(value))
+        and float(value).is_integer()
+    ):
+        count = int(float(value))
+    elif isinstance(value, numbers.Real):
+        raise ValueError(f"{expected}, got {value!r}")
+    else:
+        raise TypeError(f"{expected}, got {type(value).__name__} {value!r}"[:200])
+    if not 1 <= count <= _MAX_THICKNESS:
+        raise ValueError(f"{expected} (OpenCV's limit), got {count}")
+    return count
+
+
+# Box coordinates are clipped to this magnitude: the kernel only needs them to within
+# a thickness of the image, and int64 holds them.
+_COORDINATE_LIMIT = 2**62
+
+
+def _as_boxes(boxes: object) -> NDArray[np.int64]:
+    """Boxes as an int64 ``(K, 4)`` array: integers, or floats holding integers (as
+    anomalib's float boxes do). ``[]`` is no boxes."""
+    expected = "boxes must be an integer array (K, 4) of rows (x1, y1, x2, y2)"
+    try:
+        array = np.asarray(boxes)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{expected}, got {type(boxes).__name__} that numpy cannot convert: {error}"
+        ) from None
+    if array.shape == (0,):
+        return np.empty((0, 4), dtype=np.int64)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{expected}, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{expected}, got shape {array.shape}")
+    if array.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(array) & (np.trunc(array) == array)
+        if not integral.all():
+            bad = array[~integral][0]
+            raise ValueError(
+                f"{expected}: coordinates must be whole numbers, got {float(bad)}; to truncate "
+                "as anomalib's draw_boxes does, pass boxes.astype(int)"
+            )
+    if array.dtype.kind == "i" or (array.dtype.kind == "u" and array.dtype.itemsize < 8):
+        return array.astype(np.int64, copy=False)  # exact
+    clipped: NDArray[Any]
+    if array.dtype.kind == "u":
+        clipped = np.minimum(array, np.uint64(_COORDINATE_LIMIT))
+    else:
+        wide = array if array.dtype.itemsize > 8 else array.astype(np.float64)  # exact
+        limit = float(_COORDINATE_LIMIT)
+        clipped = np.clip(wide, -limit, limit)
+    return clipped.astype(np.int64)  # whole numbers within int64: exact
+
+
+def _as_box_image(image: object) -> NDArray[np.uint8]:
+    """One uint8 RGB image ``(H, W, 3)`` (leading length-1 axes dropped)."""
+    expected = "image must be one RGB image (H, W, 3) uint8"
+    try:
+        array = np.asarray(image)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{expected}, got {type(image).__name__} that numpy cannot convert: {error}"
+        ) from None
+    if array.dtype != np.uint8:
+        raise TypeError(f"{expected}, got dtype {array.dtype}")
+    squeezed = array
+    while squeezed.ndim > 3 and squeezed.shape[0] == 1:
+        squeezed = squeezed[0]
+    if squeezed.ndim != 3 or squeezed.shape[-1] != 3 or 0 in squeezed.shape:
+        raise ValueError(f"{expected}, got shape {array.shape}")
+    return squeezed
+
+
+def draw_boxes(
+    image: ArrayLike,
+    boxes: ArrayLike,
+    color: tuple[int, int, int] = (255, 0, 0),
+    thickness: int = 2,
+    *,
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """The image with the outlines of boxes drawn on it.
+
+    Bit-exact with anomalib's ``draw_boxes`` (``cv2.rectangle(image, (x1, y1), (x2, y2),
+    color=color, thickness=2)`` for each box), for every thickness: a box's corners are
+    the inclusive ``(x1, y1)`` and ``(x2, y2)`` in either order, lines are centred on
+    them, and a line reaches ``(thickness + 1) // 2`` pixels to each side (thickness 1:
+    the 1-pixel outline) with rounded outer corners, as OpenCV draws them. Parts
+    outside the image are clipped. Unlike anomalib's, the input image is not modified.
+
+    Args:
+        image: One RGB image ``(H, W, 3)``, uint8 (not a batch: call once per image).
+        boxes: ``(K, 4)`` rows ``(x1, y1, x2, y2)``, as :func:`mask_to_boxes` returns
+            them: integers (floats holding whole numbers are accepted), anywhere.
+        color: Colour of the outlines: three integers 0..255, in the image's channel
+            order (as ``cv2.rectangle``). Defaults to red.
+        thickness: Line thickness, an integer from 1 to 32767 (OpenCV's limit). As in
+            OpenCV, 3 and 4 draw equally thick lines (5 pixels), as do 5 and 6 and so
+            on. Defaults to 2 (anomalib's, 3 pixels).
+        out: Keyword-only destination, as for the other functions.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image (or ``out``); ``image`` itself is not modified.
+
+    Raises:
+        TypeError: wrong dtypes, a malformed ``color`` or a non-integer ``thickness``.
+        ValueError: wrong shapes, colour values outside 0..255, a thickness outside
+            1..32767, or box coordinates that are not whole numbers.
+    """
+    picture = _as_box_image(image)
+    table = _as_boxes(boxes)
+    rgb = as_color(color)
+    width = _as_thickness(thickness)
+    result = _result(picture.shape, out, picture, table)
+    _native.draw_boxes(picture, table, rgb, width, result)
     return result

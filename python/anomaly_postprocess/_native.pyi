@@ -53,6 +53,17 @@ def boundaries(
     color: tuple[int, int, int],
     out: NDArray[np.uint8],
 ) -> None: ...
+def box_lists(masks: NDArray[np.uint8], min_area: int) -> list[NDArray[np.int64]]: ...
+def box_score_lists(
+    masks: NDArray[np.uint8], maps: _Maps, min_area: int
+) -> list[tuple[NDArray[np.int64], _Maps]]: ...
+def draw_boxes(
+    image: NDArray[np.uint8],
+    boxes: NDArray[np.int64],
+    color: tuple[int, int, int],
+    thickness: int,
+    out: NDArray[np.uint8],
+) -> None: ...
 def new_output(shape: tuple[int, ...]) -> NDArray[np.uint8]: ...
 def _pool_stats() -> tuple[int, int]: ...  # free buffers, free bytes
 
@@ -68,3 +79,4 @@ def resize_map(map: _Maps, out: _Maps) -> None: ...
 __all__ += ["resize_image", "resize_map"]
 __all__ += ["POOLED_BYTES", "color_map_f32", "mask_f32", "superimpose_f32"]
 __all__ += ["_POOL_LIMITS", "_pool_stats", "_set_hand_written_simd"]
+__all__ += ["box_lists", "box_score_lists", "draw_boxes"]

@@ -5,6 +5,7 @@
 
 mod arrays;
 mod blend;
+mod boxes;
 mod colormap;
 mod mask;
 mod memory;
@@ -60,6 +61,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add_function(wrap_pyfunction!(regions::boxes, m)?)?;
     m.add_function(wrap_pyfunction!(regions::boundaries, m)?)?;
+    m.add_function(wrap_pyfunction!(boxes::box_lists, m)?)?;
+    m.add_function(wrap_pyfunction!(boxes::box_score_lists, m)?)?;
+    m.add_function(wrap_pyfunction!(boxes::draw_boxes, m)?)?;
     m.add_function(wrap_pyfunction!(resize::resize_image, m)?)?;
     m.add_function(wrap_pyfunction!(resize::resize_map, m)?)?;
     m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
