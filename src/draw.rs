@@ -48,7 +48,8 @@ pub fn half_width(thickness: u16) -> i64 {
 pub fn disk_rows(radius: i64) -> Vec<i64> {
     (0..=radius)
         .map(|dy| {
-            // radius <= 2^15: the squares are exact in u64.
+            // The squares fit in i64 for any radius below 2^31 (OpenCV's is at most
+            // 2^14), and the integer square root is exact.
             ((radius * radius - dy * dy) as u64).isqrt() as i64
         })
         .collect()

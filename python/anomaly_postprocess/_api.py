@@ -348,9 +348,8 @@ def mask_to_boxes(
     stack, batch = _mask_stack(mask)
     smallest = as_min_area(min_area)
     if anomaly_map is None:
-        if not batch:
-            return _native.boxes(stack[0], smallest)
-        return _native.box_lists(stack, smallest)
+        tables = _native.box_lists(stack, smallest)
+        return tables if batch else tables[0]
     maps = _box_score_maps(anomaly_map, stack.shape[0] if batch else None, stack.shape[1:])
     results = _native.box_score_lists(stack, maps, smallest)
     return results if batch else results[0]

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from typing import Any
 
 import cv2
@@ -75,10 +77,14 @@ def test_far_coordinates(thickness: int, rng) -> None:
     """Coordinates anywhere in int32 (cv2's Point) match cv2; beyond, a coordinate far
     outside the image draws as one just outside it."""
     image = random_image(rng, (30, 40))
-    limits = [-(2**31), 2**31 - 1]
+    # OpenCV 4 fills a thick line's polygon row by row from its top, even above the
+    # image: a y far below 0 would cost it seconds, so thick lines stay above -10**5.
+    top = -(2**31) if thickness == 1 else -(10**5)
     for _ in range(200):
         boxes = rng.integers(-(2**31), 2**31, (2, 4))
-        boxes[rng.random((2, 4)) < 0.3] = rng.choice(limits)
+        boxes[:, 1::2] = rng.integers(top, 2**31, (2, 2))
+        extreme = rng.random((2, 4)) < 0.3
+        boxes[extreme] = np.array([[-(2**31), top, 2**31 - 1, 2**31 - 1]] * 2)[extreme]
         boxes[rng.random((2, 4)) < 0.3] = rng.integers(-50, 50)
         got = ap.draw_boxes(image, boxes, (1, 2, 3), thickness)
         assert np.array_equal(got, opencv_boxes(image, boxes, (1, 2, 3), thickness))
@@ -162,6 +168,50 @@ def test_thickness_types(thickness, rng) -> None:
     image = random_image(rng, (20, 20))
     expected = opencv_boxes(image, [[2, 2, 15, 15]], thickness=2)
     assert np.array_equal(ap.draw_boxes(image, [[2, 2, 15, 15]], thickness=thickness), expected)
+
+
+def test_reading_an_array_another_call_is_writing_is_a_value_error(rng) -> None:
+    """While one thread's draw_boxes writes into ``out``, calls that read ``out`` (or a
+    view of it) from another thread are refused with a ValueError naming the argument,
+    never a panic. (A uint8 anomaly_map is converted to float64 first, so it cannot
+    conflict.)"""
+    out = np.zeros((1000, 1000, 3), np.uint8)
+    image = random_image(rng, (1000, 1000))
+    heavy = np.tile([[-5, -5, 1005, 1005]], (20, 1))  # each box paints the whole image
+    calls = {
+        "image": lambda: ap.draw_boxes(out[:8, :8], [[1, 1, 5, 5]]),
+        "mask": lambda: ap.mask_to_boxes(out[:, :, 0]),
+        "mask (batch)": lambda: ap.mask_to_boxes(out.transpose(2, 0, 1)[:2]),
+    }
+    refused: set[str] = set()
+    for _ in range(40):  # a round fails only if the writer thread was not yet running
+        started = threading.Event()
+
+        def writer(started: threading.Event = started) -> None:
+            started.set()
+            try:
+                ap.draw_boxes(image, heavy, thickness=32767, out=out)
+            except ValueError as error:  # a read borrow of `out` came first
+                assert "out must not share memory" in str(error)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        started.wait()
+        time.sleep(0.05)  # the writer checks its arguments and starts its kernel
+        try:
+            for label, call in calls.items():
+                try:
+                    call()
+                except ValueError as error:
+                    name = label.split()[0]
+                    message = f"{name} must not share memory with an array that is being written"
+                    assert message in str(error)
+                    refused.add(label)
+        finally:
+            thread.join()
+        if len(refused) == len(calls):
+            break
+    assert refused == set(calls)
 
 
 IMAGE = np.zeros((6, 7, 3), np.uint8)
