@@ -6,8 +6,9 @@
   demo_boxes.json drawn on it, as written by ``anomaly-postprocess`` (the demo).
 - docs/colormaps.png: the demo heatmap in a few colormaps (``--colormap``).
 
-Needs the ``cli`` extra (Pillow; ``make demo`` installs it). Everything is rendered by the CLI into a temporary
-directory, then laid out side by side with a caption under each panel.
+Needs the ``cli`` extra (Pillow; ``make demo`` installs it). Everything is rendered by
+the CLI into a temporary directory, then laid out side by side with a caption under
+each panel.
 """
 
 from __future__ import annotations
