@@ -30,7 +30,7 @@ def anchors() -> set[str]:
 
 
 def citations() -> list[tuple[str, int, str]]:
-    """(path, line, anchor) of every ``behaviour.md#anchor`` in a tracked file."""
+    """(path, line, anchor) of every ``behaviour.md#<anchor>`` in a tracked file."""
     done = subprocess.run(
         ["git", "grep", "-n", "-I", "-E", r"behaviour\.md#[A-Za-z0-9_-]+"],
         cwd=ROOT,
@@ -48,7 +48,7 @@ def citations() -> list[tuple[str, int, str]]:
 
 
 def local_links() -> list[tuple[str, int, str]]:
-    """(path, line, anchor) of every ``](#anchor)`` link inside the contract itself."""
+    """(path, line, anchor) of every ``](#<anchor>)`` link inside the contract itself."""
     text = (ROOT / CONTRACT).read_text(encoding="utf-8")
     return [
         (CONTRACT, number, anchor)
