@@ -302,7 +302,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     try:
         _write_png(image, image_path)
         np.save(map_path, anomaly_map)
-        written = _write_outputs(_render(anomaly_map, image, args), output_dir, "demo", "the demo")
+        outputs = _render(anomaly_map, image, args)
+        written = _write_outputs(
+            outputs, output_dir, "demo", "none of the demo's outputs was written"
+        )
     except OSError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
@@ -423,7 +426,7 @@ def _process(
             image = _read_image(image_path)
     with _blame(map_path):
         outputs = _render(anomaly_map, image, args, image_name=str(image_path))
-    return _write_outputs(outputs, output_dir, map_path.stem, map_path)
+    return _write_outputs(outputs, output_dir, map_path.stem, f"nothing was written for {map_path}")
 
 
 def _load_map(path: Path) -> NDArray[Any]:
@@ -522,7 +525,11 @@ def _read_image(path: Path) -> NDArray[np.uint8]:
     """The image as 8-bit RGB (see ``--images`` in the help for the conversions)."""
     from PIL import Image
 
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as error:  # not an OSError: would be a traceback
+        raise ValueError(str(error)) from None
+    with opened as image:
         mode = image.mode
         if mode in _GRAY_16_BIT_MODES or (mode == "I" and image.format == "PNG"):
             # Pillow's convert("RGB") clips 16-bit values to 255 (a 16-bit image turns
@@ -539,6 +546,10 @@ def _read_image(path: Path) -> NDArray[np.uint8]:
             )
         # Palette, grayscale and bilevel images become RGB; an alpha channel is dropped
         # (the colours are used as they are, not blended over a background).
+        if mode in ("P", "PA"):
+            # The same colours as convert("RGB"), without the UserWarning Pillow prints
+            # for a palette with transparency (a second stderr line, for no problem).
+            return np.asarray(image.convert("RGBA"))[..., :3]
         return np.asarray(image.convert("RGB"))
 
 
@@ -591,7 +602,7 @@ def _size(array: np.ndarray) -> str:
 
 
 def _write_outputs(
-    outputs: dict[str, _Output], output_dir: Path, stem: str, source: object
+    outputs: dict[str, _Output], output_dir: Path, stem: str, consequence: str
 ) -> dict[str, Path]:
     """Writes ``<stem>_<name>.png`` for each image and ``<stem>_<name>.json`` for each
     text, all or none, and returns the paths by name.
@@ -599,7 +610,7 @@ def _write_outputs(
     Each output is first written to a temporary file in ``output_dir``; only when all
     of them are written are they renamed to their names. On failure the temporary
     files are removed and a :class:`_FileError` names the output that could not be
-    written (``source``, the map, is named in the reason)."""
+    written, followed by ``consequence`` (e.g. "nothing was written for maps/a.npy")."""
     paths = {
         name: output_dir / f"{stem}_{name}.{'json' if isinstance(content, str) else 'png'}"
         for name, content in outputs.items()
@@ -633,9 +644,7 @@ def _write_outputs(
         if not isinstance(error, OSError):
             raise
         reason = error.strerror or str(error)
-        raise _FileError(
-            current, f"cannot write it ({reason}); nothing was written for {source}"
-        ) from None
+        raise _FileError(current, f"cannot write it ({reason}); {consequence}") from None
     return paths
 
 

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -334,8 +335,13 @@ def test_an_unwritable_demo_output_is_one_line(
     assert main(["-o", str(tmp_path)]) == 1
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1, errors
-    assert str(tmp_path / "demo_overlay.png") in errors[0], errors[0]
-    assert not (tmp_path / "demo_heatmap.png").exists()
+    assert errors[0].startswith(f"anomaly-postprocess: {tmp_path / 'demo_overlay.png'}: ")
+    assert "none of the demo's outputs was written" in errors[0], errors[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "demo.npy",
+        "demo.png",
+        "demo_overlay.png",
+    ]
 
 
 # ------------------------------------------------------------------- images that are not 8-bit RGB
@@ -385,14 +391,21 @@ def write_pillow(array: np.ndarray, path: Path, mode: str | None = None, **optio
     image.save(path, **options)
 
 
-def write_palette(path: Path) -> None:
-    Image.fromarray(good_image()).quantize(colors=16).save(path, format="PNG")
+def write_palette(path: Path, transparency: Any = None) -> None:
+    image = Image.fromarray(good_image()).quantize(colors=16)
+    if transparency is None:
+        image.save(path, format="PNG")
+    else:
+        image.save(path, format="PNG", transparency=transparency)
 
 
 def palette_rgb(path: Path) -> np.ndarray:
+    """The palette's colours of each pixel, looked up by hand."""
     with Image.open(path) as image:
         assert image.mode == "P"
-        return np.asarray(image.convert("RGB"))
+        indices = np.asarray(image)
+        palette = np.frombuffer(image.palette.tobytes(), np.uint8).reshape(-1, 3)
+    return palette[indices]
 
 
 # name -> (writes the image file, the 8-bit RGB image the CLI must draw on)
@@ -430,11 +443,21 @@ IMAGE_CASES: dict[str, tuple[Any, Any]] = {
         lambda path: gray_to_rgb(rgba8()[..., 0]),
     ),
     "palette": (write_palette, palette_rgb),
+    "palette with transparent entries, alpha dropped": (
+        lambda path: write_palette(path, bytes([0, 128] + [255] * 14)),
+        palette_rgb,
+    ),
+    "palette with a transparent index, alpha dropped": (
+        lambda path: write_palette(path, 3),
+        palette_rgb,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(IMAGE_CASES))
-def test_images_are_reduced_to_8_bit_rgb_without_clipping(tmp_path: Path, case: str) -> None:
+def test_images_are_reduced_to_8_bit_rgb_without_clipping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
     """16-bit images keep each value's high byte (>> 8), as the help says; Pillow's
     convert("RGB") would clip 99.6% of a uniform 16-bit image to white."""
     write, expected = IMAGE_CASES[case]
@@ -444,7 +467,11 @@ def test_images_are_reduced_to_8_bit_rgb_without_clipping(tmp_path: Path, case: 
     assert rgb.shape == (H, W, 3) and rgb.dtype == np.uint8
     np.save(tmp_path / "x.npy", good_map())
     out = tmp_path / "out"
-    assert main([str(tmp_path / "x.npy"), "-i", str(image_path), "-o", str(out), "-q"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([str(tmp_path / "x.npy"), "-i", str(image_path), "-o", str(out), "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    assert [str(w.message) for w in caught] == []  # a warning would be a stray stderr line
     overlay = read_png(out / "x_overlay.png")
     assert np.array_equal(overlay, superimpose_anomaly_map(good_map(), rgb))
     mask = compute_mask(good_map(), 0.5)
@@ -502,6 +529,35 @@ def test_32_bit_images_are_refused_with_a_reason(
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"{images / 'a.png'}: "), errors[0]
     assert reason in errors[0] and f"mode {mode}" in errors[0], errors[0]
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"b_{n}" for n in OUTPUTS)
+
+
+def test_an_image_claiming_too_many_pixels_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 100-byte PNG whose header claims 20000 x 20000 pixels: Pillow refuses it as a
+    decompression bomb with an exception that is no OSError; still one line."""
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    png = png_bytes(good_image(), 2)
+    start = png.index(b"IHDR") + 4
+    bomb = bytearray(png)
+    bomb[start : start + len(header)] = header
+    crc = struct.pack(">I", zlib.crc32(bytes(bomb[start - 4 : start + len(header)])))
+    bomb[start + len(header) : start + len(header) + 4] = crc
+    maps, images, out = tmp_path / "maps", tmp_path / "images", tmp_path / "out"
+    maps.mkdir()
+    images.mkdir()
+    (images / "a.png").write_bytes(bytes(bomb))
+    np.save(maps / "a.npy", good_map())
+    np.save(maps / "b.npy", good_map(3))
+    Image.fromarray(good_image()).save(images / "b.png")
+
+    assert main([str(maps), "-i", str(images), "-o", str(out), "-q"]) == 1
+
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{images / 'a.png'}: "), errors[0]
+    assert "400000000 pixels" in errors[0], errors[0]
     assert sorted(path.name for path in out.iterdir()) == sorted(f"b_{n}" for n in OUTPUTS)
 
 
