@@ -615,7 +615,7 @@ for _name in ("alpha", "gamma"):
         np.float32("nan"),
         np.float64("inf"),
         np.float16("-inf"),
-        # (test_errors.py also listed float("1e400"): that is math.inf, listed above.)
+        # (float("1e400") is math.inf, above.)
     ]:
         reject(
             ap.superimpose_anomaly_map,

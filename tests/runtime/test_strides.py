@@ -1,8 +1,9 @@
-"""Inputs in any memory layout (docs/behaviour.md#memory, #dtypes, #shapes): strided,
-reversed, transposed, Fortran-ordered, zero-stride (broadcast), misaligned, read-only and
-big-endian maps and images, array-like objects (``__array__``, ``__array_interface__``,
-PIL images, lists, memoryviews) give exactly the bytes of a clean contiguous copy, and
-the oracle's; float32/float64 maps are read in place (tracemalloc sees no copy).
+"""Inputs in any memory layout: strided, reversed, transposed, Fortran-ordered,
+zero-stride (broadcast), misaligned, read-only and big-endian maps and images, and
+array-like objects (``__array__``, ``__array_interface__``, PIL images, lists,
+memoryviews) give exactly the bytes of a clean contiguous copy, and the oracle's; float32
+and float64 maps are read in place (tracemalloc sees no copy). See docs/behaviour.md#shapes,
+docs/behaviour.md#dtypes and docs/behaviour.md#memory.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 ``get_num_threads``, the ``ANOMALY_POSTPROCESS_NUM_THREADS`` environment variable,
 batches on 1 and 2 threads, concurrent Python callers, and GIL-free kernels.
 
-Correctness only: nothing here asserts a duration (machines are noisy). Parallelism is
+Correctness only: apart from generous bounds on a child process that is given a huge
+thread count, nothing here asserts a duration (machines are noisy). Parallelism is
 checked by its results (a batch on 1 or 2 threads is exactly the stack of single calls;
 8 Python threads give exactly the bytes of sequential calls), GIL release by whether
 another Python thread gets to run while a kernel is busy. Refused thread counts are rows
