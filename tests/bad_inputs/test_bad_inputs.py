@@ -1086,10 +1086,10 @@ def _odd_out_rows(name: str, batch: tuple[int, ...], batch_label: str) -> None:
             value,
             exc,
             *patterns,
-            label=f"{label}, {batch_label}",
+            label=f"{label}, (37, 53) {batch_label}",
             args=(maps, image),
             kwargs={"out": BAD},
-            name=name,
+            name={"color": "color_map", "mask": "compute_mask"}.get(name, name),
         )
 
     # Wrong dtype: TypeError naming the expected and the received dtype.
