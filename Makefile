@@ -32,7 +32,7 @@ test: wheel
 	rm -rf $(WHEEL_VENV)
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install -q $(WHEEL_DIR)/*.whl
-	$(WHEEL_VENV)/bin/python tests/wheel_smoke.py
+	$(WHEEL_VENV)/bin/python tests/integration/wheel_smoke.py
 	$(VENV)/bin/python -m pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/*.whl
 	$(VENV)/bin/python -m pip install -q "$$(ls $(WHEEL_DIR)/*.whl)[test]"
 	ANOMALY_POSTPROCESS_EXPECT_WHEEL=1 $(VENV)/bin/python -m pytest -q

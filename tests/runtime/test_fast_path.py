@@ -2,8 +2,9 @@
 number arguments, no ``out=``) gives exactly what the general path gives.
 
 The general path is reached with the same data through ``out=`` or a leading batch axis
-of one, which the shape rules (SPEC §4) squeeze away; the fast path is recognised with
-``type(...) is`` checks only, so numpy subclasses, other dtypes and options fall back.
+of one, which the shape rules (docs/behaviour.md#shapes) squeeze away; the fast path is
+recognised with ``type(...) is`` checks only, so numpy subclasses, other dtypes and
+options fall back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 import anomaly_postprocess as ap
 from anomaly_postprocess import _native
+from conftest import random_image
 
 SHAPES = [(1, 1), (1, 70), (33, 64), (64, 129), (300, 257)]
 
@@ -52,7 +54,7 @@ def test_color_map(rng: np.random.Generator, shape: tuple[int, int], normalize: 
 def test_superimpose(
     rng: np.random.Generator, shape: tuple[int, int], alpha: float, gamma: float, normalize: bool
 ) -> None:
-    image = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    image = random_image(rng, shape)
     strided = np.asfortranarray(image)  # any strides take the fast path
     for m in maps(rng, shape):
         if not normalize:
@@ -119,7 +121,7 @@ def test_what_falls_back_to_the_general_path(
     for name in ("color_map_f32", "superimpose_f32", "mask_f32"):
         monkeypatch.setattr(_native, name, refuse)
     m = rng.random((8, 9), dtype=np.float32)
-    image = rng.integers(0, 256, (8, 9, 3), dtype=np.uint8)
+    image = random_image(rng, (8, 9))
     others = (
         m.astype(np.float64),
         m.astype(np.float16),

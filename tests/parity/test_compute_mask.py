@@ -1,9 +1,13 @@
-"""Parity of ``compute_mask`` with the reference (SPEC §3, §4). Byte-exact only."""
+"""Parity of ``compute_mask`` with the reference: docs/behaviour.md#threshold,
+docs/behaviour.md#opening, docs/behaviour.md#shapes, docs/behaviour.md#dtypes. Byte-exact
+only."""
 
 from __future__ import annotations
 
 import math
 import time
+from fractions import Fraction
+from typing import Any
 
 import cv2
 import numpy as np
@@ -11,6 +15,16 @@ import pytest
 from skimage.morphology import disk
 
 import anomaly_postprocess as ap
+from conftest import (
+    EXTREME_MAPS,
+    SMALL_H,
+    SMALL_W,
+    FloatSubclass,
+    assert_result,
+    base_values,
+    map_values,
+    misaligned,
+)
 from reference import (
     anomalib_compute_mask,
     anomalib_mask_applies,
@@ -45,9 +59,9 @@ SIZES = [
 def check_against_both(
     m: np.ndarray, threshold, kernel_size: int, with_skimage: bool = True
 ) -> np.ndarray:
-    """The package against the OpenCV oracle (always) and anomalib verbatim (where SPEC
-    says scikit-image is right, and unless ``with_skimage`` is False because scikit-image
-    is too slow for the disk), returning the package's answer."""
+    """The package against the OpenCV oracle (always) and anomalib verbatim (where
+    docs/behaviour.md#opening says scikit-image is right, and unless ``with_skimage`` is
+    False because scikit-image is too slow for the disk), returning the package's answer."""
     out = ap.compute_mask(m, threshold, kernel_size)
     expected = spec_compute_mask_2d(m, threshold, kernel_size)
     assert np.array_equal(out, expected)
@@ -224,7 +238,8 @@ def test_defaults_and_keywords(make_blobby_map) -> None:
 
 
 def test_threshold_on_a_float32_value() -> None:
-    """SPEC §3: a Python float is rounded to the map's dtype; a numpy scalar is not."""
+    """docs/behaviour.md#threshold: a Python float is rounded to the map's dtype; a numpy
+    scalar is not."""
     v = np.float32(0.1)
     m = np.full((3, 4), v, dtype=np.float32)
     assert not ap.compute_mask(m, 0.1, 0).any()  # f32(0.1) > f32(0.1): no
@@ -361,8 +376,9 @@ def test_integer_and_bool_maps(rng: np.random.Generator, dtype: type) -> None:
 
 
 def test_int64_map_beyond_float64_precision() -> None:
-    """SPEC §3: the comparison is numpy 2's ``anomaly_map > threshold``, which for an
-    int64 map and a Python int or an int64 threshold is an exact integer comparison."""
+    """docs/behaviour.md#threshold: the comparison is numpy 2's ``anomaly_map > threshold``,
+    which for an int64 map and a Python int or an int64 threshold is an exact integer
+    comparison."""
     big = 2**53
     m = np.array([[big + 1, big, big - 1]], dtype=np.int64)
     for t in (big, np.int64(big)):
@@ -374,8 +390,8 @@ def test_int64_map_beyond_float64_precision() -> None:
 
 
 def test_longdouble_threshold() -> None:
-    """SPEC §3: a numpy scalar threshold compares in result_type(map, threshold), which for
-    np.longdouble is extended precision where the platform has it."""
+    """docs/behaviour.md#threshold: a numpy scalar threshold compares in result_type(map,
+    threshold), which for np.longdouble is extended precision where the platform has it."""
     m = np.array([[0.1, 0.2]])
     t = np.longdouble("0.1")
     assert np.array_equal(ap.compute_mask(m, t, 0), (m > t).astype(np.uint8) * 255)
@@ -472,7 +488,7 @@ def test_shape_rules(rng: np.random.Generator, shape, out_shape, check_fresh_out
 
 
 def test_row_and_column_maps_unlike_the_reference(rng: np.random.Generator) -> None:
-    """SPEC §4: (1, W) and (H, 1) maps work (anomalib's squeeze makes them 1-D)."""
+    """docs/behaviour.md#shapes: (1, W) and (H, 1) maps work (anomalib's squeeze makes them 1-D)."""
     for shape in [(1, 50), (50, 1)]:
         m = rng.random(shape)
         m[0, 0] = 1.0
@@ -549,3 +565,162 @@ def test_weak_threshold_rounding_equals_numpys_cast(rng: np.random.Generator) ->
         with np.errstate(over="ignore"):
             half = float(np.asarray(value).astype(np.float16))
         assert _round_to_float_dtype(value, np.dtype(np.float16)) == half
+
+
+# ------------------------------------------------------------------- extreme values
+
+
+@pytest.mark.parametrize("name", list(EXTREME_MAPS))
+def test_map_extreme_values(name: str) -> None:
+    values = EXTREME_MAPS[name]
+    for threshold in (0, 0.5, -1e300, 1e300):
+        for kernel_size in (0, 2):
+            out = ap.compute_mask(values, threshold, kernel_size)
+            assert np.array_equal(out, spec_compute_mask(values, threshold, kernel_size))
+
+
+# ------------------------------------------------------------------ non-finite values
+
+
+def test_mask_accepts_non_finite_maps() -> None:
+    m = np.array([[np.nan, np.inf, -np.inf, 0.9]])
+    assert ap.compute_mask(m, 0.5, 0).tolist() == [[0, 255, 0, 255]]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", ["<f2", "<f4", ">f8"])
+def test_non_finite_maps_in_odd_layouts(dtype: str, bad: float) -> None:
+    """The mask is defined on non-finite maps: NaN is never above (the colour map and
+    the overlay refuse them: bad_inputs/test_bad_inputs.py)."""
+    m = base_values().astype(dtype)
+    m[3, 4] = bad
+    for view in (m, misaligned(m), m[::-1], np.asfortranarray(m)):
+        for kernel_size in (0, 1):
+            out = ap.compute_mask(view, 0.5, kernel_size)
+            assert np.array_equal(out, spec_compute_mask(view, 0.5, kernel_size))
+
+
+def test_infinite_threshold_is_accepted() -> None:
+    m = np.linspace(0, 1, 20).reshape(4, 5)
+    assert not ap.compute_mask(m, math.inf, 0).any()
+    assert ap.compute_mask(m, -math.inf, 0).all()
+
+
+# ------------------------------------------------------------- accepted thresholds
+
+# Thresholds the mask accepts: it compares exactly as numpy's ``anomaly_map > threshold``
+# (the oracle) with ``clean``. (Refused values are in bad_inputs/test_bad_inputs.py.)
+THRESHOLDS_ACCEPTED: dict[str, tuple[Any, Any]] = {
+    "int": (0, 0),
+    "negative": (-0.25, -0.25),
+    "huge float": (1e300, 1e300),
+    "huge negative float": (-1e300, -1e300),
+    # numpy itself raises OverflowError for some of these (bool maps); the answer is that
+    # of ±inf, as every value of these maps is below 10**30.
+    "huge int": (10**30, math.inf),
+    "int beyond float64": (10**400, math.inf),
+    "negative int beyond float64": (-(10**400), -math.inf),
+    "inf": (math.inf, math.inf),
+    "-inf": (-math.inf, -math.inf),
+    "float16": (np.float16(0.5), np.float16(0.5)),
+    "float32": (np.float32(0.3), np.float32(0.3)),
+    "float64": (np.float64(0.3), np.float64(0.3)),
+    "longdouble": (np.longdouble(0.3), np.longdouble(0.3)),
+    "int8": (np.int8(-3), np.int8(-3)),
+    "uint64 max": (np.uint64(2**64 - 1), np.uint64(2**64 - 1)),
+    "0-d array": (np.array(0.3), np.array(0.3)),
+    "0-d big-endian array": (np.array(0.3, ">f4"), np.array(0.3, ">f4")),
+    # numpy compares these as float64 / exactly (only exact int and float are "weak").
+    "float subclass": (FloatSubclass(0.3), FloatSubclass(0.3)),
+    "fraction": (Fraction(3, 10), Fraction(3, 10)),
+}
+
+
+@pytest.mark.parametrize("case", list(THRESHOLDS_ACCEPTED))
+@pytest.mark.parametrize("dtype", ["<f2", ">f4", "<f8", "|u1", "<i8", "|b1"])
+def test_accepted_threshold(dtype: str, case: str) -> None:
+    value, clean = THRESHOLDS_ACCEPTED[case]
+    m = map_values(dtype, (2, SMALL_H, SMALL_W))
+    if m.dtype.kind == "f":
+        # Values whose comparison with 0.3 depends on the precision it is done in.
+        m.reshape(-1)[3::11] = np.asarray(0.3).astype(m.dtype)
+        m.reshape(-1)[5::11] = -0.25
+    for kernel_size in (0, 1):
+        assert_result(
+            ap.compute_mask(m, value, kernel_size), spec_compute_mask(m, clean, kernel_size)
+        )
+
+
+# ---------------------------------------------------------- accepted kernel sizes
+
+# Kernel sizes the mask accepts: integers >= 0 of any type, integral floats; the result
+# is that of ``clean`` (10**9 stands for any disk larger than the maps).
+KERNEL_SIZES_ACCEPTED: dict[str, tuple[Any, Any]] = {
+    "0": (0, 0),
+    "1": (1, 1),
+    "integral float": (3.0, 3),
+    "negative zero": (-0.0, 0),
+    "numpy int8": (np.int8(2), 2),
+    "numpy uint64 max": (np.uint64(2**64 - 1), 10**9),
+    "numpy float32 integral": (np.float32(2.0), 2),
+    "10**9": (10**9, 10**9),
+    "10**30": (10**30, 10**9),
+    "2**63": (2**63, 10**9),
+    "2**64 + 1": (2**64 + 1, 10**9),
+    "huge integral float": (1e300, 10**9),
+    "max float": (np.finfo(np.float64).max, 10**9),
+}
+
+
+@pytest.mark.parametrize("case", list(KERNEL_SIZES_ACCEPTED))
+def test_accepted_kernel_size(case: str) -> None:
+    value, clean = KERNEL_SIZES_ACCEPTED[case]
+    m = base_values((2, 40, 50))
+    m[0, 10:20, 10:25] = 0.9  # a block that survives small disks
+    assert_result(ap.compute_mask(m, 0.5, value), spec_compute_mask(m, 0.5, clean))
+
+
+# ------------------------------------------------------------- huge kernel sizes
+
+
+@pytest.mark.parametrize("size", [10**9, 10**18, 2**64 + 1, 10**100])
+def test_huge_kernel_size_on_a_512x512_map(size: int) -> None:
+    m = np.random.default_rng(0).random((512, 512))
+    m[m < 0.05] = 0.95  # everything above 0.04 ...
+    start = time.perf_counter()
+    out = ap.compute_mask(m, 0.04, size)
+    low = ap.compute_mask(np.where(m > 0.04, m, 0.5), 0.04, size)
+    assert time.perf_counter() - start < 1.0
+    assert np.array_equal(out, np.full(m.shape, 255 if (m > 0.04).all() else 0, np.uint8))
+    assert low.all()
+    small = m[:30, :40]
+    assert np.array_equal(ap.compute_mask(small, 0.5, size), spec_compute_mask_2d(small, 0.5, size))
+
+
+@pytest.mark.parametrize("kernel_size", [10**9, 10**30])
+def test_huge_kernel_size_on_a_batch_of_700x900_maps(kernel_size: int) -> None:
+    """A disk larger than any image: the opening keeps the mask only where every pixel
+    is above the threshold. The oracle uses the smallest covering disk instead."""
+    rng = np.random.default_rng(5)
+    maps = rng.random((3, 700, 900), dtype=np.float32)
+    maps[1] = np.maximum(maps[1], 0.6)  # all above: stays all 255
+    maps[2, 5, 5] = 0.7
+    start = time.perf_counter()
+    out = ap.compute_mask(maps, 0.5, kernel_size)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 5.0, elapsed
+    assert not out[0].any() and out[1].all() and not out[2].any()
+    small = maps[:, :60, :70]
+    assert np.array_equal(
+        ap.compute_mask(small, 0.5, kernel_size), spec_compute_mask(small, 0.5, kernel_size)
+    )
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (3, 2)])
+@pytest.mark.parametrize("kernel_size", [10**30, 2**62, 2**62 + 1, 2**63 - 1, 2**64])
+def test_huge_kernel_on_tiny_maps(shape: tuple[int, int], kernel_size: int) -> None:
+    m = base_values(shape)
+    m[0, 0] = 0.9
+    for threshold in (0.1, 0.95):
+        out = ap.compute_mask(m, threshold, kernel_size)
+        assert np.array_equal(out, spec_compute_mask(m, threshold, kernel_size))

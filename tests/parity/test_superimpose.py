@@ -1,12 +1,31 @@
-"""Parity of ``superimpose_anomaly_map`` with the reference (SPEC §2, §4). Byte-exact only."""
+"""Parity of ``superimpose_anomaly_map`` with the reference (docs/behaviour.md#blend,
+docs/behaviour.md#shapes, docs/behaviour.md#dtypes), also with an image of another size
+(docs/behaviour.md#resizing). Byte-exact only, except where the map itself is resized."""
 
 from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 import anomaly_postprocess as ap
+from conftest import (
+    EXTREME_MAPS,
+    ODD_H,
+    ODD_W,
+    SMALL_H,
+    SMALL_W,
+    ArrayLike,
+    FloatSubclass,
+    assert_result,
+    base_image,
+    base_values,
+    random_image,
+    smooth_maps,
+)
 from reference import (
     anomalib_superimpose_anomaly_map,
     jet_rgb_opencv,
@@ -19,10 +38,6 @@ from reference import (
 
 ALPHAS = [0.4, 0.0, 1.0, 0.5, 0.3, 0.7, 1 / 3, 0.123456789, 0.999, 1e-7, -0.5, -1.0, 1.5, 2.0, 3.7]
 GAMMAS = [0, 1, -1, 0.5, -0.5, 2.5, 10.3, -7.7, 100, -100, 1e-3, 0.49999997, 254.5]
-
-
-def random_image(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    return rng.integers(0, 256, shape + (3,), dtype=np.uint8)
 
 
 def all_pairs_inputs() -> tuple[np.ndarray, np.ndarray]:
@@ -42,8 +57,9 @@ def all_pairs_inputs() -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("gamma", GAMMAS)
 @pytest.mark.parametrize("alpha", ALPHAS)
 def test_spec_formula_equals_opencv_add_weighted(alpha: float, gamma: float) -> None:
-    """SPEC §2's fused formula (emulated exactly, CPU-independent) is OpenCV's answer for
-    every pair of uint8 values. Checks the oracle and SPEC's claim, not the package."""
+    """The fused formula of docs/behaviour.md#blend (emulated exactly, CPU-independent) is OpenCV's
+    answer for every pair of uint8 values. Checks the oracle and the contract's claim,
+    not the package."""
     a = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
     b = np.ascontiguousarray(a.T)
     assert np.array_equal(
@@ -184,7 +200,7 @@ def test_alpha_one_and_zero_are_exact(rng: np.random.Generator) -> None:
     [(1e10, 0), (-1e10, 0), (0.4, 1e12), (0.4, -1e12), (3e9, -1e9), (1e30, 5), (0.5, 3e38)],
 )
 def test_absurd_weights_saturate(alpha: float, gamma: float) -> None:
-    """SPEC §2 decision: results beyond ±2^31 saturate (OpenCV would give 0)."""
+    """docs/behaviour.md#blend decision: results beyond ±2^31 saturate (OpenCV would give 0)."""
     m, image = all_pairs_inputs()
     out = ap.superimpose_anomaly_map(m, image, alpha=alpha, gamma=gamma)
     colour = np.repeat(jet_rgb_opencv()[:, None], 256, axis=1)
@@ -391,17 +407,9 @@ def test_image_may_alias_the_map_buffer_owner(rng: np.random.Generator) -> None:
 def test_array_likes(rng: np.random.Generator) -> None:
     m = rng.random((4, 5))
     image = random_image(rng, (4, 5))
-
-    class Wrapped:
-        def __init__(self, array):
-            self.array = array
-
-        def __array__(self, dtype=None, copy=None):
-            return self.array if dtype is None else self.array.astype(dtype)
-
     expected = spec_superimpose_2d(m, image, 0.4, 0, False)
     assert np.array_equal(ap.superimpose_anomaly_map(m.tolist(), image), expected)
-    assert np.array_equal(ap.superimpose_anomaly_map(Wrapped(m), Wrapped(image)), expected)
+    assert np.array_equal(ap.superimpose_anomaly_map(ArrayLike(m), ArrayLike(image)), expected)
     assert np.array_equal(ap.superimpose_anomaly_map(m, memoryview(image)), expected)
 
 
@@ -411,3 +419,161 @@ def test_every_width_up_to_130(rng: np.random.Generator) -> None:
         image = random_image(rng, (2, w))
         out = ap.superimpose_anomaly_map(m, image, alpha=0.37, gamma=1.5)
         assert np.array_equal(out, spec_superimpose_2d(m, image, 0.37, 1.5, False)), w
+
+
+# ------------------------------------------------------------------- extreme values
+
+
+@pytest.mark.parametrize("name", list(EXTREME_MAPS))
+@pytest.mark.parametrize("normalize", [True, False])
+def test_map_extreme_values(name: str, normalize: bool) -> None:
+    values = EXTREME_MAPS[name]
+    image = base_image(values.shape)
+    with np.errstate(all="ignore"):  # the oracle's float arithmetic overflows here
+        overlay = spec_superimpose_anomaly_map(values, image, normalize=normalize)
+    out = ap.superimpose_anomaly_map(values, image, normalize=normalize)
+    assert np.array_equal(out, overlay)
+
+
+# -------------------------------------------------- accepted alpha, gamma, normalize
+
+# alpha and gamma: any finite real number, not bool; the result is that of the number
+# as a Python float (``clean``). (Refused values, and 0-d arrays, are in
+# bad_inputs/test_bad_inputs.py.)
+WEIGHTS_ACCEPTED: dict[str, tuple[Any, Any]] = {
+    "int": (1, 1),
+    "negative": (-2.5, -2.5),
+    "huge float": (1e300, 1e300),
+    "huge negative float": (-1e300, -1e300),
+    "huge int": (10**30, float(10**30)),
+    "tiny": (5e-324, 5e-324),
+    "float16": (np.float16(0.25), 0.25),
+    "float32": (np.float32(0.7), float(np.float32(0.7))),
+    "longdouble": (np.longdouble(0.5), 0.5),
+    "uint64": (np.uint64(2**64 - 1), float(2**64 - 1)),
+    "int8": (np.int8(-3), -3.0),
+    "float subclass": (FloatSubclass(0.25), 0.25),
+}
+
+
+@pytest.mark.parametrize("case", list(WEIGHTS_ACCEPTED))
+@pytest.mark.parametrize("name", ["alpha", "gamma"])
+def test_accepted_weights(name: str, case: str) -> None:
+    value, clean = WEIGHTS_ACCEPTED[case]
+    m = base_values((2, SMALL_H, SMALL_W))
+    image = base_image()
+    result = ap.superimpose_anomaly_map(m, image, **{name: value})
+    # Weights beyond float32 are inf after rounding: the oracle's arithmetic warns.
+    with np.errstate(all="ignore"):
+        expected = spec_superimpose_anomaly_map(m, image, **{name: clean})
+    assert_result(result, expected)
+
+
+@pytest.mark.parametrize("name", ["alpha", "gamma"])
+def test_weights_that_are_real_numbers_of_other_types(name: str) -> None:
+    m = np.linspace(0, 1, 20).reshape(4, 5)
+    image = np.zeros((4, 5, 3), np.uint8)
+    expected = ap.superimpose_anomaly_map(m, image, **{name: 0.5})
+    assert np.array_equal(ap.superimpose_anomaly_map(m, image, **{name: Fraction(1, 2)}), expected)
+    assert np.array_equal(ap.superimpose_anomaly_map(m, image, **{name: np.float16(0.5)}), expected)
+
+
+# normalize: a bool or a numpy bool.
+NORMALIZE_ACCEPTED: dict[str, tuple[Any, bool]] = {
+    "True": (True, True),
+    "False": (False, False),
+    "numpy True": (np.True_, True),
+    "numpy False": (np.False_, False),
+}
+
+
+@pytest.mark.parametrize("case", list(NORMALIZE_ACCEPTED))
+def test_accepted_normalize(case: str) -> None:
+    value, clean = NORMALIZE_ACCEPTED[case]
+    m = base_values() * 0.5 + 0.2
+    image = base_image()
+    assert_result(
+        ap.superimpose_anomaly_map(m, image, normalize=value),
+        spec_superimpose_anomaly_map(m, image, normalize=clean),
+    )
+
+
+# ----------------------------------- an image of another size (docs/behaviour.md#resizing)
+
+
+SIZE_PAIRS = [
+    ((64, 80), (128, 160)),  # 2x up
+    ((128, 160), (64, 80)),  # exact 2x down: OpenCV takes its INTER_AREA path
+    ((37, 53), (100, 91)),
+    ((100, 91), (37, 53)),
+    ((1, 40), (7, 9)),
+    ((33, 1), (5, 44)),
+    ((256, 256), (1080, 1920)),
+]
+
+
+@pytest.mark.parametrize(("map_shape", "image_shape"), SIZE_PAIRS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_image_resized_to_the_map_like_cv2_resize(map_shape, image_shape, dtype, rng) -> None:
+    m = rng.random(map_shape).astype(dtype)
+    image = random_image(rng, image_shape)
+    before = image.copy()
+    resized = cv2.resize(image, (map_shape[1], map_shape[0]), interpolation=cv2.INTER_LINEAR)
+    expected = spec_superimpose_anomaly_map(m, resized, 0.4, 0, False)
+    got = ap.superimpose_anomaly_map(m, image)
+    assert got.shape == (*map_shape, 3)
+    assert np.array_equal(got, expected)
+    assert np.array_equal(ap.superimpose_anomaly_map(m, image, size="map"), expected)
+    assert np.array_equal(image, before)
+
+
+@pytest.mark.parametrize(("map_shape", "image_shape"), SIZE_PAIRS)
+def test_map_resized_to_the_image(map_shape, image_shape, rng) -> None:
+    """size="image": the float map is resized (bilinear, like cv2.resize INTER_LINEAR)
+    before levels are taken. docs/behaviour.md#resizing allows one level on at most 0.1% of pixels
+    against that OpenCV pipeline."""
+    m = rng.random(map_shape, dtype=np.float32)
+    image = random_image(rng, image_shape)
+    got = ap.superimpose_anomaly_map(m, image, alpha=0.5, size="image")
+    assert got.shape == (*image_shape, 3)
+    grown = cv2.resize(m, (image_shape[1], image_shape[0]), interpolation=cv2.INTER_LINEAR)
+    expected = spec_superimpose_anomaly_map(grown, image, 0.5, 0, False)
+    differs = np.any(got != expected, axis=-1)
+    assert differs.mean() <= 0.001
+    # Adjacent JET levels differ by at most 5 per channel (4 on the ramps, 5 at level
+    # 159); with alpha 0.5 one level moves a blended channel by at most 3.
+    assert np.abs(got.astype(int) - expected.astype(int)).max(initial=0) <= 3
+
+
+def test_batch_with_per_map_images_of_another_size(rng) -> None:
+    maps = rng.random((3, 20, 30), dtype=np.float32)
+    images = random_image(rng, (3, 41, 59))
+    batch = ap.superimpose_anomaly_map(maps, images)
+    for b in range(3):
+        assert np.array_equal(batch[b], ap.superimpose_anomaly_map(maps[b], images[b]))
+    grown = ap.superimpose_anomaly_map(maps, images, size="image")
+    assert grown.shape == (3, 41, 59, 3)
+    for b in range(3):
+        assert np.array_equal(
+            grown[b], ap.superimpose_anomaly_map(maps[b], images[b], size="image")
+        )
+
+
+def test_same_size_ignores_size(rng) -> None:
+    m = rng.random((10, 12), dtype=np.float32)
+    image = random_image(rng, (10, 12))
+    a = ap.superimpose_anomaly_map(m, image, size="map")
+    assert np.array_equal(a, ap.superimpose_anomaly_map(m, image, size="image"))
+
+
+def test_pil_image_of_another_size_is_resized() -> None:
+    """docs/behaviour.md#resizing: an image of another size is resized to the map's, like
+    cv2.resize."""
+    Image = pytest.importorskip("PIL.Image")
+    pixels = random_image(70, (ODD_H, ODD_W + 1))
+    pil = Image.fromarray(pixels)
+    maps = smooth_maps((ODD_H, ODD_W), seed=69)
+    resized = cv2.resize(pixels, (ODD_W, ODD_H), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(
+        ap.superimpose_anomaly_map(maps, pil), ap.superimpose_anomaly_map(maps, resized)
+    )

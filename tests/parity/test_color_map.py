@@ -1,12 +1,17 @@
-"""Parity of ``anomaly_map_to_color_map`` with the reference (SPEC §1, §4). Byte-exact only."""
+"""Parity of ``anomaly_map_to_color_map`` with the reference: docs/behaviour.md#levels,
+docs/behaviour.md#colour-tables, docs/behaviour.md#shapes, docs/behaviour.md#dtypes.
+Byte-exact only."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
 import anomaly_postprocess as ap
 from anomaly_postprocess import _native
+from conftest import EXTREME_MAPS, ArrayLike, assert_result, base_values
 from reference import (
     anomalib_anomaly_map_to_color_map,
     jet_rgb_closed_form,
@@ -98,7 +103,8 @@ def test_spec_oracle_equals_anomalib_in_its_domain(rng: np.random.Generator, dty
 
 
 def test_spec_oracle_saturates_where_anomalib_wraps() -> None:
-    # SPEC §1's example: 1.004 with normalize=False shows as dark blue in the reference.
+    # The example of docs/behaviour.md#levels: 1.004 with normalize=False shows as dark blue
+    # in the reference.
     m = np.array([[1.004, -0.003]], dtype=np.float32)
     with np.errstate(invalid="ignore"):
         wrapped = anomalib_anomaly_map_to_color_map(m, normalize=False)
@@ -573,14 +579,6 @@ def test_nested_lists() -> None:
     )
 
 
-class ArrayLike:
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        return self.array if dtype is None else self.array.astype(dtype)
-
-
 def test_objects_with_array_protocol(rng: np.random.Generator) -> None:
     m = rng.random((2, 11, 12)).astype(np.float32)
     out = ap.anomaly_map_to_color_map(ArrayLike(m))
@@ -616,3 +614,34 @@ def test_every_width_up_to_130(rng: np.random.Generator) -> None:
                 w,
                 dtype,
             )
+
+
+# ------------------------------------------------------------------- extreme values
+
+
+@pytest.mark.parametrize("name", list(EXTREME_MAPS))
+@pytest.mark.parametrize("normalize", [True, False])
+def test_map_extreme_values(name: str, normalize: bool) -> None:
+    values = EXTREME_MAPS[name]
+    with np.errstate(all="ignore"):  # the oracle's float arithmetic overflows here
+        color = spec_anomaly_map_to_color_map(values, normalize)
+    assert np.array_equal(ap.anomaly_map_to_color_map(values, normalize), color)
+
+
+# ---------------------------------------------------------- accepted normalize values
+
+# normalize: a bool or a numpy bool, given positionally. (Refused values, and 0-d
+# arrays, are in bad_inputs/test_bad_inputs.py.)
+NORMALIZE_ACCEPTED: dict[str, tuple[Any, bool]] = {
+    "True": (True, True),
+    "False": (False, False),
+    "numpy True": (np.True_, True),
+    "numpy False": (np.False_, False),
+}
+
+
+@pytest.mark.parametrize("case", list(NORMALIZE_ACCEPTED))
+def test_accepted_normalize(case: str) -> None:
+    value, clean = NORMALIZE_ACCEPTED[case]
+    m = base_values() * 0.5 + 0.2
+    assert_result(ap.anomaly_map_to_color_map(m, value), spec_anomaly_map_to_color_map(m, clean))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import anomaly_postprocess as ap
+from conftest import random_image
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -36,8 +37,8 @@ def _stack() -> np.ndarray:
 
 
 MAPS = _stack()
-IMAGE = np.random.default_rng(7).integers(0, 256, (H, W, 3), dtype=np.uint8)
-IMAGES = np.random.default_rng(8).integers(0, 256, (N, H, W, 3), dtype=np.uint8)
+IMAGE = random_image(7, (H, W))
+IMAGES = random_image(8, (N, H, W))
 
 # Local loops: what every dask computation must equal, byte for byte.
 EXPECTED = {
@@ -122,9 +123,10 @@ def test_all_cases_in_one_threaded_compute() -> None:
 
 
 def test_blocks_of_one_map_need_the_batch_axis_kept() -> None:
-    """A block of one map ``(1, H, W)`` is a single map under SPEC §4 (leading singleton
-    axes are dropped), so its result has no batch axis. Reshaping to the block's shape
-    makes ``map_blocks`` right for any chunking, also uneven chunks with 1-map blocks."""
+    """A block of one map ``(1, H, W)`` is a single map under docs/behaviour.md#shapes
+    (leading singleton axes are dropped), so its result has no batch axis. Reshaping to
+    the block's shape makes ``map_blocks`` right for any chunking, also uneven chunks with
+    1-map blocks."""
     maps = da.from_array(MAPS, chunks=((3, 1, 2, 1, 1),) + ((H,), (W,)))
 
     def color(block: np.ndarray) -> np.ndarray:

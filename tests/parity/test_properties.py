@@ -113,7 +113,8 @@ def test_color_map_matches_oracle(m: np.ndarray, normalize: bool) -> None:
 @SETTINGS
 @given(m=maps(batch=False, max_side=12), data=st.data())
 def test_batch_is_stack_of_singles(m: np.ndarray, data: st.DataObject) -> None:
-    # (B, H, 1) is one (B, H) map by SPEC §4's trailing-channel rule, not a batch
+    # (B, H, 1) is one (B, H) map by the trailing-channel rule of docs/behaviour.md#shapes,
+    # not a batch
     assume(m.shape[-1] > 1)
     n = data.draw(st.integers(2, 4))
     scale = data.draw(st.lists(st.floats(0.1, 10), min_size=n, max_size=n))

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 import anomaly_postprocess as ap
+from conftest import random_image, read_only
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MiB = 1 << 20
@@ -35,11 +36,6 @@ MiB = 1 << 20
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * PAGE
-
-
-def read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
 
 
 def make_inputs(h: int, w: int, seed: int) -> dict[str, np.ndarray]:
@@ -56,9 +52,9 @@ def make_inputs(h: int, w: int, seed: int) -> dict[str, np.ndarray]:
         "f32 batch": np.stack([smooth, 1 - smooth, smooth**2]).astype(np.float32),
         "f64 strided": np.asfortranarray(smooth)[::-1],
         "nan": nan_map,
-        "image": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
-        "images": rng.integers(0, 256, (3, h, w, 3), dtype=np.uint8),
-        "wrong image": rng.integers(0, 256, (h + 1, w, 3), dtype=np.uint8),
+        "image": random_image(rng, (h, w)),
+        "images": random_image(rng, (3, h, w)),
+        "wrong image": random_image(rng, (h + 1, w)),
     }
     return {name: read_only(array) for name, array in inputs.items()}
 
@@ -357,7 +353,7 @@ _LARGE_CHILD = textwrap.dedent(
 
 
 def run_large(function: str) -> dict[str, Any]:
-    tests_dir = str(Path(__file__).parent)
+    tests_dir = str(Path(__file__).parents[1])  # tests/, where reference.py is
     env = {**os.environ, "ANOMALY_POSTPROCESS_NUM_THREADS": "2"}
     done = subprocess.run(
         [sys.executable, "-c", _LARGE_CHILD, function, tests_dir],

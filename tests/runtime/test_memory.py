@@ -18,6 +18,7 @@ import pytest
 
 import anomaly_postprocess as ap
 from anomaly_postprocess import _native
+from conftest import random_image
 
 MiB = 1 << 20
 MAX_BUFFERS, MAX_BYTES, MAX_BUFFER_BYTES = _native._POOL_LIMITS
@@ -51,7 +52,7 @@ def blobby() -> np.ndarray:
 
 @pytest.fixture
 def image() -> np.ndarray:
-    return np.random.default_rng(8).integers(0, 256, (512, 640, 3), dtype=np.uint8)
+    return random_image(8, (512, 640))
 
 
 def public_calls(m: np.ndarray, image: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
