@@ -906,12 +906,14 @@ for _value in [
 
 # ================================================================================ size=
 
-for _value in ["Map", "both", None, 3, ""]:
+# Only a str is a size: anything else is a TypeError, an unknown str a ValueError.
+for _value, _exc in [("Map", ValueError), ("both", ValueError), (None, TypeError),
+                     (3, TypeError), ("", ValueError)]:
     reject(
         ap.superimpose_anomaly_map,
         "size",
         _value,
-        ValueError,
+        _exc,
         'size must be "map" or "image"',
         label=show(_value),
         args=(np.zeros((4, 5)), np.zeros((4, 5, 3), np.uint8)),
