@@ -907,8 +907,13 @@ for _value in [
 # ================================================================================ size=
 
 # Only a str is a size: anything else is a TypeError, an unknown str a ValueError.
-for _value, _exc in [("Map", ValueError), ("both", ValueError), (None, TypeError),
-                     (3, TypeError), ("", ValueError)]:
+for _value, _exc in [
+    ("Map", ValueError),
+    ("both", ValueError),
+    (None, TypeError),
+    (3, TypeError),
+    ("", ValueError),
+]:
     reject(
         ap.superimpose_anomaly_map,
         "size",
