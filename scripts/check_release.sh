@@ -105,16 +105,48 @@ grep -q '^license = "Apache-2.0"$' Cargo.toml || fail "Cargo.toml's license is n
 echo "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30  LICENSE" \
     | sha256sum --check --quiet || fail "LICENSE is not the unmodified Apache License 2.0 text"
 
-# Checks one built distribution: name, twine, and for wheels the files and the tag.
+# `auditwheel show` must find the wheel consistent with its tag.
+#
+# One exception, for musllinux: a cross-linked musl extension (zig here, musl-cross-make
+# in maturin-action's default musl images) names musl's libc by its upstream soname,
+# `libc.so`, while auditwheel's musllinux policy lists only Alpine's name for it,
+# `libc.musl-<arch>.so.1`. musl's loader takes any `libc.*` as itself, so the wheel
+# loads on every musl system; auditwheel still reports `linux_<arch>` and asks to
+# eliminate `libc.so`. That case, and only it (no other library, no versioned symbol,
+# the symbol policy at the tag), passes with a note. The release workflow builds its
+# musllinux wheels in the PyPA musllinux image, whose libc has Alpine's soname, and
+# runs auditwheel there without this exception.
+audit_wheel() {
+    local wheel=$1 tag=$2 ldpaths=()
+    # On this glibc host auditwheel would take glibc's libc.so (a linker script) for
+    # musl's; an empty search path leaves musl's libc unresolved instead.
+    [[ $tag == musllinux* ]] && ldpaths=(--ldpaths "$out/empty") && mkdir -p "$out/empty"
+    auditwheel show "${ldpaths[@]}" "$wheel" >"$out/logs/auditwheel-$tag.log" 2>&1 || true
+    auditwheel show --json "${ldpaths[@]}" "$wheel" 2>/dev/null | python -c '
+import json, sys
+tag = sys.argv[1]
+report = json.load(sys.stdin)
+binary = not report["pure"] and not report["unsupported_isa"]
+if binary and report["overall_tag"] == tag:
+    sys.exit(0)
+if (binary and tag.startswith("musllinux") and report["sym_tag"] == tag
+        and not report["versioned_symbols"]
+        and list(report["external_libs"]) == ["libc.so"]
+        and report["policy_upgrades"].get(tag, {}).get("libs_to_eliminate") == ["libc.so"]):
+    print(f"  note: auditwheel accepts {tag} but for musl libc\x27s upstream soname libc.so")
+    sys.exit(0)
+print(json.dumps(report, indent=2))
+sys.exit(1)' "$tag" || { cat "$out/logs/auditwheel-$tag.log"; return 1; }
+}
+
+# Checks one built wheel: name, twine, auditwheel, files and metadata.
 check_wheel() {
     local wheel=$1 tag=$2 name
     name=$(basename "$wheel")
     [[ $name == anomaly_postprocess-*-cp310-abi3-*"$tag".whl ]] \
         || fail "$name: expected a cp310-abi3 wheel tagged $tag"
     logged "$out/logs/twine-$tag.log" twine check --strict "$wheel" || fail "$name: twine check"
-    logged "$out/logs/auditwheel-$tag.log" auditwheel show "$wheel" || fail "$name: auditwheel show"
-    grep -q "\"$tag\"" "$out/logs/auditwheel-$tag.log" \
-        || { cat "$out/logs/auditwheel-$tag.log"; fail "$name: auditwheel does not accept $tag"; }
+    audit_wheel "$wheel" "$tag" || fail "$name: auditwheel does not accept $tag"
     local listing
     listing=$(python -m zipfile -l "$wheel")
     for path in anomaly_postprocess/_native.abi3.so anomaly_postprocess/_native.pyi \
@@ -127,7 +159,7 @@ check_wheel() {
         || fail "$name: METADATA has no License-Expression: Apache-2.0"
     cmp -s LICENSE "$out"/unpacked-"$tag"/*.dist-info/licenses/LICENSE \
         || fail "$name: its LICENSE differs from the repository's"
-    echo "$name: tag, auditwheel ($tag), twine, contents OK"
+    echo "$name: tag, auditwheel, twine, contents OK"
 }
 
 timings=()
