@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The Linux part of the release workflow (.github/workflows/release.yml), run locally:
 #
-#   1. the four Linux abi3 wheels, cross-compiled with zig as the release builds them:
-#      manylinux_2_17 (manylinux2014) and musllinux_1_2, x86-64 and aarch64; each must
-#      carry the expected tag, `auditwheel show` must find it consistent with that tag,
-#      `twine check --strict` must pass, and it must hold the licence, stubs and py.typed;
+#   1. the four Linux abi3 wheels the release ships, manylinux_2_17 (manylinux2014) and
+#      musllinux_1_2 for x86-64 and aarch64, cross-compiled here with zig (the workflow
+#      builds them in manylinux/musllinux containers); each must carry the expected tag,
+#      `auditwheel show` must find it consistent with that tag (one documented musl
+#      exception, at audit_wheel below), `twine check --strict` must pass, and it must
+#      hold the licence, the stubs and py.typed;
 #   2. the x86-64 manylinux wheel installed into a bare venv (numpy only) and run
 #      (tests/wheel_smoke.py) on every CPython 3.10-3.14 found on this machine;
 #   3. the sdist: what it must contain (Cargo.lock, sources, LICENSE, README and the
@@ -57,7 +59,7 @@ logged() {
 started=$(date +%s)
 
 step "tools (.venv-release)"
-stamp="$venv/.tools-$(printf '%s\n' "${tools[@]}" | sha256sum | cut -c1-16)"
+stamp="$venv/.tools-$({ printf '%s\n' "${tools[@]}"; "$PYTHON" --version; } | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
     rm -rf "$venv"
     "$PYTHON" -m venv "$venv"
