@@ -63,7 +63,8 @@ lint:
 # here; the sdist's contents checked and the sdist built from scratch by pip and run.
 # Tools go into .venv-release, results into target/release-check. Five release builds (four
 # wheels, and the sdist's from scratch): 20-25 min from cold on the shared 2-core machine,
-# about 6 min once cargo's cache holds the wheels (the sdist is always built afresh).
+# about 10 min once cargo's cache holds the wheels (the sdist is always built afresh, and
+# each CPython gets a fresh venv with numpy).
 .PHONY: release-check
 release-check:
 	PYTHON=$(PYTHON) scripts/check_release.sh
