@@ -13,7 +13,7 @@ WHEEL_DIR := dist
 
 $(VENV)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade pip "maturin>=1.9,<2"
+	$(VENV)/bin/python -m pip install -q --upgrade pip "maturin>=1.9.2,<2"
 	touch $@
 
 venv: $(VENV)/.ready
