@@ -7,8 +7,8 @@ belongs to `<name>`). Module A depends on module B when code anywhere in A names
 `use crate::{B, ...}`; comments, string literals and `super::`/`self::` paths within A
 are ignored. `src/lib.rs` (the crate root, which only declares and re-exports) is not a
 module here, but its re-exports are followed: after `pub use B::item;` there,
-`crate::item` counts as a use of B. The PyO3 binding layer `src/python/` is a leaf: it may use any module, but
-no module may use it.
+`crate::item` counts as a use of B. The PyO3 binding layer `src/python/` is a leaf: it
+may use any module, but no module may use it.
 
 Usage: scripts/check_module_graph.py [SRC_DIR]   (default: the repository's src/)
 Exit status 0 when the graph is acyclic, 1 naming the cycle (with the line that adds
@@ -17,6 +17,7 @@ each edge) or the module that uses the binding layer. Standard library only.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -202,7 +203,7 @@ def main(argv: list[str]) -> int:
     cycle = find_cycle(graph)
     if cycle:
         print("module cycle: " + " -> ".join(cycle))
-        for a, b in zip(cycle, cycle[1:]):
+        for a, b in itertools.pairwise(cycle):
             path, line = where[(a, b)]
             print(f"  {a} -> {b}: {path}:{line}")
         return 1
