@@ -97,7 +97,7 @@ pub(crate) fn vbmi_enabled() -> bool {
     avx512bw_enabled() && std::arch::is_x86_feature_detected!("avx512vbmi")
 }
 
-/// The code path that kernels take on this CPU: the clone of [`multiversioned!`]
+/// The code path that kernels take on this CPU: the clone of `multiversioned!`
 /// functions that runs (the same feature tests, in the same order, as its dispatch),
 /// then which hand-written loops run.
 ///
