@@ -1,5 +1,6 @@
-//! Maps of a batch run in parallel: the calling thread and the threads of one rayon
-//! pool take maps off a shared counter until none are left.
+//! Maps of a batch run in parallel (docs/behaviour.md#threads): the calling thread and
+//! the threads of one rayon pool take maps off a shared counter until none are left.
+//! Owns the pool and its size.
 //!
 //! A single map always runs on the calling thread. For a batch of `n` threads the
 //! caller is one of them and the pool holds the other `n − 1`: the caller starts at

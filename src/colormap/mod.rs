@@ -1,15 +1,25 @@
-//! OpenCV's `COLORMAP_JET` and `anomaly_map_to_color_map` (SPEC §1).
+//! Colour maps: from levels to RGB, and `anomaly_map_to_color_map`
+//! (docs/behaviour.md#colour-tables; how values become levels is [`crate::levels`]).
+//!
+//! Owns the JET table (a closed form), OpenCV's other colormaps ([`palettes`]), the
+//! portable colour loop [`color_row`], and the one choice between it and the
+//! hand-written AVX-512 VBMI loop of `avx512.rs` ([`color_map_into`]). The overlay
+//! ([`crate::blend`]) colours its rows with the same loops.
 
-use multiversion::multiversion;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+pub mod palettes;
+
 use ndarray::{ArrayView2, ArrayViewMut3, Axis};
 
 use crate::error::{check_shape, KernelError};
 use crate::levels::{
     level_scale, levels_of_row, locate_non_finite, row_is_finite, LevelScale, MapFloat, NotFinite,
 };
-use crate::rows::{as_contiguous, write_contiguous};
+use crate::rows::{as_contiguous, for_each_row};
+use crate::simd::{multiversioned, prefetch, CHUNK};
 
-/// OpenCV's JET colour of level `k`, RGB, from SPEC's closed form.
+/// OpenCV's JET colour of level `k`, RGB, from its closed form.
 ///
 /// Each channel is a clamped tent over `4k`: red `min(4k − 382, 1148 − 4k)`, green
 /// `min(4k − 128, 892 − 4k)`, blue `min(4k + 128, 638 − 4k)`, clamped to 0..=255, and
@@ -17,6 +27,12 @@ use crate::rows::{as_contiguous, write_contiguous};
 /// interpolation rounded half to even; this form reproduces all 768 entries
 /// (`round(x * 255)` would not: it gets blue at 159 and the green ramp wrong).
 /// Integer-only and branch-free, so that rows of levels colour in SIMD.
+///
+/// ```
+/// use anomaly_postprocess::colormap::jet_rgb;
+/// assert_eq!(jet_rgb(0), [0, 0, 128]);
+/// assert_eq!(jet_rgb(159), [254, 255, 1]); // OpenCV's rounding glitch in blue
+/// ```
 #[inline(always)]
 pub const fn jet_rgb(k: u8) -> [u8; 3] {
     const fn tent(rise: i16, fall: i16) -> u8 {
@@ -58,20 +74,24 @@ const fn build_jet_rgb() -> [[u8; 3]; 256] {
 /// ```
 pub static JET_RGB: [[u8; 3]; 256] = build_jet_rgb();
 
-/// Pixels coloured per inner step: enough for the compiler to use full SIMD registers.
-const CHUNK: usize = 64;
-
 /// The colours of the 256 levels: JET (computed, SIMD) or any table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Palette<'a> {
     /// OpenCV's `COLORMAP_JET`, from its closed form [`jet_rgb`].
     Jet,
-    /// RGB colour of each level, e.g. one of [`crate::palettes::PALETTES`].
+    /// RGB colour of each level, e.g. one of [`palettes::PALETTES`].
     Table(&'a [[u8; 3]; 256]),
 }
 
 impl Palette<'_> {
     /// The RGB colour of each level.
+    ///
+    /// ```
+    /// use anomaly_postprocess::colormap::{palettes::PALETTES, Palette, JET_RGB};
+    /// assert_eq!(Palette::Jet.table(), &JET_RGB);
+    /// let (name, _, viridis) = &PALETTES[16];
+    /// assert_eq!((*name, Palette::Table(viridis).table()[0]), ("viridis", [68, 1, 84]));
+    /// ```
     pub fn table(&self) -> &[[u8; 3]; 256] {
         match self {
             Palette::Jet => &JET_RGB,
@@ -80,21 +100,21 @@ impl Palette<'_> {
     }
 }
 
-/// Colours one row: `out` (3 bytes a pixel, RGB) gets the palette colour of each
-/// value's level. With the raw scale it returns whether the values were all finite
+/// Colours one row, portably: `out` (3 bytes a pixel, RGB) gets the palette colour of
+/// each value's level. With the raw scale it returns whether the values were all finite
 /// (checked on the way, while each value is at hand: a pass of its own before the row
 /// cost 18% of the overlay); with a normalising scale, whose range pass checked, true.
 ///
 /// ```
-/// use anomaly_postprocess::colormap::{heat_row, Palette};
+/// use anomaly_postprocess::colormap::{color_row, Palette};
 /// use anomaly_postprocess::levels::LevelScale;
 /// let mut out = [0u8; 6];
-/// assert!(heat_row(&[0.0f64, 1.0], LevelScale::Raw, Palette::Jet, &mut out));
+/// assert!(color_row(&[0.0f64, 1.0], LevelScale::Raw, Palette::Jet, &mut out));
 /// assert_eq!(out, [0, 0, 128, 128, 0, 0]);
-/// assert!(!heat_row(&[0.0f64, f64::NAN], LevelScale::Raw, Palette::Jet, &mut out));
+/// assert!(!color_row(&[0.0f64, f64::NAN], LevelScale::Raw, Palette::Jet, &mut out));
 /// ```
 #[inline(always)]
-pub fn heat_row<T: MapFloat>(
+pub fn color_row<T: MapFloat>(
     row: &[T],
     scale: LevelScale<T>,
     palette: Palette<'_>,
@@ -105,7 +125,7 @@ pub fn heat_row<T: MapFloat>(
     let mut pixels = out.chunks_exact_mut(3 * CHUNK);
     let mut finite = true;
     for (values, rgb) in values.zip(&mut pixels) {
-        crate::prefetch::ahead_of(values);
+        prefetch::ahead_of(values);
         // Fixed-size arrays: each step below becomes straight-line SIMD code.
         let values: &[T; CHUNK] = values.try_into().expect("chunks_exact");
         let rgb: &mut [u8; 3 * CHUNK] = rgb.try_into().expect("chunks_exact_mut");
@@ -149,7 +169,8 @@ pub fn heat_row<T: MapFloat>(
 /// Writes the RGB heatmap of one map into `out` (shape `(H, W, 3)`).
 ///
 /// Every byte of `out` is written. Fails if the map holds NaN/±inf (nothing useful
-/// is written then) or if `out` has the wrong shape.
+/// is written then) or if `out` has the wrong shape. Runs the hand-written AVX-512
+/// VBMI loop where the CPU has it, else the portable loop: the same bytes.
 ///
 /// ```
 /// use anomaly_postprocess::colormap::{color_map_into, Palette};
@@ -168,11 +189,10 @@ pub fn color_map_into<T: MapFloat>(
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
     #[cfg(target_arch = "x86_64")]
-    if crate::vbmi::detected() {
-        // SAFETY: the CPU has the features vbmi's functions are compiled for.
-        let palette_registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
-        // SAFETY: as above.
-        unsafe { color_rows_vbmi(map, scale, palette, &palette_registers, out) }
+    if crate::simd::vbmi_enabled() {
+        // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI, the
+        // features that avx512::color_rows is compiled for and all it requires.
+        unsafe { avx512::color_rows(map, scale, palette, out) }
             .map_err(|NotFinite| locate_non_finite(map))?;
         return Ok(());
     }
@@ -180,61 +200,24 @@ pub fn color_map_into<T: MapFloat>(
     Ok(())
 }
 
-/// Runs `heat` (a row of values, its RGB bytes) over every row of the map; `heat` says
-/// whether the row's values were finite, which only the raw scale needs to check (a
-/// normalising scale comes from a range pass that did).
-#[inline(always)]
-fn for_each_row<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    mut out: ArrayViewMut3<'_, u8>,
-    mut heat: impl FnMut(&[T], &mut [u8]) -> bool,
-) -> Result<(), NotFinite> {
-    let (mut map_scratch, mut out_scratch) = (Vec::new(), Vec::new());
-    for (map_row, out_row) in map.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
-        let values = as_contiguous(map_row, &mut map_scratch);
-        if !write_contiguous(out_row, &mut out_scratch, |rgb| heat(values, rgb)) {
-            return Err(NotFinite);
-        }
+multiversioned! {
+    /// The portable loop: [`color_row`] over every row, compiled for each SIMD target.
+    /// Fails when a row's values were not all finite (only the raw scale checks: a
+    /// normalising scale comes from a range pass that did).
+    fn color_rows<T: MapFloat>(
+        map: ArrayView2<'_, T>,
+        scale: LevelScale<T>,
+        palette: Palette<'_>,
+        out: ArrayViewMut3<'_, u8>,
+    ) -> Result<(), NotFinite> {
+        let mut scratch = Vec::new();
+        for_each_row(out, |y, rgb| {
+            let values = as_contiguous(map.index_axis(Axis(0), y), &mut scratch);
+            color_row(values, scale, palette, rgb)
+        })
+        .then_some(())
+        .ok_or(NotFinite)
     }
-    Ok(())
-}
-
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn color_rows<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    scale: LevelScale<T>,
-    palette: Palette<'_>,
-    out: ArrayViewMut3<'_, u8>,
-) -> Result<(), NotFinite> {
-    for_each_row(map, out, |values, rgb| {
-        heat_row(values, scale, palette, rgb)
-    })
-}
-
-/// [`color_rows`] with the VBMI row loop; the last `W mod 64` pixels of a row go
-/// through [`heat_row`].
-///
-/// # Safety
-/// The CPU must support AVX-512 F, BW and VBMI ([`crate::vbmi::detected`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn color_rows_vbmi<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    scale: LevelScale<T>,
-    palette: Palette<'_>,
-    registers: &crate::vbmi::PaletteRegisters,
-    out: ArrayViewMut3<'_, u8>,
-) -> Result<(), NotFinite> {
-    for_each_row(map, out, |values, rgb| {
-        // SAFETY: this function's caller guarantees the CPU features.
-        let (done, finite) = unsafe { crate::vbmi::heat_row(values, scale, registers, rgb) };
-        let rest_finite = heat_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
-        finite && rest_finite
-    })
 }
 
 #[cfg(test)]
@@ -243,7 +226,7 @@ mod tests {
     use ndarray::{array, Array3};
 
     #[test]
-    fn spec_spot_values() {
+    fn jet_spot_values() {
         assert_eq!(JET_RGB[0], [0, 0, 128]);
         assert_eq!(JET_RGB[32], [0, 0, 255]);
         assert_eq!(JET_RGB[96], [2, 255, 254]);
@@ -268,9 +251,29 @@ mod tests {
         }
     }
 
+    /// The tables' bytes are OpenCV 5.0.0's as first committed (FNV-1a over every name,
+    /// value and RGB byte): regenerating or reformatting palettes.rs must not change
+    /// them (tests/test_palettes.py compares them with the installed cv2).
+    #[test]
+    fn palettes_are_the_committed_tables() {
+        let (mut hash, mut bytes) = (0xcbf2_9ce4_8422_2325u64, 0);
+        for (name, value, table) in &palettes::PALETTES {
+            let all = name
+                .as_bytes()
+                .iter()
+                .chain([value])
+                .chain(table.as_flattened());
+            for &b in all {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+                bytes += 1;
+            }
+        }
+        assert_eq!((hash, bytes), (0x2fdb_95f7_6eec_7e3f, 17051));
+    }
+
     #[test]
     fn jet_palette_table_equals_closed_form() {
-        let (name, value, table) = &crate::palettes::PALETTES[2];
+        let (name, value, table) = &palettes::PALETTES[2];
         assert_eq!((*name, *value), ("jet", 2));
         assert_eq!(table, &JET_RGB);
     }
@@ -295,14 +298,16 @@ mod tests {
     /// bytes of the portable loop, tails (widths not a multiple of 64) included.
     #[test]
     fn dispatched_rows_equal_the_portable_loop() {
+        // Without VBMI both sides run the portable loop: say that the test could not
+        // compare the two.
+        crate::simd::has_vbmi_or_skip(
+            "colormap::tests::dispatched_rows_equal_the_portable_loop (the VBMI side)",
+        );
         for (h, w) in [(3, 64), (4, 127), (2, 200), (1, 5), (5, 1029)] {
             let map = ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
                 (((y * w + x) as f64 * 0.731).sin() * 1.3) as f32
             });
-            for palette in [
-                Palette::Jet,
-                Palette::Table(&crate::palettes::PALETTES[5].2),
-            ] {
+            for palette in [Palette::Jet, Palette::Table(&palettes::PALETTES[5].2)] {
                 for normalize in [true, false] {
                     let mut dispatched = Array3::<u8>::zeros((h, w, 3));
                     color_map_into(map.view(), normalize, palette, dispatched.view_mut()).unwrap();

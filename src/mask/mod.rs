@@ -1,21 +1,31 @@
-//! `compute_mask`: threshold, opening with a disk, 0/255 (SPEC §3).
+//! The defect mask, `compute_mask`: threshold (docs/behaviour.md#threshold), opening
+//! with a disk and small components removed (docs/behaviour.md#opening,
+//! docs/behaviour.md#regions), then 0/255 bytes.
+//!
+//! Owns the threshold's comparison precision, the bit-packed mask's round trip (packed
+//! by the threshold, unpacked to bytes at the end) and the one choice between the
+//! portable unpacking loop and the hand-written AVX-512 BW one of `avx512.rs`. The
+//! opening itself is [`crate::morphology`], the components [`crate::regions`].
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 use std::cell::Cell;
 
-use multiversion::multiversion;
-use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::morphology::open_disk_in_place;
 use crate::regions::remove_small_components;
-use crate::rows::write_contiguous;
+use crate::rows::for_each_row;
+use crate::simd::multiversioned;
 
 /// `map > threshold`, bit-packed.
 ///
-/// `threshold` must already be rounded to the precision numpy compares in (SPEC §3:
-/// the map's dtype for a Python number, the common dtype for a numpy scalar) and must
+/// `threshold` must already be rounded to the precision numpy compares in
+/// (docs/behaviour.md#threshold: the map's dtype for a Python number, the common dtype for a numpy scalar) and must
 /// not be NaN; every value of that precision is exact in `f64`. Comparing `v > t` for
 /// `v` of type `T` is then exact as `v > T::floor_from_f64(t)`. NaN is never above.
 ///
@@ -31,19 +41,17 @@ pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> Bi
     threshold_bits_reusing(map, threshold, Vec::new())
 }
 
-/// [`threshold_bits`] into the memory of `words` (see [`BitMatrix::from_view_reusing`]).
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn threshold_bits_reusing<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    threshold: f64,
-    words: Vec<u64>,
-) -> BitMatrix {
-    let t = T::floor_from_f64(threshold);
-    BitMatrix::from_view_reusing(map, |v| v > t, words)
+multiversioned! {
+    /// [`threshold_bits`] into the memory of `words` (see
+    /// [`BitMatrix::from_view_reusing`]), compiled for each SIMD target.
+    fn threshold_bits_reusing<T: MapFloat>(
+        map: ArrayView2<'_, T>,
+        threshold: f64,
+        words: Vec<u64>,
+    ) -> BitMatrix {
+        let t = T::floor_from_f64(threshold);
+        BitMatrix::from_view_reusing(map, |v| v > t, words)
+    }
 }
 
 thread_local! {
@@ -91,52 +99,24 @@ fn unpack_row(bits: &[u64], out: &mut [u8]) {
     }
 }
 
-/// 0/255 bytes from the bits of every row, written by `unpack` (bits, row of bytes).
-#[inline(always)]
-fn for_each_row(
-    bits: &BitMatrix,
-    mut out: ArrayViewMut2<'_, u8>,
-    unpack: impl Fn(&[u64], &mut [u8]),
-) {
-    let mut scratch = Vec::new();
-    for (y, out_row) in out.axis_iter_mut(Axis(0)).enumerate() {
-        write_contiguous(out_row, &mut scratch, |px| unpack(bits.row(y), px));
+multiversioned! {
+    /// The portable unpacking: [`unpack_row`] on every row, compiled for each SIMD target.
+    fn unpack_rows_portable(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
+        for_each_row(out, |y, px| {
+            unpack_row(bits.row(y), px);
+            true
+        });
     }
 }
 
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn unpack_rows_portable(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
-    for_each_row(bits, out, unpack_row);
-}
-
-/// [`unpack_rows_portable`] with AVX-512 BW, whose `vpmovm2b` turns a 64-bit word into
-/// 64 bytes of 0/255 in one instruction.
-///
-/// # Safety
-/// The CPU must support AVX-512 F and BW.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn unpack_rows_avx512(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
-    use std::arch::x86_64::{_mm512_movm_epi8, _mm512_storeu_si512};
-    for_each_row(bits, out, |words, px| {
-        let full = px.len() / 64;
-        for (bytes, &word) in px.chunks_exact_mut(64).zip(words) {
-            // SAFETY: `bytes` is 64 bytes long.
-            unsafe { _mm512_storeu_si512(bytes.as_mut_ptr().cast(), _mm512_movm_epi8(word)) };
-        }
-        unpack_row(&words[full..], &mut px[64 * full..]);
-    });
-}
-
+/// Writes 255 for each set bit of `bits` and 0 for each clear one into `out`, with the
+/// hand-written AVX-512 BW loop where the CPU has it, else the portable loop.
 fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
     #[cfg(target_arch = "x86_64")]
-    if crate::vbmi::avx512bw_enabled() {
-        // SAFETY: the CPU has the features.
-        return unsafe { unpack_rows_avx512(bits, out) };
+    if crate::simd::avx512bw_enabled() {
+        // SAFETY: avx512bw_enabled() checked that the CPU has AVX-512 F and BW, the
+        // features avx512::unpack_rows is compiled for and all it requires.
+        return unsafe { avx512::unpack_rows(bits, out) };
     }
     unpack_rows_portable(bits, out)
 }
@@ -202,6 +182,11 @@ mod tests {
 
     #[test]
     fn unpacking_equals_the_portable_loop() {
+        // Without AVX-512 BW both sides run the portable loop: say that the test could
+        // not compare the two.
+        crate::simd::has_avx512bw_or_skip(
+            "mask::tests::unpacking_equals_the_portable_loop (the AVX-512 side)",
+        );
         for cols in [1, 63, 64, 65, 130, 1000] {
             let bits = BitMatrix::from_fn(3, cols, |y, x| (x * 7 + y * 3) % 5 < 2);
             let mut dispatched = ndarray::Array2::<u8>::zeros((3, cols));

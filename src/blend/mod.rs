@@ -1,12 +1,22 @@
-//! `cv2.addWeighted` for uint8 and `superimpose_anomaly_map` (SPEC §2).
+//! The overlay: `cv2.addWeighted` for uint8 and `superimpose_anomaly_map`
+//! (docs/behaviour.md#blend).
+//!
+//! Owns the exact blend arithmetic ([`AddWeighted`], and its faster integer twin
+//! [`FixedPointBlend`] for the weights where one gives the same bytes), the portable
+//! row loop (colour a row with [`crate::colormap::color_row`], blend it over the
+//! image), and the one choice between that loop and the hand-written AVX-512 VBMI loop
+//! of `avx512.rs` ([`superimpose_into`]).
 
-use multiversion::multiversion;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
-use crate::colormap::{heat_row, Palette};
+use crate::colormap::{color_row, Palette};
 use crate::error::{check_shape, KernelError};
 use crate::levels::{level_scale, locate_non_finite, saturate_u8, LevelScale, MapFloat, NotFinite};
-use crate::rows::{as_contiguous, write_contiguous};
+use crate::rows::{as_contiguous, for_each_row};
+use crate::simd::multiversioned;
 
 /// OpenCV's uint8 `addWeighted(a, alpha, b, 1 - alpha, gamma)`.
 ///
@@ -15,7 +25,7 @@ use crate::rows::{as_contiguous, write_contiguous};
 /// rounds half to even and saturates. `f32::mul_add` is a correctly rounded fused
 /// multiply-add on every CPU (an FMA instruction where the CPU has one, libm's `fmaf`
 /// otherwise), so the bytes are the same with or without FMA hardware. Beyond ±2³¹
-/// OpenCV yields 0; we saturate (SPEC §2, Decisions).
+/// OpenCV yields 0; we saturate (docs/behaviour.md#blend).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AddWeighted {
     heat_weight: f32,
@@ -46,6 +56,14 @@ impl AddWeighted {
     }
 
     /// The blended value of colour channel `a` over image channel `b`.
+    ///
+    /// ```
+    /// use anomaly_postprocess::blend::AddWeighted;
+    /// // 0.4 · 100 + 0.6 · 200 = 160; gamma 10 adds 10; results saturate at 255.
+    /// assert_eq!(AddWeighted::new(0.4, 0.0).apply(100, 200), 160);
+    /// assert_eq!(AddWeighted::new(0.4, 10.0).apply(100, 200), 170);
+    /// assert_eq!(AddWeighted::new(2.0, 0.0).apply(200, 0), 255);
+    /// ```
     #[inline(always)]
     pub fn apply(&self, a: u8, b: u8) -> u8 {
         let v = f32::from(a).mul_add(
@@ -56,6 +74,13 @@ impl AddWeighted {
     }
 
     /// Blends two rows of channel values elementwise into `out`.
+    ///
+    /// ```
+    /// use anomaly_postprocess::blend::AddWeighted;
+    /// let mut out = [0u8; 2];
+    /// AddWeighted::new(0.4, 0.0).apply_row(&[255, 0], &[0, 255], &mut out);
+    /// assert_eq!(out, [102, 153]);
+    /// ```
     #[inline(always)]
     pub fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
         for ((o, &a), &b) in out.iter_mut().zip(heat).zip(image) {
@@ -189,6 +214,13 @@ impl FixedPointBlend {
     }
 
     /// The blended value of colour channel `a` over image channel `b`.
+    ///
+    /// ```
+    /// use anomaly_postprocess::blend::{AddWeighted, FixedPointBlend};
+    /// let blend = AddWeighted::new(0.4, 0.0);
+    /// let fixed = FixedPointBlend::find(&blend).unwrap();
+    /// assert_eq!(fixed.apply(100, 200), blend.apply(100, 200));
+    /// ```
     #[inline(always)]
     pub fn apply(&self, a: u8, b: u8) -> u8 {
         let sum = self.weighted_sum(a, b);
@@ -196,23 +228,25 @@ impl FixedPointBlend {
     }
 
     /// Blends two rows of channel values elementwise into `out`.
+    ///
+    /// ```
+    /// use anomaly_postprocess::blend::{AddWeighted, FixedPointBlend};
+    /// let fixed = FixedPointBlend::find(&AddWeighted::new(0.4, 0.0)).unwrap();
+    /// let mut out = [0u8; 2];
+    /// fixed.apply_row(&[255, 0], &[0, 255], &mut out);
+    /// assert_eq!(out, [102, 153]);
+    /// ```
     #[inline(always)]
     pub fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]) {
         for ((o, &a), &b) in out.iter_mut().zip(heat).zip(image) {
             *o = self.apply(a, b);
         }
     }
-
-    /// The weights as 16-bit lanes: `(P, Q, raise, lower)`.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the VBMI loop
-    pub(crate) fn lanes(&self) -> (u16, u16, u16, u16) {
-        (self.heat, self.image, self.raise, self.lower)
-    }
 }
 
 /// A way to blend rows of colour bytes over image bytes: [`AddWeighted`] itself, or its
 /// [`FixedPointBlend`] (the same bytes, faster).
-pub(crate) trait RowBlend: Copy + LaneBlend {
+trait RowBlend: Copy {
     fn apply_row(&self, heat: &[u8], image: &[u8], out: &mut [u8]);
 }
 
@@ -230,15 +264,10 @@ impl RowBlend for FixedPointBlend {
     }
 }
 
-/// The same blends on AVX-512 lanes, for the VBMI loop; nothing more elsewhere.
-#[cfg(target_arch = "x86_64")]
-use crate::vbmi::LaneBlend;
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) trait LaneBlend {}
-#[cfg(not(target_arch = "x86_64"))]
-impl<B> LaneBlend for B {}
-
-/// Writes the JET heatmap of `map` blended over `image` (both `(H, W, 3)`) into `out`.
+/// Writes the heatmap of `map` (in `palette`) blended over `image` (both `(H, W, 3)`)
+/// into `out`. Runs the hand-written AVX-512 VBMI loop where the CPU has it, else the
+/// portable loop, and the integer blend where it gives the float blend's bytes: the
+/// same bytes on every path.
 ///
 /// ```
 /// use anomaly_postprocess::blend::{superimpose_into, AddWeighted};
@@ -262,107 +291,52 @@ pub fn superimpose_into<T: MapFloat>(
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
-    match FixedPointBlend::find(blend) {
-        Some(fixed) => blend_rows_dispatched(map, image, scale, palette, fixed, out),
-        None => blend_rows_dispatched(map, image, scale, palette, *blend, out),
+    let fixed = FixedPointBlend::find(blend);
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::vbmi_enabled() {
+        let rows = match fixed {
+            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
+            // the features avx512::blend_rows is compiled for and all it requires.
+            Some(fixed) => unsafe { avx512::blend_rows(map, image, scale, palette, fixed, out) },
+            // SAFETY: vbmi_enabled() checked the CPU features, as for the arm above.
+            None => unsafe { avx512::blend_rows(map, image, scale, palette, *blend, out) },
+        };
+        rows.map_err(|NotFinite| locate_non_finite(map))?;
+        return Ok(());
+    }
+    match fixed {
+        Some(fixed) => blend_rows(map, image, scale, palette, fixed, out),
+        None => blend_rows(map, image, scale, palette, *blend, out),
     }
     .map_err(|NotFinite| locate_non_finite(map))?;
     Ok(())
 }
 
-/// [`blend_rows`], or its VBMI version on CPUs that have it.
-fn blend_rows_dispatched<T: MapFloat, B: RowBlend>(
-    map: ArrayView2<'_, T>,
-    image: ArrayView3<'_, u8>,
-    scale: LevelScale<T>,
-    palette: Palette<'_>,
-    blend: B,
-    out: ArrayViewMut3<'_, u8>,
-) -> Result<(), NotFinite> {
-    #[cfg(target_arch = "x86_64")]
-    if crate::vbmi::detected() {
-        // SAFETY: the CPU has the features vbmi's functions are compiled for.
-        let registers = unsafe { crate::vbmi::PaletteRegisters::new(palette.table()) };
-        // SAFETY: as above.
-        return unsafe { blend_rows_vbmi(map, image, scale, palette, &registers, blend, out) };
+multiversioned! {
+    /// The portable loop: each row coloured with [`color_row`] into a buffer, then
+    /// blended over its image row; compiled for each SIMD target. Fails when a row's
+    /// values were not all finite (only the raw scale checks: a normalising scale
+    /// comes from a range pass that did).
+    fn blend_rows<T: MapFloat, B: RowBlend>(
+        map: ArrayView2<'_, T>,
+        image: ArrayView3<'_, u8>,
+        scale: LevelScale<T>,
+        palette: Palette<'_>,
+        blend: B,
+        out: ArrayViewMut3<'_, u8>,
+    ) -> Result<(), NotFinite> {
+        let mut heat = vec![0u8; 3 * map.ncols()];
+        let (mut map_scratch, mut image_scratch) = (Vec::new(), Vec::new());
+        for_each_row(out, |y, px| {
+            let values = as_contiguous(map.index_axis(Axis(0), y), &mut map_scratch);
+            let base = as_contiguous(image.index_axis(Axis(0), y), &mut image_scratch);
+            let finite = color_row(values, scale, palette, &mut heat);
+            blend.apply_row(&heat, base, px);
+            finite
+        })
+        .then_some(())
+        .ok_or(NotFinite)
     }
-    blend_rows(map, image, scale, palette, blend, out)
-}
-
-/// Runs `blend` (a row of values, its image row, its output row) over every row;
-/// `blend` says whether the row's values were finite, which only the raw scale needs to
-/// check (a normalising scale comes from a range pass that did).
-#[inline(always)]
-fn for_each_row<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    image: ArrayView3<'_, u8>,
-    mut out: ArrayViewMut3<'_, u8>,
-    mut blend: impl FnMut(&[T], &[u8], &mut [u8]) -> bool,
-) -> Result<(), NotFinite> {
-    let (mut map_scratch, mut image_scratch, mut out_scratch) =
-        (Vec::new(), Vec::new(), Vec::new());
-    for ((map_row, image_row), out_row) in map
-        .axis_iter(Axis(0))
-        .zip(image.axis_iter(Axis(0)))
-        .zip(out.axis_iter_mut(Axis(0)))
-    {
-        let values = as_contiguous(map_row, &mut map_scratch);
-        let base = as_contiguous(image_row, &mut image_scratch);
-        if !write_contiguous(out_row, &mut out_scratch, |px| blend(values, base, px)) {
-            return Err(NotFinite);
-        }
-    }
-    Ok(())
-}
-
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn blend_rows<T: MapFloat, B: RowBlend>(
-    map: ArrayView2<'_, T>,
-    image: ArrayView3<'_, u8>,
-    scale: LevelScale<T>,
-    palette: Palette<'_>,
-    blend: B,
-    out: ArrayViewMut3<'_, u8>,
-) -> Result<(), NotFinite> {
-    let mut heat = vec![0u8; 3 * map.ncols()];
-    for_each_row(map, image, out, |values, base, px| {
-        let finite = heat_row(values, scale, palette, &mut heat);
-        blend.apply_row(&heat, base, px);
-        finite
-    })
-}
-
-/// [`blend_rows`] with the VBMI row loop; the last `W mod 64` pixels of a row go
-/// through the portable loop.
-///
-/// # Safety
-/// The CPU must support AVX-512 F, BW and VBMI ([`crate::vbmi::detected`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn blend_rows_vbmi<T: MapFloat, B: RowBlend>(
-    map: ArrayView2<'_, T>,
-    image: ArrayView3<'_, u8>,
-    scale: LevelScale<T>,
-    palette: Palette<'_>,
-    registers: &crate::vbmi::PaletteRegisters,
-    blend: B,
-    out: ArrayViewMut3<'_, u8>,
-) -> Result<(), NotFinite> {
-    let mut heat = [0u8; 3 * crate::vbmi::CHUNK];
-    for_each_row(map, image, out, |values, base, px| {
-        // SAFETY: this function's caller guarantees the CPU features.
-        let (done, finite) =
-            unsafe { crate::vbmi::superimpose_row(values, scale, registers, &blend, base, px) };
-        let rest = &values[done..];
-        let rest_finite = heat_row(rest, scale, palette, &mut heat[..3 * rest.len()]);
-        let (base, px) = (&base[3 * done..], &mut px[3 * done..]);
-        blend.apply_row(&heat[..3 * rest.len()], base, px);
-        finite && rest_finite
-    })
 }
 
 #[cfg(test)]
@@ -414,6 +388,11 @@ mod tests {
     /// bytes of the portable loop, tails included, for float32 and float64 maps.
     #[test]
     fn dispatched_rows_equal_the_portable_loop() {
+        // Without VBMI both sides run the portable loop: say that the test could not
+        // compare the two.
+        crate::simd::has_vbmi_or_skip(
+            "blend::tests::dispatched_rows_equal_the_portable_loop (the VBMI side)",
+        );
         fn check<T: MapFloat>(map: ndarray::Array2<T>) {
             let (h, w) = map.dim();
             let image = ndarray::Array3::from_shape_fn((h, w, 3), |(y, x, c)| {
