@@ -13,6 +13,7 @@
 //! | batch axes, parallel batches | [`batch`], [`parallel`] | §4 |
 //! | AVX-512 VBMI inner loops for the two above (chosen at run time) | [`vbmi`] | §1, §2 |
 //! | software prefetching for the streaming passes | `prefetch` | — |
+//! | recycled, pre-mapped result buffers (the output pool) | [`pool`] | `docs/behaviour.md#memory` |
 //! | 8-connected components: `min_area`, boxes | [`regions`] | issue 5 |
 //! | mask outlines (`mark_boundaries`) | [`outline`] | issue 5 |
 
@@ -27,6 +28,7 @@ pub mod morphology;
 pub mod outline;
 pub mod palettes;
 pub mod parallel;
+pub mod pool;
 mod prefetch;
 pub mod regions;
 pub mod resize;
