@@ -44,11 +44,31 @@ pub(crate) fn span<T: Element, D: Dimension>(array: &Bound<'_, PyArray<T, D>>) -
     clamp(low)..clamp(high)
 }
 
+/// The most axes rust-numpy can view (numpy 2 allows 64); it panics beyond.
+const MAX_NDIM: usize = 32;
+
+/// Refuses arrays with more axes than rust-numpy can view (a batch of maps with many
+/// batch axes), with a `ValueError` instead of its panic (`docs/behaviour.md#shapes`).
+fn check_ndim<T: Element, D: Dimension>(
+    array: &Bound<'_, PyArray<T, D>>,
+    name: &str,
+) -> PyResult<()> {
+    let ndim = array.ndim();
+    if ndim > MAX_NDIM {
+        return Err(PyValueError::new_err(format!(
+            "{name} must have at most {MAX_NDIM} dimensions, got {ndim} (shape {:?})",
+            array.shape()
+        )));
+    }
+    Ok(())
+}
+
 /// Borrows input `array` (the caller's argument `name`) for reading.
 pub(crate) fn read<'py, T: Element, D: Dimension>(
     array: &Bound<'py, PyArray<T, D>>,
     name: &str,
 ) -> PyResult<PyReadonlyArray<'py, T, D>> {
+    check_ndim(array, name)?;
     // Only a writer conflicts with a reader: another call's `out` (ours comes last).
     array.try_readonly().map_err(|_| {
         PyValueError::new_err(format!(
@@ -64,6 +84,7 @@ pub(crate) fn write<'py, T: Element, D: Dimension>(
     out: &Bound<'py, PyArray<T, D>>,
     inputs: &[(&str, Range<usize>)],
 ) -> PyResult<PyReadwriteArray<'py, T, D>> {
+    check_ndim(out, "out")?;
     out.try_readwrite().map_err(|error| {
         if let BorrowError::NotWriteable = error {
             // The Python layer checked; another thread cleared the flag since.

@@ -46,26 +46,33 @@ where
     T: Send,
     F: FnOnce() -> Result<T, KernelError> + Send,
 {
-    // The closure's captures are views and plain values; after a panic none of them is
-    // looked at again (the error is returned at once), so unwind safety is moot.
-    match py.detach(|| catch_unwind(AssertUnwindSafe(work))) {
+    match py.detach(|| catch_panic(work)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(PyValueError::new_err(
             error.with_batch_shape(batch_shape).to_string(),
         )),
-        Err(payload) => Err(internal_error(&*payload)),
+        Err(panic) => Err(PyRuntimeError::new_err(internal_error(&panic))),
     }
 }
 
-/// The `RuntimeError` for a caught panic, with its message.
-fn internal_error(payload: &(dyn Any + Send)) -> PyErr {
-    let message = (payload.downcast_ref::<&str>().copied())
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message");
-    PyRuntimeError::new_err(format!(
-        "internal error in anomaly_postprocess (a Rust panic: {message}); the inputs were \
+/// `work()`, or the message of its panic.
+fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    // The closure's captures are views and plain values; after a panic none of them is
+    // looked at again (the error is returned at once), so unwind safety is moot.
+    catch_unwind(AssertUnwindSafe(work)).map_err(|payload| {
+        let payload: &(dyn Any + Send) = &*payload;
+        (payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string())
+    })
+}
+
+/// The message of the `RuntimeError` that a caught panic becomes.
+fn internal_error(panic: &str) -> String {
+    format!(
+        "internal error in anomaly_postprocess (a Rust panic: {panic}); the inputs were \
          not modified but any out= array may be partly written. Please report this."
-    ))
+    )
 }
 
 /// The extension module `anomaly_postprocess._native`. Call the public functions of
@@ -115,5 +122,27 @@ mod _native {
             PyBytes::new(py, crate::colormap::JET_RGB.as_flattened()),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `run_detached` itself needs a Python interpreter, which this test binary does not
+    // link; it is `py.detach(|| catch_panic(work))` and this message.
+    #[test]
+    fn a_panic_is_caught_with_its_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        assert_eq!(
+            catch_panic(|| -> u8 { panic!("boom") }),
+            Err("boom".to_string())
+        );
+        let index = 9;
+        let caught = catch_panic(|| [1u8, 2][index]).unwrap_err();
+        assert!(caught.contains("index out of bounds"), "{caught}");
+        let message = internal_error(&caught);
+        assert!(message.starts_with("internal error in anomaly_postprocess (a Rust panic: "));
+        assert!(message.contains("index out of bounds"));
     }
 }
