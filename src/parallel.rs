@@ -5,6 +5,9 @@
 //! caller is one of them and the pool holds the other `n − 1`: the caller starts at
 //! once, while the pool's threads may first have to wake up (on a virtual machine
 //! that can take a good part of a millisecond, as long as a whole small batch).
+//!
+//! A process forked from this one has none of the pool's threads: it builds its own
+//! pool for its first batch ([`install_fork_handlers`], `docs/behaviour.md#threads`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
