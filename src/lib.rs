@@ -19,6 +19,7 @@
 //! | batch axes: one call per map, errors naming the map | [`batch`] | `#shapes` |
 //! | batches in parallel, the thread pool | [`parallel`] | `#threads` |
 //! | CPU dispatch: the SIMD target list, the hand-written-loop switch, prefetching | [`simd`] | `#simd` |
+//! | recycled, pre-mapped result buffers (the output pool) | [`pool`] | `#memory` |
 //! | errors a kernel reports | [`error`] | `#errors` |
 //! | contiguous rows from strided views (crate-internal) | `rows` | `#memory` |
 //!
@@ -37,6 +38,7 @@ pub mod mask;
 pub mod morphology;
 pub mod outline;
 pub mod parallel;
+pub mod pool;
 pub mod regions;
 pub mod resize;
 mod rows;

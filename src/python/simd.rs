@@ -15,9 +15,6 @@ pub(crate) fn _set_hand_written_simd(enabled: bool) {
 /// `"AVX-512 (F, BW, VL) + AVX2 + FMA; hand-written AVX-512 VBMI loops"`: the SIMD
 /// clone the compiled loops run, then which hand-written loops run (see
 /// `crate::simd::dispatch_target`). For tests and CI logs.
-// The binding-layer rewrite registers this in mod.rs as `_native.dispatch_target`;
-// until that lands on this branch nothing refers to it. Remove the allowance then.
-#[allow(dead_code)]
 #[pyfunction]
 pub(crate) fn dispatch_target() -> String {
     crate::simd::dispatch_target().to_owned()
