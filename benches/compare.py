@@ -3,22 +3,28 @@
 Run with the `bench` extra installed (OpenCV, scikit-image):
 
     python benches/compare.py [--sizes 256x256 1024x1024 2048x2448] [--rounds 15]
+        [--threads single|default|both] [--cold] [--warm-allocator] [--no-reference]
+        [--mask-content] [--output docs/performance.md] [--note TEXT]
 
-Everything runs in one process, single-threaded on both sides (`cv2.setNumThreads(1)`;
-anomaly_postprocess processes a single map on the calling thread). Each round times
-every contender once, interleaved in an order shuffled every round, and the table
-reports per-call medians over the rounds and the ratio ours / OpenCV. "floor" is the
-time to copy the input map once (`np.copyto` of the float32 map), the memory-bandwidth
-floor for any kernel that reads it; "x floor" is ours / floor.
+Prints the timings as they are taken and writes its section of docs/performance.md
+(see benches/report.py, whose preamble explains the method). In one process, for each
+thread mode (both libraries single-threaded, then both at their default thread counts),
+each round times every contender once, in an order shuffled every round; the tables
+report per-call medians over the rounds and the ratio ours / OpenCV. "floor" is the
+time to copy the input map once (`np.copyto`), the memory-bandwidth floor for any
+kernel that reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,6 +32,7 @@ from skimage import morphology
 
 import anomaly_postprocess as ap
 from machine import cpu_name
+from report import DEFAULT_OUTPUT, WARM_ALLOCATOR, run_header, table, write_section
 
 # --- the OpenCV pipelines of the issue ------------------------------------------------
 
@@ -112,12 +119,107 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:8.3f}"
 
 
-def main() -> None:
+def ms_cell(seconds: float) -> str:
+    """Milliseconds with about three significant digits, for the Markdown tables."""
+    value = seconds * 1e3
+    for limit, decimals in ((100, 0), (10, 1), (1, 2)):
+        if value >= limit:
+            return f"{value:.{decimals}f}"
+    return f"{value:.3f}"
+
+
+def ratio_cell(value: float) -> str:
+    return f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
+
+
+def size_label(size: tuple[int, int]) -> str:
+    return f"{size[0]}×{size[1]}"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 1024x1024, got {text!r}") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return h, w
+
+
+def operations(
+    m: np.ndarray, image: np.ndarray
+) -> list[tuple[str, dict[str, Callable[[], object]]]]:
+    """The timed operations on one map and image: name -> contenders."""
+    rows: list[tuple[str, dict[str, Callable[[], object]]]] = [
+        (
+            "`anomaly_map_to_color_map`",
+            {
+                "ours": lambda: ap.anomaly_map_to_color_map(m),
+                "cv2": lambda: cv_color_map(m),
+                "ref": lambda: ref_color_map(m),
+            },
+        ),
+        (
+            "`superimpose_anomaly_map`",
+            {
+                "ours": lambda: ap.superimpose_anomaly_map(m, image),
+                "cv2": lambda: cv_superimpose(m, image),
+                "ref": lambda: ref_superimpose(m, image),
+            },
+        ),
+    ]
+    for radius in (1, 4, 16):
+        kernel = morphology.disk(radius).astype(np.uint8)
+        rows.append(
+            (
+                f"`compute_mask`, k={radius}",
+                {
+                    "ours": lambda r=radius: ap.compute_mask(m, 0.5, r),
+                    "cv2": lambda k=kernel: cv_mask(m, k),
+                    "ref": lambda r=radius: ref_mask(m, r),
+                },
+            )
+        )
+    return rows
+
+
+def disk_cost(
+    m: np.ndarray, rounds: int, before: Callable[[], None] | None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """compute_mask at k=1 and k=16 interleaved with each other only, ours and OpenCV's
+    each on its own: (ours, OpenCV) medians by "k1"/"k16"."""
+    k16 = morphology.disk(16).astype(np.uint8)
+    k1 = morphology.disk(1).astype(np.uint8)
+    ours = median_times(
+        {"k1": lambda: ap.compute_mask(m, 0.5, 1), "k16": lambda: ap.compute_mask(m, 0.5, 16)},
+        rounds,
+        before,
+    )
+    theirs = median_times(
+        {"k1": lambda: cv_mask(m, k1), "k16": lambda: cv_mask(m, k16)}, rounds, before
+    )
+    return ours, theirs
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", nargs="+", default=["256x256", "1024x1024", "2048x2448"])
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=parse_size,
+        default=[(256, 256), (1024, 1024), (2048, 2448)],
+        metavar="HxW",
+    )
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--threads",
+        choices=("single", "default", "both"),
+        default="both",
+        help="both libraries single-threaded, both at their default thread counts, or "
+        "one table for each (default: both)",
+    )
     parser.add_argument(
         "--no-reference", action="store_true", help="skip anomalib's (slow) reference"
     )
@@ -127,130 +229,195 @@ def main() -> None:
         help="evict the caches before every timed call (maps fresh from elsewhere)",
     )
     parser.add_argument(
+        "--warm-allocator",
+        action="store_true",
+        help=f"run with GLIBC_TUNABLES={WARM_ALLOCATOR} (re-executes this script)",
+    )
+    parser.add_argument(
         "--mask-content",
         action="store_true",
         help="also time compute_mask on three kinds of content (noise, large and few blobs)",
     )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="the Markdown document to write this script's section of "
+        "(default: docs/performance.md of this checkout)",
+    )
+    parser.add_argument(
+        "--note",
+        help="a remark printed at the top of the section, e.g. that the machine was busy",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
 
-    cv2.setNumThreads(1)
+
+def main() -> None:
+    args = parse_args()
+    if args.warm_allocator and os.environ.get("GLIBC_TUNABLES") != WARM_ALLOCATOR:
+        # glibc reads its tunables at start-up only.
+        env = {**os.environ, "GLIBC_TUNABLES": WARM_ALLOCATOR}
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
+
+    defaults = {"cv2": cv2.getNumThreads(), "ours": ap.get_num_threads()}
+    modes = {
+        "single": {"cv2": 1, "ours": 1},
+        "default": dict(defaults),
+    }
+    if args.threads != "both":
+        modes = {args.threads: modes[args.threads]}
     before = cache_flusher() if args.cold else None
+    conditions = (
+        f"medians of {args.rounds} interleaved rounds"
+        + ("; caches evicted before every call" if args.cold else "")
+        + ("; without anomalib's reference" if args.no_reference else "")
+    )
     print(
         f"CPU: {cpu_name()}; OpenCV {cv2.__version__}; numpy {np.__version__}; "
-        f"anomaly_postprocess {ap.__version__}; "
-        f"median of {args.rounds} interleaved rounds, 1 thread"
-        + ("; caches evicted before every call" if args.cold else "")
+        f"anomaly_postprocess {ap.__version__}; default threads: OpenCV {defaults['cv2']}, "
+        f"ours {defaults['ours']}; {conditions}"
     )
-    header = (
-        f"{'size':>10} {'operation':<28} {'ours ms':>8} {'cv2 ms':>8} {'ref ms':>8} "
-        f"{'ours/cv2':>8} {'x floor':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for size in args.sizes:
-        h, w = (int(v) for v in size.split("x"))
-        rng = np.random.default_rng(0)
-        m = rng.random((h, w), dtype=np.float32)
-        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        scratch = np.empty_like(m)
-        copy = {"floor": lambda s=scratch, m=m: np.copyto(s, m)}
-        floor = median_times(copy, args.rounds, before)["floor"]
 
-        rows: list[tuple[str, dict[str, Callable[[], object]]]] = [
-            (
-                "anomaly_map_to_color_map",
-                {
-                    "ours": lambda m=m: ap.anomaly_map_to_color_map(m),
-                    "cv2": lambda m=m: cv_color_map(m),
-                    "ref": lambda m=m: ref_color_map(m),
-                },
-            ),
-            (
-                "superimpose_anomaly_map",
-                {
-                    "ours": lambda m=m, i=image: ap.superimpose_anomaly_map(m, i),
-                    "cv2": lambda m=m, i=image: cv_superimpose(m, i),
-                    "ref": lambda m=m, i=image: ref_superimpose(m, i),
-                },
+    tables: dict[str, list[list[str]]] = {}
+    disk_rows: list[list[str]] = []
+    try:
+        for mode, threads in modes.items():
+            cv2.setNumThreads(threads["cv2"])
+            ap.set_num_threads(threads["ours"])
+            print(f"\n{mode} threads: OpenCV {threads['cv2']}, ours {threads['ours']}")
+            header = (
+                f"{'size':>10} {'operation':<28} {'ours ms':>8} {'cv2 ms':>8} {'ref ms':>8} "
+                f"{'ours/cv2':>8} {'x floor':>8}"
+            )
+            print(header)
+            print("-" * len(header))
+            rows = tables.setdefault(mode, [])
+            for size in args.sizes:
+                rng = np.random.default_rng(0)
+                m = rng.random(size, dtype=np.float32)
+                image = rng.integers(0, 256, size + (3,), dtype=np.uint8)
+                scratch = np.empty_like(m)
+                copy = {"floor": lambda s=scratch, m=m: np.copyto(s, m)}
+                floor = median_times(copy, args.rounds, before)["floor"]
+                for name, contenders in operations(m, image):
+                    if args.no_reference:
+                        contenders.pop("ref")
+                    t = median_times(contenders, args.rounds, before)
+                    ref = ms(t["ref"]) if "ref" in t else f"{'-':>8}"
+                    print(
+                        f"{size_label(size):>10} {name.replace('`', ''):<28} {ms(t['ours'])} "
+                        f"{ms(t['cv2'])} {ref} {t['ours'] / t['cv2']:8.3f} "
+                        f"{t['ours'] / floor:8.2f}"
+                    )
+                    rows.append(
+                        [
+                            size_label(size),
+                            name,
+                            ms_cell(t["ours"]),
+                            ms_cell(t["cv2"]),
+                            f"**{ratio_cell(t['ours'] / t['cv2'])}**",
+                            ms_cell(t["ref"]) if "ref" in t else "—",
+                            f"{t['ours'] / floor:.1f}",
+                        ]
+                    )
+                ours, theirs = disk_cost(m, args.rounds, before)
+                print(
+                    f"{size_label(size):>10} {'mask k=16 / k=1, same gaps':<28} "
+                    f"{ours['k16'] / ours['k1']:8.2f}x   (ours {ms(ours['k1'])} / "
+                    f"{ms(ours['k16'])} ms; OpenCV {theirs['k16'] / theirs['k1']:.1f}x)"
+                )
+                disk_rows.append(
+                    [
+                        f"{mode} (OpenCV {threads['cv2']}, ours {threads['ours']})",
+                        size_label(size),
+                        ms_cell(ours["k1"]),
+                        ms_cell(ours["k16"]),
+                        f"{ours['k16'] / ours['k1']:.2f}×",
+                        f"{theirs['k16'] / theirs['k1']:.1f}×",
+                    ]
+                )
+        content_rows = mask_cost_by_content(args.rounds) if args.mask_content else None
+    finally:
+        cv2.setNumThreads(defaults["cv2"])
+        ap.set_num_threads(defaults["ours"])
+
+    body = [
+        "## `compare.py`: against OpenCV and anomalib",
+        "",
+        run_header(
+            "benches/compare.py",
+            sys.argv[1:],
+            args.note,
+            [
+                f"default threads: OpenCV {defaults['cv2']}, ours {defaults['ours']}",
+                conditions,
+            ],
+        ),
+    ]
+    titles = {
+        "single": "Single-threaded on both sides",
+        "default": "Both at their default thread counts (OpenCV {cv2}, ours {ours})",
+    }
+    columns = [
+        "size",
+        "operation",
+        "ours ms",
+        "OpenCV ms",
+        "ours / OpenCV",
+        "anomalib ms",
+        "ours / floor",
+    ]
+    for mode, rows in tables.items():
+        body += [f"### {titles[mode].format(**modes[mode])}", "", table(columns, rows, right=2)]
+    body += [
+        "### `compute_mask`: the disk's cost, k=1 and k=16 interleaved with each other",
+        "",
+        table(
+            [
+                "threads",
+                "size",
+                "ours k=1 ms",
+                "ours k=16 ms",
+                "ours k=16 / k=1",
+                "OpenCV k=16 / k=1",
+            ],
+            disk_rows,
+            right=2,
+        ),
+    ]
+    if content_rows is not None:
+        body += [
+            "### `compute_mask` by content: 1024×1024, k = 1, 4, 16 interleaved (ours)",
+            "",
+            table(
+                ["content", "foreground", "k=1 ms", "k=4 ms", "k=16 ms", "k=16 / k=1"],
+                content_rows,
             ),
         ]
-        for radius in (1, 4, 16):
-            kernel = morphology.disk(radius).astype(np.uint8)
-            rows.append(
-                (
-                    f"compute_mask(k={radius})",
-                    {
-                        "ours": lambda m=m, r=radius: ap.compute_mask(m, 0.5, r),
-                        "cv2": lambda m=m, k=kernel: cv_mask(m, k),
-                        "ref": lambda m=m, r=radius: ref_mask(m, r),
-                    },
-                )
-            )
-        mask_ours: dict[int, float] = {}
-        for name, contenders in rows:
-            if args.no_reference:
-                contenders.pop("ref")
-            t = median_times(contenders, args.rounds, before)
-            ref = ms(t["ref"]) if "ref" in t else f"{'-':>8}"
-            print(
-                f"{size:>10} {name:<28} {ms(t['ours'])} {ms(t['cv2'])} {ref} "
-                f"{t['ours'] / t['cv2']:8.3f} {t['ours'] / floor:8.2f}"
-            )
-            if name.startswith("compute_mask"):
-                mask_ours[int(name.split("=")[1].rstrip(")"))] = t["ours"]
-        print(
-            f"{size:>10} {'mask k=16 / k=1 (ours)':<28} {mask_ours[16] / mask_ours[1]:8.2f}x"
-            f"   copy-once floor {ms(floor)} ms"
-        )
-        # In the rows above our k=16 call often follows OpenCV's (~20 ms) or the
-        # reference's (seconds) k=16 call, and our k=1 call much shorter ones; on a
-        # shared VM a long gap leaves the next call's input cold whatever its k. So the
-        # cost of k itself is measured with k=1 and k=16 interleaved with each other,
-        # each side on its own.
-        k16 = morphology.disk(16).astype(np.uint8)
-        k1 = morphology.disk(1).astype(np.uint8)
-        ours = median_times(
-            {
-                "k1": lambda m=m: ap.compute_mask(m, 0.5, 1),
-                "k16": lambda m=m: ap.compute_mask(m, 0.5, 16),
-            },
-            args.rounds,
-            before,
-        )
-        theirs = median_times(
-            {
-                "k1": lambda m=m, d=k1: cv_mask(m, d),
-                "k16": lambda m=m, d=k16: cv_mask(m, d),
-            },
-            args.rounds,
-            before,
-        )
-        print(
-            f"{size:>10} {'mask k=16 / k=1, same gaps':<28} {ours['k16'] / ours['k1']:8.2f}x"
-            f"   (ours {ms(ours['k1'])} / {ms(ours['k16'])} ms;"
-            f" OpenCV {theirs['k16'] / theirs['k1']:.1f}x)"
-        )
-    if args.mask_content:
-        mask_cost_by_content(args.rounds)
-    print()
+    write_section(args.output, "compare", "\n".join(body))
+    print(f"\nwrote the compare section of {args.output}")
 
 
-def mask_cost_by_content(rounds: int) -> None:
+def mask_cost_by_content(rounds: int) -> list[list[str]]:
     """compute_mask at k = 1, 4, 16 on 1024x1024 maps of three kinds of content, the
     three k interleaved with each other: the issue's uniform noise (where erosion
     empties every strip within a few steps), a smooth field thresholded at its median
     (large blobs, about half foreground: the opening's worst case here) and the same
-    field thresholded high (a few blobs, the usual defect mask)."""
+    field thresholded high (a few blobs, the usual defect mask). Returns table rows."""
     rng = np.random.default_rng(0)
     noise = rng.random((1024, 1024), dtype=np.float32)
     smooth = cv2.GaussianBlur(noise, (0, 0), 12)
     smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min())
     print()
     print("compute_mask by content, 1024x1024, k=1/4/16 interleaved with each other:")
+    rows = []
     for name, m, threshold in [
-        ("uniform noise, t=0.5", noise, 0.5),
-        ("smooth field, t=0.5", smooth, 0.5),
-        ("smooth field, t=0.7", smooth, 0.7),
+        ("uniform noise, threshold 0.5", noise, 0.5),
+        ("smooth field (Gaussian σ=12), threshold 0.5: large blobs", smooth, 0.5),
+        ("the same field, threshold 0.7: a few blobs", smooth, 0.7),
     ]:
         t = median_times(
             {
@@ -261,9 +428,20 @@ def mask_cost_by_content(rounds: int) -> None:
         )
         foreground = float((m > threshold).mean())
         print(
-            f"  {name:<22} foreground {foreground:4.2f}:"
+            f"  {name:<58} foreground {foreground:4.2f}:"
             f" {ms(t['1'])} {ms(t['4'])} {ms(t['16'])} ms, k16/k1 {t['16'] / t['1']:.2f}x"
         )
+        rows.append(
+            [
+                name,
+                f"{foreground:.0%}",
+                ms_cell(t["1"]),
+                ms_cell(t["4"]),
+                ms_cell(t["16"]),
+                f"{t['16'] / t['1']:.2f}×",
+            ]
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Regenerates the README's pictures from the command-line tool's built-in demo.
 
-    source .venv/bin/activate && python docs/make_images.py
+    make demo && .venv-make/bin/python docs/make_images.py
 
 - docs/demo.png: image | heatmap | overlay | mask | outline with the boxes of
   demo_boxes.json drawn on it, as written by ``anomaly-postprocess`` (the demo).
 - docs/colormaps.png: the demo heatmap in a few colormaps (``--colormap``).
 
-Needs the ``cli`` extra (Pillow). Everything is rendered by the CLI into a temporary
-directory, then laid out side by side with a caption under each panel.
+Needs the ``cli`` extra (Pillow; ``make demo`` installs it). Everything is rendered by
+the CLI into a temporary directory, then laid out side by side with a caption under
+each panel.
 """
 
 from __future__ import annotations

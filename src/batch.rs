@@ -1,5 +1,7 @@
-//! Batch axes (SPEC §4): each map of a batch is processed on its own (in parallel, see
-//! [`crate::parallel`]), so a batch call returns exactly the stack of single calls.
+//! Batch axes (docs/behaviour.md#shapes): each map of a batch is processed on its own
+//! (in parallel, see [`crate::parallel`] and docs/behaviour.md#threads), so a batch
+//! call returns exactly the stack of single calls. Owns splitting a stack into maps
+//! and merging the maps' errors into one that names the map.
 
 use ndarray::{
     ArrayView, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut3, ArrayViewMut4, Axis, Dimension,

@@ -1,8 +1,11 @@
-//! A binary image packed 64 pixels to a `u64` word, the representation morphology runs on.
+//! A binary image packed 64 pixels to a `u64` word: what the threshold produces and
+//! what the opening, the components and the outlines run on (one word holds 64 pixels,
+//! so those passes handle 64 pixels per operation).
 
 use ndarray::{ArrayView2, Axis};
 
 use crate::rows::as_contiguous;
+use crate::simd::prefetch;
 
 /// A `rows × cols` binary image; bit `x % 64` of word `x / 64` of a row is pixel `x`.
 ///
@@ -69,6 +72,14 @@ impl BitMatrix {
 
     /// [`BitMatrix::from_view`] into the memory of `words` (from [`BitMatrix::into_words`]
     /// of an earlier matrix), which saves an allocation when it is large enough.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let map = ndarray::array![[0.2f32, 0.9]];
+    /// let first = BitMatrix::from_view(map.view(), |v| v > 0.5);
+    /// let again = BitMatrix::from_view_reusing(map.view(), |v| v > 0.1, first.into_words());
+    /// assert!(again.get(0, 0) && again.get(0, 1));
+    /// ```
     #[inline(always)]
     pub fn from_view_reusing<T: Copy>(
         view: ArrayView2<'_, T>,
@@ -89,7 +100,7 @@ impl BitMatrix {
         for (y, row) in view.axis_iter(Axis(0)).enumerate() {
             let values = as_contiguous(row, &mut scratch);
             for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
-                crate::prefetch::ahead_of(chunk);
+                prefetch::ahead_of(chunk);
                 *word = match <&[T; 64]>::try_from(chunk) {
                     Ok(full) => full
                         .iter()
@@ -106,48 +117,108 @@ impl BitMatrix {
     }
 
     /// The matrix's memory, for [`BitMatrix::from_view_reusing`].
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::from_fn(2, 3, |_, x| x == 1).into_words(), [0b010, 0b010]);
+    /// ```
     pub fn into_words(self) -> Vec<u64> {
         self.words
     }
 
+    /// The number of rows.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::zeros(4, 9).rows(), 4);
+    /// ```
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of columns (pixels a row).
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::zeros(4, 9).cols(), 9);
+    /// ```
     pub fn cols(&self) -> usize {
         self.cols
     }
 
+    /// The number of words a row: `cols / 64`, rounded up.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::zeros(4, 129).words_per_row(), 3);
+    /// ```
     pub fn words_per_row(&self) -> usize {
         self.words_per_row
     }
 
     /// Pixel (y, x).
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let m = BitMatrix::from_fn(2, 70, |y, x| (y, x) == (1, 65));
+    /// assert!(m.get(1, 65) && !m.get(0, 65));
+    /// ```
     pub fn get(&self, y: usize, x: usize) -> bool {
         self.row(y)[x / 64] >> (x % 64) & 1 == 1
     }
 
     /// The words of row `y`.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let m = BitMatrix::from_fn(2, 70, |y, x| y == 1 && x % 64 == 0);
+    /// assert_eq!(m.row(1), [1, 1]);
+    /// ```
     pub fn row(&self, y: usize) -> &[u64] {
         &self.words[y * self.words_per_row..(y + 1) * self.words_per_row]
     }
 
     /// The words of row `y`, mutably. Callers keep the padding bits 0.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let mut m = BitMatrix::zeros(2, 70);
+    /// m.row_mut(1)[1] = 0b100; // pixel 66
+    /// assert!(m.get(1, 66));
+    /// ```
     pub fn row_mut(&mut self, y: usize) -> &mut [u64] {
         &mut self.words[y * self.words_per_row..(y + 1) * self.words_per_row]
     }
 
     /// All words, row after row.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::from_fn(2, 2, |y, x| y == x).words(), [0b01, 0b10]);
+    /// ```
     pub fn words(&self) -> &[u64] {
         &self.words
     }
 
     /// All words, mutably. Callers keep the padding bits 0.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let mut m = BitMatrix::zeros(2, 2);
+    /// m.words_mut()[1] = 0b11;
+    /// assert!(m.get(1, 0) && m.get(1, 1) && !m.get(0, 0));
+    /// ```
     pub fn words_mut(&mut self) -> &mut [u64] {
         &mut self.words
     }
 
     /// The mask of valid bits in each row's last word (all ones when `cols % 64 == 0`).
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::zeros(1, 67).last_word_mask(), 0b111);
+    /// assert_eq!(BitMatrix::zeros(1, 128).last_word_mask(), u64::MAX);
+    /// ```
     pub fn last_word_mask(&self) -> u64 {
         match self.cols % 64 {
             0 => u64::MAX,
@@ -156,16 +227,34 @@ impl BitMatrix {
     }
 
     /// Number of set pixels.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert_eq!(BitMatrix::from_fn(3, 3, |y, x| y <= x).count_ones(), 6);
+    /// ```
     pub fn count_ones(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
     /// Whether every pixel is set.
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// assert!(BitMatrix::from_fn(2, 70, |_, _| true).is_full());
+    /// assert!(!BitMatrix::from_fn(2, 70, |y, x| (y, x) != (1, 69)).is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         self.count_ones() == self.rows * self.cols
     }
 
-    /// Sets every pixel to `value`.
+    /// Sets every pixel to `value` (the padding bits stay 0).
+    ///
+    /// ```
+    /// use anomaly_postprocess::bitmap::BitMatrix;
+    /// let mut m = BitMatrix::zeros(2, 70);
+    /// m.fill(true);
+    /// assert_eq!((m.count_ones(), m.row(0)[1]), (140, 0b11_1111));
+    /// ```
     pub fn fill(&mut self, value: bool) {
         let last = self.last_word_mask();
         let wpr = self.words_per_row;

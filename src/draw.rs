@@ -1,6 +1,6 @@
 //! Box outlines drawn exactly as `cv2.rectangle(image, (x1, y1), (x2, y2), color,
 //! thickness)` draws them (8-connected lines, no sub-pixel shift) — anomalib's
-//! `draw_boxes` — for every thickness OpenCV accepts.
+//! `draw_boxes` — for every thickness OpenCV accepts (`docs/behaviour.md#regions`).
 //!
 //! OpenCV draws a rectangle as the closed polyline through its four corners. With
 //! thickness 1 each side is a 1-pixel line. With thickness `t > 1` each side is a

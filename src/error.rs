@@ -1,11 +1,14 @@
-//! Errors a kernel can report. The binding layer turns every one into a `ValueError`.
+//! Errors a kernel can report (docs/behaviour.md#errors). The binding layer turns every
+//! one into a `ValueError`; the messages are written here so that they read the same
+//! from every kernel.
 
 use std::fmt;
 
 /// Why a kernel refused its input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelError {
-    /// The map holds NaN or ±inf where a colour level is needed (SPEC §1, Decisions).
+    /// The map holds NaN or ±inf where a colour level is needed
+    /// (docs/behaviour.md#levels, docs/behaviour.md#errors).
     NonFinite {
         /// How many values of the map (or batch) are not finite.
         count: usize,
@@ -72,6 +75,13 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 impl KernelError {
     /// Names the map of a non-finite error by its index in `batch_shape` (the batch
     /// axes of the caller's array) instead of its flat position.
+    ///
+    /// ```
+    /// use anomaly_postprocess::KernelError;
+    /// let flat = KernelError::NonFinite { count: 1, first: (5, 0, 2), batch_shape: vec![6] };
+    /// let named = flat.with_batch_shape(&[2, 3]);
+    /// assert!(named.to_string().contains("map (1, 2), row 0, column 2"), "{named}");
+    /// ```
     pub fn with_batch_shape(self, batch_shape: &[usize]) -> Self {
         match self {
             KernelError::NonFinite {

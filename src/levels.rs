@@ -1,19 +1,21 @@
-//! From map values to colour levels 0..=255 (SPEC §1 steps 1–3).
+//! From map values to colour levels 0..=255 (docs/behaviour.md#levels): the map's
+//! range, the level of a value, and whether values are finite. Every colour kernel
+//! (portable or hand-written) gets its levels from the definitions here.
 //!
 //! anomalib computes, in the map's own float type,
 //! `level = u8(((m - min) / ptp) * 255)` (or `u8(m * 255)` without normalisation).
 //! The operations here are exactly those, one IEEE rounding each, in the same order:
 //! a real division, never a multiply by a reciprocal, which changes the truncated level.
-//! Where the reference is undefined we decide (SPEC §1, Decisions):
+//! Where the reference is undefined we decide (docs/behaviour.md#levels):
 //! values outside `[0, 256)` saturate to 0 or 255, a constant map gives level 0
 //! (0/0 = NaN, which the saturating cast sends to 0), and NaN/±inf in the map are an error.
 
 use std::ops::{Add, Div, Mul, Sub};
 
-use multiversion::multiversion;
 use ndarray::{ArrayView2, Axis};
 
 use crate::rows::as_contiguous;
+use crate::simd::{multiversioned, prefetch};
 
 /// The float types a map is computed in: `f32` (float16 and float32 maps) and `f64`.
 pub trait MapFloat:
@@ -170,6 +172,12 @@ pub fn map_range<T: MapFloat>(map: ArrayView2<'_, T>) -> Result<MapRange<T>, Non
 }
 
 /// Counts and locates the NaN/±inf values of a map (the slow path to an error).
+///
+/// ```
+/// use anomaly_postprocess::levels::{locate_non_finite, NonFiniteValues};
+/// let m = ndarray::array![[0.0f32, 1.0], [f32::INFINITY, f32::NAN]];
+/// assert_eq!(locate_non_finite(m.view()), NonFiniteValues { count: 2, first: (1, 0) });
+/// ```
 pub fn locate_non_finite<T: MapFloat>(map: ArrayView2<'_, T>) -> NonFiniteValues {
     let mut count = 0;
     let mut first_at = None;
@@ -185,7 +193,15 @@ pub fn locate_non_finite<T: MapFloat>(map: ArrayView2<'_, T>) -> NonFiniteValues
     }
 }
 
-/// Whether every value of the row is finite: one multiply-add per value, vectorised.
+/// Whether every value of the row is finite: one multiply-add per value, vectorised
+/// (`v · 0` is 0 for finite `v` and NaN for NaN and ±inf). Inlined into the colour
+/// loops, so that it runs in their SIMD clones.
+///
+/// ```
+/// use anomaly_postprocess::levels::row_is_finite;
+/// assert!(row_is_finite(&[0.0f64, -1e308, 5e-324]));
+/// assert!(!row_is_finite(&[0.0f32, f32::NEG_INFINITY]));
+/// ```
 #[inline(always)]
 pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
     let mut poison = [T::ZERO; LANES];
@@ -206,6 +222,16 @@ pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
 ///
 /// Without normalisation no pass is needed up front: the colouring pass checks the
 /// values as it colours them, and reports with [`locate_non_finite`].
+///
+/// ```
+/// use anomaly_postprocess::levels::{level_scale, LevelScale};
+/// let m = ndarray::array![[1.0f32, 3.0]];
+/// assert_eq!(level_scale(m.view(), true), Ok(LevelScale::Normalized { min: 1.0, ptp: 2.0 }));
+/// assert_eq!(level_scale(m.view(), false), Ok(LevelScale::Raw));
+/// let bad = ndarray::array![[f32::NAN]];
+/// assert!(level_scale(bad.view(), true).is_err());
+/// assert_eq!(level_scale(bad.view(), false), Ok(LevelScale::Raw)); // checked when colouring
+/// ```
 pub fn level_scale<T: MapFloat>(
     map: ArrayView2<'_, T>,
     normalize: bool,
@@ -228,26 +254,24 @@ struct RangeLanes<T> {
     poison: [T; LANES],
 }
 
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn accumulate_range<T: MapFloat>(row: &[T], acc: &mut RangeLanes<T>) {
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        crate::prefetch::ahead_of(chunk);
-        for (i, &v) in chunk.iter().enumerate() {
+multiversioned! {
+    /// Folds one row into the per-lane range and poison, compiled for each SIMD target.
+    fn accumulate_range<T: MapFloat>(row: &[T], acc: &mut RangeLanes<T>) {
+        let chunks = row.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            prefetch::ahead_of(chunk);
+            for (i, &v) in chunk.iter().enumerate() {
+                acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
+                acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
+                acc.poison[i] = acc.poison[i] + v * T::ZERO;
+            }
+        }
+        for (i, &v) in tail.iter().enumerate() {
             acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
             acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
             acc.poison[i] = acc.poison[i] + v * T::ZERO;
         }
-    }
-    for (i, &v) in tail.iter().enumerate() {
-        acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
-        acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
-        acc.poison[i] = acc.poison[i] + v * T::ZERO;
     }
 }
 
@@ -266,6 +290,13 @@ pub enum LevelScale<T> {
 
 impl<T: MapFloat> LevelScale<T> {
     /// The scale for a map with the given range.
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::{LevelScale, MapRange};
+    /// let range = MapRange { min: -1.0f64, max: 3.0 };
+    /// assert_eq!(LevelScale::new(range, true), LevelScale::Normalized { min: -1.0, ptp: 4.0 });
+    /// assert_eq!(LevelScale::new(range, false), LevelScale::Raw);
+    /// ```
     pub fn new(range: MapRange<T>, normalize: bool) -> Self {
         if normalize {
             LevelScale::Normalized {
@@ -278,6 +309,12 @@ impl<T: MapFloat> LevelScale<T> {
     }
 
     /// Whether levels come straight from the values (the map is not known finite yet).
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::LevelScale;
+    /// assert!(LevelScale::<f32>::Raw.is_raw());
+    /// assert!(!LevelScale::Normalized { min: 0.0f32, ptp: 1.0 }.is_raw());
+    /// ```
     pub fn is_raw(self) -> bool {
         matches!(self, LevelScale::Raw)
     }

@@ -1,4 +1,5 @@
-//! Binary erosion, dilation and opening with a disk, on bit-packed rows (SPEC §3 step 2).
+//! Binary erosion, dilation and opening with a disk, on bit-packed rows
+//! (docs/behaviour.md#opening).
 //!
 //! The footprint is scikit-image's `disk(r)`: `{(dy, dx) : dy² + dx² ≤ r²}`. A disk is a
 //! stack of horizontal runs: row offset `dy` holds `|dx| ≤ w(|dy|)` with
@@ -28,9 +29,8 @@
 //! Pixels outside the image are ignored, which is OpenCV's default border for
 //! `morphologyEx`: erosion sees them as foreground, dilation as background.
 
-use multiversion::multiversion;
-
 use crate::bitmap::BitMatrix;
+use crate::simd::multiversioned;
 
 /// Erosion or dilation: how words combine and what lies outside the image.
 trait Op: Copy {
@@ -209,162 +209,159 @@ fn combine_terms<O: Op>(acc: &mut [u64], terms: &[&[u64]]) -> bool {
     diff == 0
 }
 
-/// Erosion or dilation of `mask` by `disk(radius)` in place, pixels outside ignored.
-///
-/// Works strip by strip of output rows; each strip reads the `reach` rows around it
-/// into its own buffer, and hands the last `2 · reach` of them, still as they were
-/// before the strip wrote its output, to the next strip. Extra memory: a few strips,
-/// whatever the image size.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
-    let (rows, cols) = (mask.rows(), mask.cols());
-    if rows == 0 || cols == 0 || radius == 0 {
-        return;
-    }
-    if disk_covers_image(radius, rows, cols) {
-        // Every pixel sees every pixel: all or nothing.
-        let all = if O::OUTSIDE == 0 {
-            mask.count_ones() > 0
-        } else {
-            mask.is_full()
-        };
-        mask.fill(all);
-        return;
-    }
-    let half_widths = disk_half_widths(radius, rows, cols);
-    let groups = width_groups(&half_widths);
-    // Rows above and below that the disk reaches.
-    let reach = half_widths.len() - 1;
-    // The centre row's run is the widest: a guard that wide keeps every run's window
-    // inside its own row's guards, and also bounds every shift.
-    let guard = half_widths[0] / 64 + 1;
-    let wpr = mask.words_per_row();
-    let stride = wpr + 2 * guard;
-    let pad = !mask.last_word_mask();
-    let keep = !pad;
-    // Strips of output rows, each with the `reach` rows around it, keep every pass in
-    // L1/L2 cache. Only the narrow runs are needed that far out, so the overlap costs
-    // little; short strips also take the early exits below more often (measured: 32
-    // to 64 rows beat 128).
-    let strip = (4 * reach).max(32).min(rows);
-    // Row buffers: `guard` spare words, then guarded rows `first − reach .. end + reach`
-    // (outside pixels for rows outside the image), then `guard` spare words, so that
-    // shifted reads of any row stay in the buffer. Guards of `source` are never written.
-    let capacity = (strip + 2 * reach) * stride + 2 * guard;
-    // Buffer row i (image row first − reach + i) starts at its leading guard here.
-    let row_start = |i: usize| guard + i * stride;
-    let mut source = vec![O::OUTSIDE; capacity];
-    let mut source_outside = vec![false; strip + 2 * reach]; // per buffer row
-    let mut runs = vec![O::OUTSIDE; capacity];
-    let mut next_runs = vec![O::OUTSIDE; capacity];
-    // Which bits of `acc` are pixels: guards and padding bits of `acc` start absorbing,
-    // so that they stay so and the early exit test is one test over the whole buffer.
-    let mut pixels = vec![0; strip * stride];
-    for row in pixels.chunks_exact_mut(stride) {
-        row[guard..guard + wpr].fill(u64::MAX);
-        row[guard + wpr - 1] = keep;
-    }
-    let mut acc = vec![O::OUTSIDE; strip * stride];
-    let mut carried = 0; // buffer rows already loaded by the previous strip
-    for first in (0..rows).step_by(strip) {
-        let end = (first + strip).min(rows);
-        let n = end - first;
-        for i in carried..n + 2 * reach {
-            let y = (first + i).wrapping_sub(reach);
-            let inner = &mut source[row_start(i) + guard..row_start(i) + guard + wpr];
-            source_outside[i] = if y < rows {
-                load_row::<O>(inner, mask.row(y), pad)
-            } else {
-                inner.fill(O::OUTSIDE);
-                true
-            };
+multiversioned! {
+    /// Erosion or dilation of `mask` by `disk(radius)` in place, pixels outside ignored.
+    ///
+    /// Works strip by strip of output rows; each strip reads the `reach` rows around it
+    /// into its own buffer, and hands the last `2 · reach` of them, still as they were
+    /// before the strip wrote its output, to the next strip. Extra memory: a few strips,
+    /// whatever the image size.
+    fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
+        let (rows, cols) = (mask.rows(), mask.cols());
+        if rows == 0 || cols == 0 || radius == 0 {
+            return;
         }
-        let rows_out = &mut mask.words_mut()[first * wpr..end * wpr];
-        let mut settled = None; // the value of every output word, once known
-        if source_outside[..n + 2 * reach].iter().all(|&o| o) {
-            // Nothing but outside pixels in reach: the result is outside pixels too.
-            settled = Some(O::OUTSIDE);
-        } else {
-            // The centre rows themselves are part of the disk.
-            let acc = &mut acc[..n * stride];
-            let centre = &source[row_start(reach)..row_start(reach + n)];
-            let mut diff = 0;
-            for ((a, &c), &m) in acc.iter_mut().zip(centre).zip(&pixels) {
-                *a = (c & m) | (O::ABSORBING & !m);
-                diff |= *a ^ O::ABSORBING;
-            }
-            let mut done = diff == 0;
-            let mut width = 0;
-            for group in &groups {
-                if done {
-                    break;
-                }
-                // Only rows within `d_max` of the strip still need runs this wide. Each
-                // step computes whole guarded rows as if the buffer were one long row;
-                // a run value that reads a stale row or another row's guards is never
-                // read back for the pixels of its own row, whose windows (at most
-                // `half_widths[0]` pixels either side) end inside their own guards.
-                let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
-                while width < group.width {
-                    let (a, centre) = widening_step(width, group.width);
-                    let from = if width == 0 { &source } else { &runs };
-                    if centre {
-                        shift_step::<O, true>(&mut next_runs, from, needed.clone(), a);
-                    } else {
-                        shift_step::<O, false>(&mut next_runs, from, needed.clone(), a);
-                    }
-                    std::mem::swap(&mut runs, &mut next_runs);
-                    width += a;
-                }
-                let current = if width == 0 { &source } else { &runs };
-                let term = |row: usize| &current[row_start(row)..row_start(row + n)];
-                // Output row i takes rows i ± d for every d of the group, several per pass.
-                let mut d = group.d_min;
-                while d <= group.d_max && !done {
-                    done = if d == 0 {
-                        combine_terms::<O>(acc, &[term(reach)])
-                    } else if d < group.d_max {
-                        d += 1;
-                        combine_terms::<O>(
-                            acc,
-                            &[
-                                term(reach + d - 1),
-                                term(reach - d + 1),
-                                term(reach + d),
-                                term(reach - d),
-                            ],
-                        )
-                    } else {
-                        combine_terms::<O>(acc, &[term(reach + d), term(reach - d)])
-                    };
-                    d += 1;
-                }
-            }
-            if done {
-                settled = Some(O::ABSORBING);
+        if disk_covers_image(radius, rows, cols) {
+            // Every pixel sees every pixel: all or nothing.
+            let all = if O::OUTSIDE == 0 {
+                mask.count_ones() > 0
             } else {
-                for (dst, row) in rows_out.chunks_exact_mut(wpr).zip(acc.chunks_exact(stride)) {
-                    dst.copy_from_slice(&row[guard..guard + wpr]);
+                mask.is_full()
+            };
+            mask.fill(all);
+            return;
+        }
+        let half_widths = disk_half_widths(radius, rows, cols);
+        let groups = width_groups(&half_widths);
+        // Rows above and below that the disk reaches.
+        let reach = half_widths.len() - 1;
+        // The centre row's run is the widest: a guard that wide keeps every run's window
+        // inside its own row's guards, and also bounds every shift.
+        let guard = half_widths[0] / 64 + 1;
+        let wpr = mask.words_per_row();
+        let stride = wpr + 2 * guard;
+        let pad = !mask.last_word_mask();
+        let keep = !pad;
+        // Strips of output rows, each with the `reach` rows around it, keep every pass in
+        // L1/L2 cache. Only the narrow runs are needed that far out, so the overlap costs
+        // little; short strips also take the early exits below more often (measured: 32
+        // to 64 rows beat 128).
+        let strip = (4 * reach).max(32).min(rows);
+        // Row buffers: `guard` spare words, then guarded rows `first − reach .. end + reach`
+        // (outside pixels for rows outside the image), then `guard` spare words, so that
+        // shifted reads of any row stay in the buffer. Guards of `source` are never written.
+        let capacity = (strip + 2 * reach) * stride + 2 * guard;
+        // Buffer row i (image row first − reach + i) starts at its leading guard here.
+        let row_start = |i: usize| guard + i * stride;
+        let mut source = vec![O::OUTSIDE; capacity];
+        let mut source_outside = vec![false; strip + 2 * reach]; // per buffer row
+        let mut runs = vec![O::OUTSIDE; capacity];
+        let mut next_runs = vec![O::OUTSIDE; capacity];
+        // Which bits of `acc` are pixels: guards and padding bits of `acc` start absorbing,
+        // so that they stay so and the early exit test is one test over the whole buffer.
+        let mut pixels = vec![0; strip * stride];
+        for row in pixels.chunks_exact_mut(stride) {
+            row[guard..guard + wpr].fill(u64::MAX);
+            row[guard + wpr - 1] = keep;
+        }
+        let mut acc = vec![O::OUTSIDE; strip * stride];
+        let mut carried = 0; // buffer rows already loaded by the previous strip
+        for first in (0..rows).step_by(strip) {
+            let end = (first + strip).min(rows);
+            let n = end - first;
+            for i in carried..n + 2 * reach {
+                let y = (first + i).wrapping_sub(reach);
+                let inner = &mut source[row_start(i) + guard..row_start(i) + guard + wpr];
+                source_outside[i] = if y < rows {
+                    load_row::<O>(inner, mask.row(y), pad)
+                } else {
+                    inner.fill(O::OUTSIDE);
+                    true
+                };
+            }
+            let rows_out = &mut mask.words_mut()[first * wpr..end * wpr];
+            let mut settled = None; // the value of every output word, once known
+            if source_outside[..n + 2 * reach].iter().all(|&o| o) {
+                // Nothing but outside pixels in reach: the result is outside pixels too.
+                settled = Some(O::OUTSIDE);
+            } else {
+                // The centre rows themselves are part of the disk.
+                let acc = &mut acc[..n * stride];
+                let centre = &source[row_start(reach)..row_start(reach + n)];
+                let mut diff = 0;
+                for ((a, &c), &m) in acc.iter_mut().zip(centre).zip(&pixels) {
+                    *a = (c & m) | (O::ABSORBING & !m);
+                    diff |= *a ^ O::ABSORBING;
+                }
+                let mut done = diff == 0;
+                let mut width = 0;
+                for group in &groups {
+                    if done {
+                        break;
+                    }
+                    // Only rows within `d_max` of the strip still need runs this wide. Each
+                    // step computes whole guarded rows as if the buffer were one long row;
+                    // a run value that reads a stale row or another row's guards is never
+                    // read back for the pixels of its own row, whose windows (at most
+                    // `half_widths[0]` pixels either side) end inside their own guards.
+                    let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
+                    while width < group.width {
+                        let (a, centre) = widening_step(width, group.width);
+                        let from = if width == 0 { &source } else { &runs };
+                        if centre {
+                            shift_step::<O, true>(&mut next_runs, from, needed.clone(), a);
+                        } else {
+                            shift_step::<O, false>(&mut next_runs, from, needed.clone(), a);
+                        }
+                        std::mem::swap(&mut runs, &mut next_runs);
+                        width += a;
+                    }
+                    let current = if width == 0 { &source } else { &runs };
+                    let term = |row: usize| &current[row_start(row)..row_start(row + n)];
+                    // Output row i takes rows i ± d for every d of the group, several per pass.
+                    let mut d = group.d_min;
+                    while d <= group.d_max && !done {
+                        done = if d == 0 {
+                            combine_terms::<O>(acc, &[term(reach)])
+                        } else if d < group.d_max {
+                            d += 1;
+                            combine_terms::<O>(
+                                acc,
+                                &[
+                                    term(reach + d - 1),
+                                    term(reach - d + 1),
+                                    term(reach + d),
+                                    term(reach - d),
+                                ],
+                            )
+                        } else {
+                            combine_terms::<O>(acc, &[term(reach + d), term(reach - d)])
+                        };
+                        d += 1;
+                    }
+                }
+                if done {
+                    settled = Some(O::ABSORBING);
+                } else {
+                    for (dst, row) in rows_out.chunks_exact_mut(wpr).zip(acc.chunks_exact(stride)) {
+                        dst.copy_from_slice(&row[guard..guard + wpr]);
+                        dst[wpr - 1] &= keep;
+                    }
+                }
+            }
+            if let Some(word) = settled {
+                rows_out.fill(word);
+                for dst in rows_out.chunks_exact_mut(wpr) {
                     dst[wpr - 1] &= keep;
                 }
             }
-        }
-        if let Some(word) = settled {
-            rows_out.fill(word);
-            for dst in rows_out.chunks_exact_mut(wpr) {
-                dst[wpr - 1] &= keep;
+            // The next strip's first rows are this one's last, as read before it wrote.
+            if end < rows {
+                let (from, to) = (row_start(n), row_start(n + 2 * reach));
+                source.copy_within(from..to, row_start(0));
+                source_outside.copy_within(n..n + 2 * reach, 0);
+                carried = 2 * reach;
             }
-        }
-        // The next strip's first rows are this one's last, as read before it wrote.
-        if end < rows {
-            let (from, to) = (row_start(n), row_start(n + 2 * reach));
-            source.copy_within(from..to, row_start(0));
-            source_outside.copy_within(n..n + 2 * reach, 0);
-            carried = 2 * reach;
         }
     }
 }
@@ -417,6 +414,15 @@ pub fn open_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 }
 
 /// [`open_disk`] in place: no image-sized memory besides `mask` itself.
+///
+/// ```
+/// use anomaly_postprocess::bitmap::BitMatrix;
+/// use anomaly_postprocess::morphology::{open_disk, open_disk_in_place};
+/// let m = BitMatrix::from_fn(6, 6, |y, x| (y == 0 && x == 5) || (y >= 2 && y < 5 && x < 3));
+/// let mut opened = m.clone();
+/// open_disk_in_place(&mut opened, 1);
+/// assert_eq!(opened, open_disk(&m, 1));
+/// ```
 pub fn open_disk_in_place(mask: &mut BitMatrix, radius: u64) {
     morph_in_place::<Erode>(mask, radius);
     morph_in_place::<Dilate>(mask, radius);

@@ -1,4 +1,4 @@
-//! `mark_boundaries`: a mask's outline painted over an image (issue 5).
+//! `mark_boundaries`: a mask's outline painted over an image (docs/behaviour.md#regions).
 //!
 //! The outline is scikit-image's `find_boundaries(mask, mode="thick")`: the pixels
 //! whose 4-neighbourhood (themselves included, pixels outside the image ignored —
@@ -11,7 +11,7 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::morphology::{dilate_disk, erode_disk};
-use crate::rows::{as_contiguous, write_contiguous};
+use crate::rows::{as_contiguous, for_each_row};
 
 /// The set pixels of a `u8` mask (`v > 0`), bit-packed.
 ///
@@ -56,28 +56,22 @@ pub fn mark_boundaries_into(
     image: ArrayView3<'_, u8>,
     mask: &BitMatrix,
     color: [u8; 3],
-    mut out: ArrayViewMut3<'_, u8>,
+    out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
     let (rows, cols) = (mask.rows(), mask.cols());
     check_shape("image", &[rows, cols, 3], image.shape())?;
     check_shape("out", &[rows, cols, 3], out.shape())?;
     let edge = thick_boundaries(mask);
-    let (mut image_scratch, mut out_scratch) = (Vec::new(), Vec::new());
-    for (y, (image_row, out_row)) in image
-        .axis_iter(Axis(0))
-        .zip(out.axis_iter_mut(Axis(0)))
-        .enumerate()
-    {
-        let source = as_contiguous(image_row, &mut image_scratch);
+    let mut scratch = Vec::new();
+    for_each_row(out, |y, px| {
+        px.copy_from_slice(as_contiguous(image.index_axis(Axis(0), y), &mut scratch));
         let bits = edge.row(y);
-        write_contiguous(out_row, &mut out_scratch, |px| {
-            px.copy_from_slice(source);
-            for (x, rgb) in px.chunks_exact_mut(3).enumerate() {
-                if bits[x / 64] >> (x % 64) & 1 == 1 {
-                    rgb.copy_from_slice(&color);
-                }
+        for (x, rgb) in px.chunks_exact_mut(3).enumerate() {
+            if bits[x / 64] >> (x % 64) & 1 == 1 {
+                rgb.copy_from_slice(&color);
             }
-        });
-    }
+        }
+        true
+    });
     Ok(())
 }

@@ -1,28 +1,59 @@
-//! Maps of a batch run in parallel: the calling thread and the threads of one rayon
-//! pool take maps off a shared counter until none are left.
+//! Maps of a batch run in parallel (docs/behaviour.md#threads): the calling thread and
+//! the threads of one rayon pool take maps off a shared counter until none are left.
+//! Owns the pool and its size.
 //!
 //! A single map always runs on the calling thread. For a batch of `n` threads the
 //! caller is one of them and the pool holds the other `n − 1`: the caller starts at
 //! once, while the pool's threads may first have to wake up (on a virtual machine
 //! that can take a good part of a millisecond, as long as a whole small batch).
+//!
+//! A process forked from this one has none of the pool's threads: it builds its own
+//! pool for its first batch ([`install_fork_handlers`], `docs/behaviour.md#threads`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// The most threads a pool may have: more would only exhaust the system's threads.
 pub const MAX_THREADS: usize = 1024;
 
-/// The pool and the thread count it was built with (`None` until first used or set).
-static POOL: RwLock<Option<(usize, Arc<ThreadPool>)>> = RwLock::new(None);
+/// The thread count asked for (`None`: one per core) and the pool of that size, built
+/// when first needed.
+struct Threads {
+    count: Option<usize>,
+    pool: Option<Arc<ThreadPool>>,
+}
+
+/// No other thread holds this lock while the process forks (see
+/// [`install_fork_handlers`]), and it is never held while a batch runs.
+static THREADS: RwLock<Threads> = RwLock::new(Threads {
+    count: None,
+    pool: None,
+});
+
+fn read_threads() -> RwLockReadGuard<'static, Threads> {
+    THREADS.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_threads() -> RwLockWriteGuard<'static, Threads> {
+    install_fork_handlers();
+    THREADS.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Threads used when nobody has called [`set_num_threads`]: one per available core,
 /// asked once (`available_parallelism` reads cgroup files: ~10 µs, as long as a small
-/// map's whole computation).
+/// map's whole computation). An atomic, not a lock: threads racing here both ask.
 fn default_threads() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    static CORES: AtomicUsize = AtomicUsize::new(0);
+    match CORES.load(Ordering::Relaxed) {
+        0 => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            CORES.store(cores, Ordering::Relaxed);
+            cores
+        }
+        cores => cores,
+    }
 }
 
 /// The number of threads batches run on.
@@ -31,8 +62,7 @@ fn default_threads() -> usize {
 /// assert!(anomaly_postprocess::parallel::num_threads() >= 1);
 /// ```
 pub fn num_threads() -> usize {
-    let guard = POOL.read().unwrap_or_else(PoisonError::into_inner);
-    guard.as_ref().map_or_else(default_threads, |(n, _)| *n)
+    read_threads().count.unwrap_or_else(default_threads)
 }
 
 /// Sets the number of threads batches run on, clamped to `1..=MAX_THREADS` (the
@@ -45,16 +75,16 @@ pub fn num_threads() -> usize {
 /// ```
 pub fn set_num_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
     let threads = threads.clamp(1, MAX_THREADS);
-    if POOL
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .is_some_and(|(n, _)| *n == threads)
     {
-        return Ok(()); // already that size: keep the running pool
+        let current = read_threads();
+        if current.count == Some(threads) && current.pool.is_some() {
+            return Ok(()); // already that size: keep the running pool
+        }
     }
     let pool = build_pool(threads)?;
-    *POOL.write().unwrap_or_else(PoisonError::into_inner) = Some((threads, Arc::new(pool)));
+    let mut current = write_threads();
+    current.count = Some(threads);
+    current.pool = Some(Arc::new(pool));
     Ok(())
 }
 
@@ -66,18 +96,82 @@ fn build_pool(threads: usize) -> Result<ThreadPool, rayon::ThreadPoolBuildError>
         .build()
 }
 
+/// The pool, built on first use (also the first use in a forked child).
 fn pool() -> Option<Arc<ThreadPool>> {
-    if let Some((_, pool)) = POOL.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+    if let Some(pool) = read_threads().pool.as_ref() {
         return Some(Arc::clone(pool));
     }
-    // First use: build the default pool, unless another thread just did.
-    let mut guard = POOL.write().unwrap_or_else(PoisonError::into_inner);
-    if guard.is_none() {
-        let threads = default_threads();
-        let pool = build_pool(threads).ok()?;
-        *guard = Some((threads, Arc::new(pool)));
+    // Build it, unless another thread just did.
+    let mut current = write_threads();
+    if current.pool.is_none() {
+        let threads = current.count.unwrap_or_else(default_threads);
+        current.pool = Some(Arc::new(build_pool(threads).ok()?));
     }
-    guard.as_ref().map(|(_, pool)| Arc::clone(pool))
+    current.pool.clone()
+}
+
+/// Makes `fork()` safe for the thread pool. A forked child has only the thread that
+/// forked: the pool's threads do not exist there, so a batch handed to them would wait
+/// forever. `fork()` first takes the pool's lock (so no other thread holds it when the
+/// process is copied); in the child the inherited pool is then leaked, never used nor
+/// dropped (dropping would signal threads that are not there), and the next batch
+/// builds a new one of the same size. Both processes release the lock again.
+///
+/// Called before the first pool is built; the Python extension calls it when it is
+/// imported. Idempotent and cheap after the first call.
+pub fn install_fork_handlers() {
+    #[cfg(unix)]
+    fork::install();
+}
+
+#[cfg(unix)]
+mod fork {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{PoisonError, RwLockWriteGuard};
+
+    use super::{Threads, THREADS};
+
+    thread_local! {
+        /// The lock, held by the forking thread from `prepare` until the fork is done.
+        static HELD: Cell<Option<RwLockWriteGuard<'static, Threads>>> =
+            const { Cell::new(None) };
+    }
+
+    /// Before `fork()`, in the forking thread: waits for the lock (held only to read or
+    /// replace the pool, never during a batch) and keeps it.
+    extern "C" fn prepare() {
+        let guard = THREADS.write().unwrap_or_else(PoisonError::into_inner);
+        // If this thread's storage is already gone (it is exiting), the guard drops and
+        // the fork goes on unprotected, as it did before this existed.
+        let _ = HELD.try_with(|held| held.set(Some(guard)));
+    }
+
+    /// After `fork()`, in the parent: releases the lock.
+    extern "C" fn parent() {
+        let _ = HELD.try_with(|held| drop(held.take()));
+    }
+
+    /// After `fork()`, in the child: leaks the parent's pool, then releases the lock.
+    extern "C" fn child() {
+        let _ = HELD.try_with(|held| {
+            if let Some(mut guard) = held.take() {
+                std::mem::forget(guard.pool.take());
+            }
+        });
+    }
+
+    pub(super) fn install() {
+        static INSTALLED: AtomicBool = AtomicBool::new(false);
+        if INSTALLED.load(Ordering::Acquire) || INSTALLED.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // SAFETY: the three handlers are plain functions that live as long as the
+        // program and never unwind; pthread_atfork has no other precondition. It fails
+        // only without memory for the registration, which leaves forks unprotected as
+        // before, so the result is ignored.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    }
 }
 
 /// `work` applied to every item, results in item order: on the calling thread and
@@ -161,5 +255,69 @@ mod tests {
         set_num_threads(2).unwrap();
         let out = map_items((0..1000u32).collect(), |i| i.to_string());
         assert!(out.iter().enumerate().all(|(i, s)| *s == i.to_string()));
+    }
+
+    /// Whether a batch of 64 items runs correctly (on the pool: two threads).
+    #[cfg(unix)]
+    fn batch_is_right() -> bool {
+        let doubled = map_items((0..64u64).collect(), |i| i * 2);
+        doubled.iter().enumerate().all(|(i, &d)| d == 2 * i as u64)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_forked_child_runs_batches_on_a_new_pool() {
+        use crate::pool::tests::in_forked_child;
+        set_num_threads(2).unwrap();
+        assert!(batch_is_right()); // the parent's pool has threads now
+        let result = in_forked_child(Duration::from_secs(20), || {
+            // The inherited pool's threads do not exist here: without the fork
+            // handlers this batch would wait for them forever.
+            batch_is_right() && num_threads() == 2 && batch_is_right()
+        });
+        assert_eq!(
+            result,
+            Some(true),
+            "the child hung (None) or failed (Some(false))"
+        );
+        assert!(batch_is_right()); // the parent's pool still works
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_child_forked_while_another_thread_holds_the_lock_or_runs_a_batch() {
+        use crate::pool::tests::in_forked_child;
+        use std::sync::mpsc;
+        set_num_threads(2).unwrap();
+        let (started, has_started) = mpsc::channel();
+        // A batch in progress on the pool's thread and this one while the fork happens.
+        let busy = std::thread::spawn(move || {
+            let started = Mutex::new(Some(started));
+            map_items((0..8u64).collect(), |i| {
+                if let Some(s) = started.lock().unwrap().take() {
+                    s.send(()).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(40));
+                i
+            })
+        });
+        has_started.recv().unwrap();
+        let (locked, is_locked) = mpsc::channel();
+        // And a reader holding the lock: the fork waits for it.
+        let holder = std::thread::spawn(move || {
+            let guard = read_threads();
+            locked.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            drop(guard);
+        });
+        is_locked.recv().unwrap();
+        let result = in_forked_child(Duration::from_secs(20), batch_is_right);
+        holder.join().unwrap();
+        assert_eq!(busy.join().unwrap(), (0..8).collect::<Vec<u64>>());
+        assert_eq!(
+            result,
+            Some(true),
+            "the child hung (None) or failed (Some(false))"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! 8-connected components of a mask: their bounding boxes, and removing small ones
-//! (issue 5: `min_area=`, `mask_to_boxes`).
+//! 8-connected components of a mask: their bounding boxes and scores, and removing small
+//! ones (docs/behaviour.md#regions: `min_area=`, `mask_to_boxes`, `anomaly_map=`).
 //!
 //! Components are found on the runs of set pixels of each row with union-find (the
 //! run-based two-pass labelling of He, Chao & Suzuki, "A Run-Based Two-Scan Labeling

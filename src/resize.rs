@@ -1,4 +1,5 @@
-//! Bilinear resizing, bit-exact with `cv2.resize(src, (W, H), interpolation=cv2.INTER_LINEAR)`.
+//! Bilinear resizing, bit-exact with `cv2.resize(src, (W, H), interpolation=cv2.INTER_LINEAR)`
+//! (docs/behaviour.md#resizing).
 //!
 //! The reference behaviour is OpenCV's `modules/imgproc/src/resize.cpp` (`cv::resize`,
 //! `cv::hal::resize`, `HResizeLinear`, `VResizeLinear`, `resizeAreaFast_`) and, for
@@ -56,11 +57,11 @@
 //! own float kernel everywhere, which rounds differently: by up to about `2e-5` on values
 //! in `[0, 1)`, moving about 0.015% of colour levels by one.
 
-use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis};
 
 use crate::error::{check_shape, KernelError};
 use crate::rows::{as_contiguous, write_contiguous};
+use crate::simd::multiversioned;
 
 /// OpenCV's `INTER_RESIZE_COEF_SCALE`: weights are 11-bit fixed point.
 const COEF_SCALE: f32 = 2048.0;
@@ -490,74 +491,68 @@ impl<T: ResizeFloat, M: TwoTap<T>> Separable for FloatLinear<T, M> {
     }
 }
 
-/// Runs a separable resize of `src` `(H, W, C)` into `out` `(H2, W2, C)`, computing
-/// each horizontally resized source row once while consecutive output rows share it.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn separable<P: Separable>(
-    pass: &P,
-    src: ArrayView3<'_, P::Elem>,
-    mut out: ArrayViewMut3<'_, P::Elem>,
-) {
-    let width = out.shape()[1] * out.shape()[2];
-    // Two cached horizontal rows, tagged with their source row.
-    let mut cache = [
-        (usize::MAX, vec![P::Buf::default(); width]),
-        (usize::MAX, vec![P::Buf::default(); width]),
-    ];
-    let mut src_scratch = Vec::new();
-    let mut out_scratch = Vec::new();
-    for (dy, out_row) in out.outer_iter_mut().enumerate() {
-        let (y0, y1) = pass.source_rows(dy);
-        let i0 = match cache.iter().position(|(y, _)| *y == y0) {
-            Some(i) => i,
-            None => {
-                // Keep the slot holding y1, if any.
-                let i = usize::from(cache[0].0 == y1);
-                let row = as_contiguous(src.index_axis(Axis(0), y0), &mut src_scratch);
-                pass.horizontal(row, &mut cache[i].1);
-                cache[i].0 = y0;
-                i
-            }
-        };
-        let i1 = match cache.iter().position(|(y, _)| *y == y1) {
-            Some(i) => i,
-            None => {
-                let i = 1 - i0;
-                let row = as_contiguous(src.index_axis(Axis(0), y1), &mut src_scratch);
-                pass.horizontal(row, &mut cache[i].1);
-                cache[i].0 = y1;
-                i
-            }
-        };
-        let (h0, h1) = (&cache[i0].1, &cache[i1].1);
-        write_contiguous(out_row, &mut out_scratch, |o| pass.vertical(dy, h0, h1, o));
+multiversioned! {
+    /// Runs a separable resize of `src` `(H, W, C)` into `out` `(H2, W2, C)`, computing
+    /// each horizontally resized source row once while consecutive output rows share it.
+    fn separable<P: Separable>(
+        pass: &P,
+        src: ArrayView3<'_, P::Elem>,
+        mut out: ArrayViewMut3<'_, P::Elem>,
+    ) {
+        let width = out.shape()[1] * out.shape()[2];
+        // Two cached horizontal rows, tagged with their source row.
+        let mut cache = [
+            (usize::MAX, vec![P::Buf::default(); width]),
+            (usize::MAX, vec![P::Buf::default(); width]),
+        ];
+        let mut src_scratch = Vec::new();
+        let mut out_scratch = Vec::new();
+        for (dy, out_row) in out.outer_iter_mut().enumerate() {
+            let (y0, y1) = pass.source_rows(dy);
+            let i0 = match cache.iter().position(|(y, _)| *y == y0) {
+                Some(i) => i,
+                None => {
+                    // Keep the slot holding y1, if any.
+                    let i = usize::from(cache[0].0 == y1);
+                    let row = as_contiguous(src.index_axis(Axis(0), y0), &mut src_scratch);
+                    pass.horizontal(row, &mut cache[i].1);
+                    cache[i].0 = y0;
+                    i
+                }
+            };
+            let i1 = match cache.iter().position(|(y, _)| *y == y1) {
+                Some(i) => i,
+                None => {
+                    let i = 1 - i0;
+                    let row = as_contiguous(src.index_axis(Axis(0), y1), &mut src_scratch);
+                    pass.horizontal(row, &mut cache[i].1);
+                    cache[i].0 = y1;
+                    i
+                }
+            };
+            let (h0, h1) = (&cache[i0].1, &cache[i1].1);
+            write_contiguous(out_row, &mut out_scratch, |o| pass.vertical(dy, h0, h1, o));
+        }
     }
 }
 
-/// OpenCV's `INTER_AREA` fast path for an exact 2× downscale of 8-bit data.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn halve_u8(src: ArrayView3<'_, u8>, mut out: ArrayViewMut3<'_, u8>) {
-    let channels = src.shape()[2];
-    let mut top_scratch = Vec::new();
-    let mut bottom_scratch = Vec::new();
-    let mut out_scratch = Vec::new();
-    for (dy, out_row) in out.outer_iter_mut().enumerate() {
-        let top = as_contiguous(src.index_axis(Axis(0), 2 * dy), &mut top_scratch);
-        let bottom = as_contiguous(src.index_axis(Axis(0), 2 * dy + 1), &mut bottom_scratch);
-        write_contiguous(out_row, &mut out_scratch, |o| match channels {
-            1 => halve_row::<1>(top, bottom, o, 1),
-            3 => halve_row::<3>(top, bottom, o, 3),
-            4 => halve_row::<4>(top, bottom, o, 4),
-            _ => halve_row::<0>(top, bottom, o, channels),
-        });
+multiversioned! {
+    /// OpenCV's `INTER_AREA` fast path for an exact 2× downscale of 8-bit data.
+    fn halve_u8(src: ArrayView3<'_, u8>, mut out: ArrayViewMut3<'_, u8>) {
+        let channels = src.shape()[2];
+        let mut top_scratch = Vec::new();
+        let mut bottom_scratch = Vec::new();
+        let mut out_scratch = Vec::new();
+        for (dy, out_row) in out.outer_iter_mut().enumerate() {
+            let top = as_contiguous(src.index_axis(Axis(0), 2 * dy), &mut top_scratch);
+            let bottom = as_contiguous(src.index_axis(Axis(0), 2 * dy + 1), &mut bottom_scratch);
+            write_contiguous(out_row, &mut out_scratch, |o| match channels {
+                1 => halve_row::<1>(top, bottom, o, 1),
+                3 => halve_row::<3>(top, bottom, o, 3),
+                4 => halve_row::<4>(top, bottom, o, 4),
+                _ => halve_row::<0>(top, bottom, o, channels),
+            });
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! negative strides) are copied one at a time into a small scratch buffer, so strided
 //! inputs give exactly the bytes of a contiguous copy without a full-size copy.
 
-use ndarray::{ArrayView, ArrayViewMut, Dimension};
+use ndarray::{ArrayView, ArrayViewMut, Axis, Dimension, RemoveAxis};
 
 /// The view's elements as one slice in logical order: in place when they are
 /// contiguous, else copied into `scratch`.
@@ -42,4 +42,22 @@ pub(crate) fn write_contiguous<T: Copy + Default, D: Dimension, R>(
         *dst = src;
     }
     result
+}
+
+/// Runs `write(y, row)` on every row `y` (index along the first axis) of `out`, each
+/// row as one slice in logical order (see [`write_contiguous`]), until `write` returns
+/// false; returns whether it returned true for every row. The kernels' row loops: the
+/// closure reads row `y` of its inputs (with [`as_contiguous`]) and writes `row`.
+#[inline(always)]
+pub(crate) fn for_each_row<T: Copy + Default, D: RemoveAxis>(
+    mut out: ArrayViewMut<'_, T, D>,
+    mut write: impl FnMut(usize, &mut [T]) -> bool,
+) -> bool {
+    let mut scratch = Vec::new();
+    for (y, row) in out.axis_iter_mut(Axis(0)).enumerate() {
+        if !write_contiguous(row, &mut scratch, |px| write(y, px)) {
+            return false;
+        }
+    }
+    true
 }

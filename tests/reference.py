@@ -6,14 +6,14 @@ Two layers:
   verbatim (same expressions, same libraries, same order). They are only used on
   inputs inside the reference's domain (finite float32/float64 maps, values that
   scale into ``[0, 256)``, non-constant maps when normalising, disks not far larger
-  than the image), where SPEC.md says the package is bit-exact with them.
+  than the image), where docs/behaviour.md says the package is bit-exact with them.
 
-* ``spec_*``: the same algorithms with SPEC.md's **Decisions** applied where the
+* ``spec_*``: the same algorithms with the decisions of docs/behaviour.md applied where the
   reference is undefined or broken. Every line that deviates from anomalib is marked
-  ``# SPEC DECISION`` with the section it comes from. Everything else is the
+  ``# DECISION`` with the docs/behaviour.md section it comes from. Everything else is the
   reference's own arithmetic, done by the reference's own libraries.
 
-Plus ``spec_add_weighted_exact``: an independent emulation of SPEC §2's addWeighted
+Plus ``spec_add_weighted_exact``: an independent emulation of docs/behaviour.md#blend's addWeighted
 formula (correctly rounded float32 FMAs) that does not rely on the CPU or on OpenCV.
 It is checked against ``cv2.addWeighted`` in the tests, and used where OpenCV's answer
 is not the contract (results beyond ±2³¹).
@@ -79,7 +79,7 @@ def anomalib_compute_mask(
 def skimage_agrees_with_opencv(height: int, width: int, kernel_size: int) -> bool:
     """Where scikit-image's opening (reflect padding) equals OpenCV's (outside ignored).
 
-    SPEC §3: they differ only when the disk is far larger than the image. Measured
+    docs/behaviour.md#opening: they differ only when the disk is far larger than the image. Measured
     on thousands of random masks: they always agree for ``r <= 2 * min(H, W)`` (the
     first disagreements appear around ``r ≈ 4 * min(H, W)``). The tests check this
     claim on the inputs they use it for.
@@ -88,32 +88,34 @@ def skimage_agrees_with_opencv(height: int, width: int, kernel_size: int) -> boo
 
 
 def anomalib_mask_applies(height: int, width: int, kernel_size: int) -> bool:
-    """Whether ``anomalib_compute_mask`` is SPEC's answer for a map of this size: its
-    ``squeeze()`` keeps the map 2-D (SPEC §4) and scikit-image agrees with OpenCV."""
+    """Whether ``anomalib_compute_mask`` is the contract's answer for a map of this size:
+    its ``squeeze()`` keeps the map 2-D (docs/behaviour.md#shapes) and scikit-image agrees with
+    OpenCV."""
     return height > 1 and width > 1 and skimage_agrees_with_opencv(height, width, kernel_size)
 
 
 # ---------------------------------------------------------------------------------------
-# SPEC §4: shapes and dtypes
+# docs/behaviour.md#shapes and docs/behaviour.md#dtypes
 # ---------------------------------------------------------------------------------------
 
 
 def spec_compute_dtype(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
     """The dtype a map is computed in."""
     if dtype.kind == "f" and dtype.itemsize <= 4:
-        # SPEC DECISION §4: float16 is computed as float32 (float32 is itself).
+        # DECISION (docs/behaviour.md#dtypes): float16 is computed as float32 (float32 is itself).
         return np.float32
     if dtype.kind == "f" and dtype.itemsize == 8:
         return np.float64
     if dtype.kind in "biu":
-        # SPEC DECISION §4: integer and bool maps are computed as float64 (anomalib would
-        # compute in the integer type and wrap around).
+        # DECISION (docs/behaviour.md#dtypes): integer and bool maps are computed as float64
+        # (anomalib would compute in the integer type and wrap around).
         return np.float64
     raise TypeError(f"not a map dtype: {dtype}")
 
 
 def spec_canonical_maps(anomaly_map: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    """SPEC §4 shape rule: ``(batch_shape, [2-D map, ...])`` in row-major batch order.
+    """The shape rule of docs/behaviour.md#shapes: ``(batch_shape, [2-D map, ...])`` in
+    row-major batch order.
 
     The maps keep the caller's dtype (callers convert as their step needs: the colour
     map computes in ``spec_compute_dtype``, the mask compares in numpy's precision).
@@ -132,29 +134,32 @@ def spec_canonical_maps(anomaly_map: Any) -> tuple[tuple[int, ...], list[np.ndar
 
 
 # ---------------------------------------------------------------------------------------
-# SPEC §1: colour map
+# docs/behaviour.md#levels and docs/behaviour.md#colour-tables: colour map
 # ---------------------------------------------------------------------------------------
 
 
 def spec_levels(anomaly_map: np.ndarray, normalize: bool) -> np.ndarray:
-    """Colour levels (uint8) of one 2-D map: SPEC §1 steps 1–3."""
+    """Colour levels (uint8) of one 2-D map: docs/behaviour.md#levels."""
     m = np.asarray(anomaly_map)
     m = m.astype(spec_compute_dtype(m.dtype))  # (also makes the byte order native)
     if not np.isfinite(m).all():
-        # SPEC DECISION §1: NaN/±inf is a ValueError (the reference paints garbage).
+        # DECISION (docs/behaviour.md#levels): NaN/±inf is a ValueError (the reference paints
+        # garbage).
         raise ValueError("non-finite map")
     if normalize:
-        # SPEC DECISION §1: a constant map computes 0/0 here; the reference warns, we
-        # must not (the package is checked separately for warnings).
+        # DECISION (docs/behaviour.md#levels): a constant map computes 0/0 here; the reference
+        # warns, we must not (the package is checked separately for warnings).
         with np.errstate(divide="ignore", invalid="ignore"):
             m = (m - m.min()) / np.ptp(m)
     m = m * 255
-    # SPEC DECISION §1: the 0/0 = NaN of a constant map is level 0. (The only other way
-    # to get NaN here is inf/inf when max - min overflows the float type; the saturating
-    # cast gives 0 for it as well, which is also what the reference gives on x86.)
+    # DECISION (docs/behaviour.md#levels): the 0/0 = NaN of a constant map is level 0. (The only
+    # other way to get NaN here is inf/inf when max - min overflows the float type; the
+    # saturating cast gives 0 for it as well, which is also what the reference gives on
+    # x86.)
     m = np.where(np.isnan(m), m.dtype.type(0), m)
-    # SPEC DECISION §1: saturate to 0..255 instead of the reference's wrap-around cast.
-    # Truncation toward zero then maps [0, 256) exactly as the reference does.
+    # DECISION (docs/behaviour.md#levels): saturate to 0..255 instead of the reference's
+    # wrap-around cast. Truncation toward zero then maps [0, 256) exactly as the reference
+    # does.
     m = np.clip(m, 0, 255)
     assert m.dtype == spec_compute_dtype(np.asarray(anomaly_map).dtype)
     return m.astype(np.uint8)
@@ -167,7 +172,8 @@ def jet_rgb_opencv() -> np.ndarray:
 
 
 def jet_rgb_closed_form() -> np.ndarray:
-    """SPEC §1's closed form of the JET table, as a (256, 3) RGB table."""
+    """The closed form of the JET table (docs/behaviour.md#colour-tables), as a (256, 3) RGB
+    table."""
     table = np.zeros((256, 3), dtype=np.uint8)
     for k in range(256):
         if k < 32:
@@ -203,20 +209,21 @@ def jet_rgb_closed_form() -> np.ndarray:
 
 
 def spec_color_map_2d(anomaly_map: np.ndarray, normalize: bool = True) -> np.ndarray:
-    """SPEC §1 for one 2-D map: levels, then OpenCV's JET and BGR→RGB (as anomalib)."""
+    """docs/behaviour.md#levels and docs/behaviour.md#colour-tables for one 2-D map: levels, then
+    OpenCV's JET and BGR→RGB (as anomalib)."""
     level = spec_levels(anomaly_map, normalize)
     return cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
 def spec_anomaly_map_to_color_map(anomaly_map: Any, normalize: bool = True) -> np.ndarray:
-    """SPEC §1 + §4: any accepted map or batch of maps."""
+    """docs/behaviour.md#levels and docs/behaviour.md#shapes: any accepted map or batch of maps."""
     batch_shape, maps = spec_canonical_maps(anomaly_map)
     out = np.stack([spec_color_map_2d(m, normalize) for m in maps])
     return out.reshape(batch_shape + out.shape[1:])
 
 
 # ---------------------------------------------------------------------------------------
-# SPEC §2: superimpose
+# docs/behaviour.md#blend: superimpose
 # ---------------------------------------------------------------------------------------
 
 _INT32_LIMIT = 2.0**31
@@ -249,7 +256,8 @@ def _fma_f32(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
 def spec_add_weighted_exact(
     color: np.ndarray, alpha: float, image: np.ndarray, gamma: float
 ) -> np.ndarray:
-    """SPEC §2's formula, emulated exactly (independent of OpenCV and of the CPU).
+    """The formula of docs/behaviour.md#blend, emulated exactly (independent of OpenCV and of
+    the CPU).
 
     ``v = fma(a, f32(alpha), fma(b, f32(1 - alpha), f32(gamma)))`` in float32, rounded
     half to even, saturated to uint8.
@@ -262,7 +270,7 @@ def spec_add_weighted_exact(
     inner = _fma_f32(b_vals, np.full_like(b_vals, b_f), np.full_like(b_vals, g_f))
     v = _fma_f32(np.broadcast_to(a_vals, (256, 256)), np.full((256, 256), a_f), inner)
     rounded = np.rint(v)  # half to even
-    # SPEC DECISION §2: saturate everywhere (OpenCV yields 0 beyond ±2^31).
+    # DECISION (docs/behaviour.md#blend): saturate everywhere (OpenCV yields 0 beyond ±2^31).
     table = np.clip(rounded, 0, 255).astype(np.uint8)
     return table[color.astype(np.intp), image.astype(np.intp)]
 
@@ -271,12 +279,13 @@ def spec_add_weighted(
     color: np.ndarray, alpha: float, image: np.ndarray, gamma: float
 ) -> np.ndarray:
     """``cv2.addWeighted(color, alpha, image, 1 - alpha, gamma)`` as anomalib calls it,
-    with SPEC §2's decision where OpenCV's int32 conversion overflows."""
+    with the decision of docs/behaviour.md#blend where OpenCV's int32 conversion overflows."""
     largest = 255 * (abs(float(np.float32(alpha))) + abs(float(np.float32(1 - alpha)))) + abs(
         float(np.float32(gamma))
     )
     if largest >= _INT32_LIMIT / 2:
-        # SPEC DECISION §2: results beyond ±2^31 saturate; OpenCV turns them into 0.
+        # DECISION (docs/behaviour.md#blend): results beyond ±2^31 saturate; OpenCV turns them
+        # into 0.
         return spec_add_weighted_exact(color, alpha, image, gamma)
     return cv2.addWeighted(color, alpha, image, 1 - alpha, gamma)
 
@@ -295,7 +304,8 @@ def spec_superimpose_2d(
 def spec_superimpose_anomaly_map(
     anomaly_map: Any, image: Any, alpha: float = 0.4, gamma: float = 0, normalize: bool = False
 ) -> np.ndarray:
-    """SPEC §2 + §4: a map or batch; ``image`` is one (H, W, 3) image or one per map."""
+    """docs/behaviour.md#blend and docs/behaviour.md#shapes: a map or batch; ``image`` is one
+    (H, W, 3) image or one per map."""
     batch_shape, maps = spec_canonical_maps(anomaly_map)
     image = np.asarray(image)
     height, width = maps[0].shape
@@ -313,7 +323,7 @@ def spec_superimpose_anomaly_map(
 
 
 # ---------------------------------------------------------------------------------------
-# SPEC §3: mask
+# docs/behaviour.md#threshold and docs/behaviour.md#opening: mask
 # ---------------------------------------------------------------------------------------
 
 
@@ -327,7 +337,7 @@ def covering_radius(height: int, width: int) -> int:
 
 
 def spec_threshold_mask(anomaly_map: np.ndarray, threshold: Any) -> np.ndarray:
-    """SPEC §3 step 1: ``anomaly_map > threshold`` exactly as numpy 2 evaluates it."""
+    """docs/behaviour.md#threshold: ``anomaly_map > threshold`` exactly as numpy 2 evaluates it."""
     with np.errstate(over="ignore"):  # a Python float beyond float16/float32: ±inf
         return np.asarray(anomaly_map > threshold)
 
@@ -335,7 +345,8 @@ def spec_threshold_mask(anomaly_map: np.ndarray, threshold: Any) -> np.ndarray:
 def spec_compute_mask_2d(
     anomaly_map: np.ndarray, threshold: Any, kernel_size: int = 4
 ) -> np.ndarray:
-    """SPEC §3 for one 2-D map with OpenCV's morphology, the contract on every input."""
+    """docs/behaviour.md#threshold and docs/behaviour.md#opening for one 2-D map with OpenCV's
+    morphology, the contract on every input."""
     mask = spec_threshold_mask(anomaly_map, threshold).astype(np.uint8)
     height, width = mask.shape
     radius = min(int(kernel_size), covering_radius(height, width))
@@ -344,7 +355,7 @@ def spec_compute_mask_2d(
 
 
 def spec_compute_mask(anomaly_map: Any, threshold: Any, kernel_size: int = 4) -> np.ndarray:
-    """SPEC §3 + §4: a map or a batch of maps."""
+    """docs/behaviour.md#opening and docs/behaviour.md#shapes: a map or a batch of maps."""
     batch_shape, maps = spec_canonical_maps(anomaly_map)
     out = np.stack([spec_compute_mask_2d(m, threshold, kernel_size) for m in maps])
     return out.reshape(batch_shape + out.shape[1:])

@@ -1,11 +1,19 @@
 """Bit-exact, fast post-processing of anomaly maps.
 
 Drop-in replacements for anomalib's ``anomalib.post_processing.post_process``
-functions, computed by a Rust core:
+functions, and helpers around them, computed by a Rust core:
 
-- :func:`anomaly_map_to_color_map` — JET heatmap (RGB, uint8)
+- :func:`anomaly_map_to_color_map` — JET (or another colormap's) heatmap (RGB, uint8)
 - :func:`superimpose_anomaly_map` — that heatmap blended over an image
 - :func:`compute_mask` — thresholded, morphologically opened 0/255 mask
+- :func:`mask_to_boxes` — the bounding box of each region of a mask (and its score)
+- :func:`draw_boxes` — an image with boxes drawn on it, as ``cv2.rectangle`` draws them
+- :func:`mark_boundaries` — an image with the outline of a mask's regions painted on it
+- :func:`set_num_threads` — the number of threads batches of maps are processed on
+- :func:`get_num_threads` — that number (initially ``ANOMALY_POSTPROCESS_NUM_THREADS``
+  or the number of available cores)
+
+The rules they follow are in ``docs/behaviour.md``.
 """
 
 import operator
@@ -29,7 +37,8 @@ _MAX_THREADS = 1024
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads that batches of maps are processed on (1 to 1024).
+    """Set the number of threads that batches of maps are processed on (1 to 1024,
+    ``docs/behaviour.md#threads``).
 
     The calling thread counts as one of them: a batch runs on it and ``n - 1`` pool
     threads. A single map always runs on the calling thread; every call releases the
@@ -40,7 +49,9 @@ def set_num_threads(n: int) -> None:
             raise TypeError
         count = operator.index(n)
     except TypeError:
-        raise TypeError(f"n must be an integer >= 1, got {type(n).__name__} {n!r}") from None
+        raise TypeError(
+            f"n must be an integer from 1 to {_MAX_THREADS}, got {type(n).__name__} {n!r}"
+        ) from None
     if not 1 <= count <= _MAX_THREADS:
         raise ValueError(f"n must be an integer from 1 to {_MAX_THREADS}, got {count}")
     _set_num_threads(count)
@@ -62,8 +73,8 @@ def _threads_from_environment() -> None:
         set_num_threads(int(value))
     except (TypeError, ValueError):
         warnings.warn(
-            f"ignoring ANOMALY_POSTPROCESS_NUM_THREADS={value!r}: expected an integer >= 1; "
-            f"using {get_num_threads()} threads",
+            f"ignoring ANOMALY_POSTPROCESS_NUM_THREADS={value!r}: expected an integer from 1 "
+            f"to {_MAX_THREADS}; using {get_num_threads()} threads",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -22,10 +22,12 @@ from ._args import (
     as_map_array,
     as_maps,
     as_mask,
+    as_mask_array,
     as_min_area,
     as_out,
     as_palette,
     as_size,
+    check_finite,
     check_no_overlap,
     mask_comparison,
     round_to_float32,
@@ -59,12 +61,17 @@ def _plain_float32_map(anomaly_map: object) -> TypeGuard[NDArray[np.float32]]:
     )
 
 
-def _result(shape: tuple[int, ...], out: object, *inputs: NDArray[Any]) -> NDArray[np.uint8]:
+def _result(
+    shape: tuple[int, ...], out: object, inputs: dict[str, NDArray[Any] | None]
+) -> NDArray[np.uint8]:
     """The caller's checked ``out=`` array, or a new C-contiguous uint8 array whose
-    pages are ready to be written (from the output pool when large)."""
+    pages are ready to be written (from the output pool when large).
+
+    ``inputs``: each array argument's name and the caller's own array, before any
+    conversion, copy or resize (``docs/behaviour.md#memory``)."""
     given = as_out(out, shape)
     if given is not None:
-        check_no_overlap(given, *inputs)
+        check_no_overlap(given, inputs)
         return given
     if math.prod(shape) >= _POOLED_BYTES:
         return _native.new_output(shape)
@@ -141,8 +148,9 @@ def anomaly_map_to_color_map(
     source = as_map_array(anomaly_map)
     maps = as_maps(source)
     flag = as_flag(normalize, "normalize")
-    palette = as_palette(colormap)
-    result = _result(maps.batch_shape + maps.map_shape + (3,), out, source)
+    palette, table = as_palette(colormap)
+    shape = maps.batch_shape + maps.map_shape + (3,)
+    result = _result(shape, out, {"anomaly_map": source, "colormap": table})
     _native.color_maps(maps.stack, flag, palette, _per_map(result, 3))
     return result
 
@@ -151,7 +159,7 @@ def superimpose_anomaly_map(
     anomaly_map: ArrayLike,
     image: ArrayLike,
     alpha: float = 0.4,
-    gamma: int = 0,
+    gamma: float = 0,
     normalize: bool = False,
     *,
     colormap: str | int | ArrayLike = "jet",
@@ -173,14 +181,18 @@ def superimpose_anomaly_map(
             the map's ``(H, W)``, see ``size``.
         alpha: Weight of the heatmap over the image. Defaults to 0.4. Any finite value;
             values outside ``[0, 1]`` extrapolate and the result saturates.
-        gamma: Value added to the blended image. Defaults to 0. Any finite value.
+        gamma: Value added to every blended channel before rounding, as
+            ``cv2.addWeighted``'s ``gamma``. Defaults to 0. anomalib annotates it
+            ``int``; any finite real number is accepted (a Python or numpy int or
+            float, not bool), and like ``cv2.addWeighted`` it is rounded to float32
+            before it is added (``docs/behaviour.md#blend``).
         normalize: Min-max normalise each map before colouring it. Defaults to False,
             which expects map values in ``[0, 1]``.
         colormap: Keyword-only colour map: any OpenCV colormap by lower-case name
             (``"jet"``, ``"turbo"``, ``"viridis"``, ``"inferno"``, …) or by its
             ``cv2.COLORMAP_*`` integer, bit-exact with ``cv2.applyColorMap`` (RGB
             order), or a (256, 3) uint8 RGB table of your own. Defaults to ``"jet"``.
-        size: Keyword-only, for an image whose size differs from the map's. ``"map"``
+        size: Keyword-only ``str``, for an image whose size differs from the map's. ``"map"``
             (default, as anomalib >= 1.0): the image is resized to the map's size,
             bit-exact with ``cv2.resize(image, (W, H), interpolation=cv2.INTER_LINEAR)``.
             ``"image"``: the map is resized instead (bilinear on the float values,
@@ -197,9 +209,12 @@ def superimpose_anomaly_map(
         heatmap superimposed on it.
 
     Raises:
-        TypeError: a map or image of the wrong dtype, or a non-numeric option.
-        ValueError: mismatched shapes, empty maps, NaN/±inf in the map, or a non-finite
-            ``alpha``/``gamma``.
+        TypeError: a map or image of the wrong dtype, a non-numeric option, or a
+            ``size`` that is not a str.
+        ValueError: mismatched shapes, empty maps, NaN/±inf in the map (counted and
+            placed in the caller's map, also when it is resized), a non-finite
+            ``alpha``/``gamma``, an unknown ``size`` or colormap, or an ``out`` of the
+            wrong shape or layout or sharing memory with an input.
     """
     if (
         type(alpha) is float
@@ -222,18 +237,53 @@ def superimpose_anomaly_map(
     maps = as_maps(source)
     pictures = as_images(image, maps)
     target = as_size(size)
-    images = pictures
-    if pictures.shape[-3:-1] != maps.map_shape:
-        if target == "map":
-            images = _resize_images(pictures, maps.map_shape)
-        else:
-            maps = _resize_maps(maps, (pictures.shape[-3], pictures.shape[-2]))
     weight = as_finite_real(alpha, "alpha")
     offset = as_finite_real(gamma, "gamma")
     flag = as_flag(normalize, "normalize")
-    palette = as_palette(colormap)
-    result = _result(maps.batch_shape + maps.map_shape + (3,), out, source, pictures)
+    palette, table = as_palette(colormap)
+    image_shape = (pictures.shape[-3], pictures.shape[-2])
+    resize = image_shape != maps.map_shape
+    shape = maps.batch_shape + (image_shape if target == "image" else maps.map_shape) + (3,)
+    # Every argument is checked before any resize (which allocates and takes time).
+    result = _result(shape, out, {"anomaly_map": source, "image": pictures, "colormap": table})
+    images = pictures
+    if resize and target == "map":
+        images = _resize_images(pictures, maps.map_shape)
+    elif resize:
+        # Checked before the resize, so an error counts and places the NaN/±inf values
+        # of the caller's map, not those of the resized one.
+        check_finite(maps)
+        return _superimpose_resized_maps(
+            _resize_maps(maps, image_shape), images, weight, offset, flag, palette, result
+        )
     _native.superimpose_maps(maps.stack, images, weight, offset, flag, palette, _per_map(result, 3))
+    return result
+
+
+def _superimpose_resized_maps(
+    maps: Maps,
+    images: NDArray[np.uint8],
+    alpha: float,
+    gamma: float,
+    normalize: bool,
+    palette: NDArray[np.uint8] | None,
+    result: NDArray[np.uint8],
+) -> NDArray[np.uint8]:
+    """``superimpose_maps`` on maps resized from the caller's finite maps: a non-finite
+    value can only come from the interpolation, and the error says so."""
+    try:
+        _native.superimpose_maps(
+            maps.stack, images, alpha, gamma, normalize, palette, _per_map(result, 3)
+        )
+    except ValueError as error:
+        if not str(error).startswith("anomaly_map must be finite"):
+            raise
+        # Values near the dtype's limits: a weighted sum of two of them overflows.
+        raise ValueError(
+            'anomaly_map is finite, but resizing it to the image\'s size (size="image") '
+            f"overflowed to NaN/±inf: its values are too close to {maps.stack.dtype}'s "
+            'limits to be interpolated; scale the map down or pass size="map"'
+        ) from None
     return result
 
 
@@ -294,7 +344,7 @@ def compute_mask(
     maps = as_maps(compared)
     radius = as_kernel_size(kernel_size)
     smallest = as_min_area(min_area)
-    result = _result(maps.batch_shape + maps.map_shape, out, source)
+    result = _result(maps.batch_shape + maps.map_shape, out, {"anomaly_map": source})
     _native.masks(maps.stack, limit, radius, smallest, _per_map(result, 2))
     return result
 
@@ -314,7 +364,8 @@ def mask_to_boxes(
 def mask_to_boxes(
     mask: ArrayLike, min_area: int = 0, *, anomaly_map: ArrayLike | None = None
 ) -> Boxes | list[Boxes] | tuple[Boxes, Scores] | list[tuple[Boxes, Scores]]:
-    """Bounding boxes of the defects in a mask, and optionally their anomaly scores.
+    """Bounding boxes of the defects in a mask, and optionally their anomaly scores
+    (``docs/behaviour.md#regions``).
 
     Args:
         mask: One mask ``(H, W)`` (e.g. from :func:`compute_mask`) or a batch of masks
@@ -370,20 +421,26 @@ def mark_boundaries(
     Args:
         image: RGB image ``(H, W, 3)``, uint8.
         mask: Mask ``(H, W)``; pixels ``> 0`` are set.
-        color: RGB colour of the outline. Defaults to red.
-        out: Keyword-only destination, as for the other functions.
+        color: RGB colour of the outline: three integers 0..255 in a sequence (tuple,
+            list or array). A mapping or a set is refused. Defaults to red.
+        out: Keyword-only destination, as for the other functions; it must not share
+            memory with ``image`` or the caller's ``mask`` (whatever its dtype).
 
     Returns:
         A new ``(H, W, 3)`` uint8 image (or ``out``); ``image`` itself is not modified.
 
     Raises:
         TypeError: wrong dtypes or a malformed ``color``.
-        ValueError: shapes that do not match, or colour values outside 0..255.
+        ValueError: shapes that do not match, colour values outside 0..255, or an
+            ``out`` of the wrong shape or layout or sharing memory with an input.
     """
-    bits = as_mask(mask)
+    source = as_mask_array(mask)
+    bits = as_mask(source)
     picture = as_image(image, bits.shape)
     rgb = as_color(color)
-    result = _result(picture.shape, out, picture, bits)
+    # The caller's mask, not ``bits``: for a mask that is not uint8/bool, ``bits`` is a
+    # new array that ``out`` cannot overlap, while the caller's may.
+    result = _result(picture.shape, out, {"image": picture, "mask": source})
     _native.boundaries(picture, bits, rgb, result)
     return result
 
@@ -487,9 +544,10 @@ def _as_thickness(value: object) -> int:
 _COORDINATE_LIMIT = 2**62
 
 
-def _as_boxes(boxes: object) -> NDArray[np.int64]:
+def _as_boxes(boxes: object) -> tuple[NDArray[np.int64], NDArray[Any]]:
     """Boxes as an int64 ``(K, 4)`` array: integers, or floats holding integers (as
-    anomalib's float boxes do). ``[]`` is no boxes."""
+    anomalib's float boxes do). ``[]`` is no boxes. Also the caller's array, for the
+    overlap check of ``out=``."""
     expected = "boxes must be an integer array (K, 4) of rows (x1, y1, x2, y2)"
     try:
         array = np.asarray(boxes)
@@ -498,7 +556,7 @@ def _as_boxes(boxes: object) -> NDArray[np.int64]:
             f"{expected}, got {type(boxes).__name__} that numpy cannot convert: {error}"
         ) from None
     if array.shape == (0,):
-        return np.empty((0, 4), dtype=np.int64)
+        return np.empty((0, 4), dtype=np.int64), array
     if array.dtype.kind not in "iuf":
         raise TypeError(f"{expected}, got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[1] != 4:
@@ -513,7 +571,7 @@ def _as_boxes(boxes: object) -> NDArray[np.int64]:
                 "as anomalib's draw_boxes does, pass boxes.astype(int)"
             )
     if array.dtype.kind == "i" or (array.dtype.kind == "u" and array.dtype.itemsize < 8):
-        return array.astype(np.int64, copy=False)  # exact
+        return array.astype(np.int64, copy=False), array  # exact
     clipped: NDArray[Any]
     if array.dtype.kind == "u":
         clipped = np.minimum(array, np.uint64(_COORDINATE_LIMIT))
@@ -521,7 +579,7 @@ def _as_boxes(boxes: object) -> NDArray[np.int64]:
         wide = array if array.dtype.itemsize > 8 else array.astype(np.float64)  # exact
         limit = float(_COORDINATE_LIMIT)
         clipped = np.clip(wide, -limit, limit)
-    return clipped.astype(np.int64)  # whole numbers within int64: exact
+    return clipped.astype(np.int64), array  # whole numbers within int64: exact
 
 
 def _as_box_image(image: object) -> NDArray[np.uint8]:
@@ -551,7 +609,7 @@ def draw_boxes(
     *,
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
-    """The image with the outlines of boxes drawn on it.
+    """The image with the outlines of boxes drawn on it (``docs/behaviour.md#regions``).
 
     Bit-exact with anomalib's ``draw_boxes`` (``cv2.rectangle(image, (x1, y1), (x2, y2),
     color=color, thickness=2)`` for each box), for every thickness: a box's corners are
@@ -580,9 +638,9 @@ def draw_boxes(
             1..32767, or box coordinates that are not whole numbers.
     """
     picture = _as_box_image(image)
-    table = _as_boxes(boxes)
+    table, source = _as_boxes(boxes)
     rgb = as_color(color)
     width = _as_thickness(thickness)
-    result = _result(picture.shape, out, picture, table)
+    result = _result(picture.shape, out, {"image": picture, "boxes": source})
     _native.draw_boxes(picture, table, rgb, width, result)
     return result

@@ -1,6 +1,7 @@
 """Argument rules shared by the public functions: dtypes and shapes of maps and images
-(SPEC §4), the threshold's comparison precision (SPEC §3), ``out=`` arrays and the
-scalar options.
+(``docs/behaviour.md#shapes``, ``docs/behaviour.md#dtypes``), the threshold's comparison
+precision (``docs/behaviour.md#threshold``), ``out=`` arrays (``docs/behaviour.md#memory``)
+and the scalar options.
 
 Everything here only inspects, views or (where a dtype must change) converts the
 caller's objects; nothing writes into them.
@@ -12,6 +13,8 @@ import functools
 import math
 import numbers
 import struct
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -46,6 +49,8 @@ class Maps:
 
 
 def _describe(value: object) -> str:
+    """What the caller passed, for an error message: its type, and its dtype and shape
+    if it is an array, else its (shortened) repr."""
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
     return f"{type(value).__name__} {value!r}"[:200]
@@ -78,7 +83,8 @@ def _squeeze(array: NDArray[Any], map_axes: int) -> NDArray[Any]:
 
 
 def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
-    """Applies SPEC §4's shape rules and converts to the dtype the kernels compute in."""
+    """Applies the shape rules (``docs/behaviour.md#shapes``) and converts to the dtype
+    the kernels compute in (``docs/behaviour.md#dtypes``)."""
     source_shape = array.shape
     if array.ndim < 2:
         raise ValueError(f"{name} must have at least 2 dimensions (H, W), got shape {source_shape}")
@@ -92,6 +98,31 @@ def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
     if array.dtype != compute_dtype:  # also converts non-native byte order
         array = array.astype(compute_dtype)
     return Maps(stack=array, source_dtype=dtype)
+
+
+def check_finite(maps: Maps, name: str = "anomaly_map") -> None:
+    """Refuses NaN/±inf in ``maps`` with the message the kernels give
+    (``docs/behaviour.md#levels``). For a map that is resized before its levels are
+    taken: the kernel would count and place the non-finite values of the resized map,
+    not of the caller's."""
+    finite = np.isfinite(maps.stack)
+    if finite.all():
+        return
+    bad = ~finite
+    count = int(np.count_nonzero(bad))
+    # argmax of a bool array: the first True in row-major (logical) order, any strides.
+    *batch, row, column = (int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+    if not batch:
+        where = ""
+    elif len(batch) == 1:
+        where = f"map {batch[0]}, "
+    else:
+        where = f"map ({', '.join(map(str, batch))}), "
+    noun = "value" if count == 1 else "values"
+    raise ValueError(
+        f"{name} must be finite, but it contains {count} NaN/±inf {noun}; the first is at "
+        f"{where}row {row}, column {column}"
+    )
 
 
 def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint8]:
@@ -114,9 +145,16 @@ def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint
 
 
 def as_size(size: object) -> str:
-    """Which size an overlay takes when image and map differ: "map" or "image"."""
+    """Which size an overlay takes when image and map differ: the str "map" or "image".
+
+    Only a ``str`` is a size: ``size in ("map", "image")`` would also accept
+    ``np.array(["map"])`` (and fail on longer arrays with numpy's "truth value is
+    ambiguous", which names no argument).
+    """
+    if not isinstance(size, str):
+        raise TypeError(f'size must be "map" or "image" (a str), got {_describe(size)}')
     if size not in ("map", "image"):
-        raise ValueError(f'size must be "map" or "image", got {_describe(size)}')
+        raise ValueError(f'size must be "map" or "image", got {size!r}')
     return str(size)
 
 
@@ -137,11 +175,19 @@ def as_out(out: object, shape: tuple[int, ...]) -> NDArray[np.uint8] | None:
     return out
 
 
-def check_no_overlap(out: NDArray[np.uint8], *inputs: NDArray[Any]) -> None:
-    """Inputs are never modified, so ``out`` must not share memory with them."""
-    for array in inputs:
-        if np.may_share_memory(out, array):
-            raise ValueError("out must not share memory with anomaly_map or image")
+def check_no_overlap(out: NDArray[np.uint8], inputs: dict[str, NDArray[Any] | None]) -> None:
+    """Inputs are never modified, so ``out`` must not share memory with them.
+
+    ``inputs`` maps each argument's name to the caller's own array (as ``np.asarray``
+    gives it, before any conversion, copy or resize: a converted copy never overlaps
+    ``out``, the caller's array may), or None where there is no array to check.
+    """
+    for name, array in inputs.items():
+        if array is not None and np.may_share_memory(out, array):
+            raise ValueError(
+                f"out must not share memory with {name}: inputs are never modified "
+                "(docs/behaviour.md#memory); pass a separate array as out"
+            )
 
 
 @functools.cache
@@ -164,12 +210,15 @@ def _accepted_palettes() -> str:
     )
 
 
-def as_palette(colormap: object) -> NDArray[np.uint8] | None:
-    """The ``colormap=`` option as a (256, 3) uint8 RGB table, or None for JET (which
-    the kernel computes instead of looking up).
+def as_palette(colormap: object) -> tuple[NDArray[np.uint8] | None, NDArray[Any] | None]:
+    """The ``colormap=`` option as ``(table, source)``: ``table`` is the (256, 3) uint8
+    RGB table the kernel reads, or None for JET (which the kernel computes instead of
+    looking up); ``source`` is the caller's own table array (for the ``out=`` overlap
+    check), or None for a colormap given by name or number.
 
     Accepted: an OpenCV colormap's lower-case name (``"jet"``, ``"turbo"``, …) or its
-    ``cv2.COLORMAP_*`` integer, or a user table of shape (256, 3), uint8, RGB.
+    ``cv2.COLORMAP_*`` integer, or a user table of shape (256, 3), uint8, RGB
+    (``docs/behaviour.md#colour-tables``).
     """
     palettes = _palette_names()
     if isinstance(colormap, str):
@@ -192,11 +241,16 @@ def as_palette(colormap: object) -> NDArray[np.uint8] | None:
                 f"colormap must be {_accepted_palettes()}; got {_describe(colormap)}"
             ) from None
         if array.shape != (256, 3) or array.dtype != np.uint8:
-            raise ValueError(f"colormap must be {_accepted_palettes()}; got {_describe(array)}")
-        return np.ascontiguousarray(array)
+            # Describe what was passed: None or 2.0 is not "an array of shape ()".
+            if isinstance(colormap, np.ndarray) or array.ndim == 0:
+                received = _describe(colormap)
+            else:
+                received = f"{type(colormap).__name__} that numpy converts to {_describe(array)}"
+            raise ValueError(f"colormap must be {_accepted_palettes()}; got {received}")
+        return np.ascontiguousarray(array), array
     if value == palettes["jet"][0]:
-        return None
-    return np.frombuffer(table, dtype=np.uint8).reshape(256, 3)
+        return None, None
+    return np.frombuffer(table, dtype=np.uint8).reshape(256, 3), None
 
 
 def as_image(image: object, shape: tuple[int, int], name: str = "image") -> NDArray[np.uint8]:
@@ -213,11 +267,19 @@ def as_image(image: object, shape: tuple[int, int], name: str = "image") -> NDAr
     return squeezed
 
 
-def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
-    """A single 2-D mask as uint8 where ``mask > 0`` is set (a view for uint8/bool)."""
+def as_mask_array(mask: object, name: str = "mask") -> NDArray[Any]:
+    """The mask argument as the caller's array (``np.asarray``, not yet converted), of
+    a numeric or bool dtype."""
     array = _asarray(mask, name, "a 2-D numeric or bool array")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a 2-D numeric or bool array, got dtype {array.dtype}")
+    return array
+
+
+def as_mask(mask: object, name: str = "mask") -> NDArray[np.uint8]:
+    """A single 2-D mask as uint8 where ``mask > 0`` is set (a view for uint8/bool, a
+    new array for the other dtypes)."""
+    array = as_mask_array(mask, name)
     squeezed = _squeeze(array, 2)
     if squeezed.ndim == 3 and squeezed.shape[-1] == 1:
         squeezed = squeezed[..., 0]
@@ -245,7 +307,12 @@ def as_min_area(value: object, name: str = "min_area") -> int:
 
 
 def as_color(value: object, name: str = "color") -> tuple[int, int, int]:
-    """An RGB colour: three integers in 0..255."""
+    """An RGB colour: three integers in 0..255, in a sequence or an array. A mapping
+    (whose iteration gives its keys) or a set (which has no order) is no colour."""
+    if isinstance(value, (Mapping, AbstractSet)):
+        raise TypeError(
+            f"{name} must be three integers 0..255 (R, G, B) in a sequence, got {_describe(value)}"
+        )
     try:
         items = list(value)  # type: ignore[call-overload]
     except TypeError:
@@ -324,7 +391,7 @@ def _as_real_threshold(threshold: object) -> object:
 
 def mask_comparison(array: NDArray[Any], threshold: object) -> tuple[NDArray[Any], float]:
     """What the kernel compares: ``(map, t)`` such that ``map > t`` in float32/float64
-    equals numpy 2's ``array > threshold`` (SPEC §3).
+    equals numpy 2's ``array > threshold`` (``docs/behaviour.md#threshold``).
 
     - A Python number is "weak" (NEP 50): rounded to the map's float dtype (float64
       for integer and bool maps), overflowing to ±inf.

@@ -9,13 +9,24 @@ from numpy.typing import NDArray
 __all__ = [
     "JET_RGB",
     "PALETTES",
+    "POOLED_BYTES",
+    "_set_hand_written_simd",
     "boundaries",
+    "box_lists",
+    "box_score_lists",
     "boxes",
+    "color_map_f32",
     "color_maps",
+    "dispatch_target",
+    "draw_boxes",
     "get_num_threads",
+    "mask_f32",
     "masks",
     "new_output",
+    "resize_image",
+    "resize_map",
     "set_num_threads",
+    "superimpose_f32",
     "superimpose_maps",
 ]
 
@@ -23,6 +34,7 @@ _Maps: TypeAlias = NDArray[np.float32] | NDArray[np.float64]
 
 PALETTES: dict[str, tuple[int, bytes]]  # name -> (cv2.COLORMAP_* value, 768 RGB bytes)
 JET_RGB: bytes  # 256 RGB triples of the JET table, level-major
+POOLED_BYTES: int  # fresh results at least this large come from the output pool
 
 def color_maps(
     maps: _Maps, normalize: bool, palette: NDArray[np.uint8] | None, out: NDArray[np.uint8]
@@ -64,19 +76,10 @@ def draw_boxes(
     thickness: int,
     out: NDArray[np.uint8],
 ) -> None: ...
-def new_output(shape: tuple[int, ...]) -> NDArray[np.uint8]: ...
-def _pool_stats() -> tuple[int, int]: ...  # free buffers, free bytes
-
-_POOL_LIMITS: tuple[int, int, int]  # max free buffers, max free bytes, max bytes of one
-POOLED_BYTES: int  # fresh results at least this large come from the pool
-
+def new_output(shape: tuple[int, ...]) -> NDArray[np.uint8]: ...  # from the output pool
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def _set_hand_written_simd(enabled: bool) -> None: ...  # tests: off = portable loops
+def dispatch_target() -> str: ...  # the SIMD clone and hand-written loops this CPU runs
 def resize_image(image: NDArray[np.uint8], out: NDArray[np.uint8]) -> None: ...
 def resize_map(map: _Maps, out: _Maps) -> None: ...
-
-__all__ += ["resize_image", "resize_map"]
-__all__ += ["POOLED_BYTES", "color_map_f32", "mask_f32", "superimpose_f32"]
-__all__ += ["_POOL_LIMITS", "_pool_stats", "_set_hand_written_simd"]
-__all__ += ["box_lists", "box_score_lists", "draw_boxes"]

@@ -8,18 +8,22 @@ the command runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
+import os
 import shlex
 import sys
+import uuid
 import zipfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import cast
+from typing import IO, Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
 from . import __version__
@@ -44,7 +48,12 @@ DEFAULT_COLORMAP = "jet"  # anomalib's
 DEFAULT_OUTLINE_COLOR = (255, 0, 0)
 
 _NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGIC = b"PK\x03\x04"
+# A zip archive starts with its first member's local header, or (without members, as
+# np.savez() with no arrays writes it) with the end-of-central-directory record.
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+# A map file's data is read in pieces of this size, so what is read never exceeds what
+# the file (or archive member) really holds, whatever its header claims.
+_READ_CHUNK = 1 << 20
 # An output of one map: an image written as PNG, or JSON text.
 _Output = NDArray[np.uint8] | str
 # What reading, checking or rendering one bad input file can raise.
@@ -102,6 +111,8 @@ def _blame(path: Path) -> Iterator[None]:
         yield
     except _FILE_ERRORS as error:
         raise _FileError(path, error) from None
+    except MemoryError as error:  # e.g. a real map too large for this machine
+        raise _FileError(path, f"not enough memory to process it: {error}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +172,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the image the map was computed on (PNG/JPEG), or a directory of them "
         "paired with the maps by file stem (a.npy with a.png). Each image must have "
         "its map's height and width. Needed for the overlay and the outline; without "
-        "it only the heatmap, the mask and the boxes are written.",
+        "it only the heatmap, the mask and the boxes are written. Images are used as "
+        "8-bit RGB: grayscale and palette images are converted to RGB; 16-bit images "
+        "keep the high byte of each value (value >> 8, as OpenCV's imread does); an "
+        "alpha channel is dropped (colours are used as they are, not blended over a "
+        "background); 32-bit integer and floating-point images are refused.",
     )
     parser.add_argument(
         "-o",
@@ -287,8 +302,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     try:
         _write_png(image, image_path)
         np.save(map_path, anomaly_map)
-        written = _write_outputs(_render(anomaly_map, image, args), output_dir, "demo")
+        outputs = _render(anomaly_map, image, args)
+        written = _write_outputs(
+            outputs, output_dir, "demo", "none of the demo's outputs was written"
+        )
     except OSError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    except _FileError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
     if not args.quiet:
@@ -405,32 +426,130 @@ def _process(
             image = _read_image(image_path)
     with _blame(map_path):
         outputs = _render(anomaly_map, image, args, image_name=str(image_path))
-        return _write_outputs(outputs, output_dir, map_path.stem)
+    return _write_outputs(outputs, output_dir, map_path.stem, f"nothing was written for {map_path}")
 
 
-def _load_map(path: Path) -> np.ndarray:
+def _load_map(path: Path) -> NDArray[Any]:
     """The array in a .npy file, or the map in a .npz file (its only array or ``anomaly_map``)."""
     with path.open("rb") as file:
         magic = file.read(len(_NPY_MAGIC))
-    if magic == _NPY_MAGIC:
-        return cast(np.ndarray, np.load(path, allow_pickle=False))
-    if not magic.startswith(_ZIP_MAGIC):
+        if magic == _NPY_MAGIC:
+            file.seek(0)
+            return _read_npy(file, os.fstat(file.fileno()).st_size, "the file")
+    if not magic.startswith(_ZIP_MAGICS):
         raise ValueError("not a .npy or .npz file")
-    with np.load(path, allow_pickle=False) as archive:
-        if len(archive.files) == 1:
-            return cast(np.ndarray, archive[archive.files[0]])
-        if NPZ_MAP_KEY in archive.files:
-            return cast(np.ndarray, archive[NPZ_MAP_KEY])
+    with zipfile.ZipFile(path) as archive:
+        # The array names as np.load gives them: the member names without ".npy".
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        if not members:
+            raise ValueError("holds no arrays (an empty .npz archive)")
+        if len(members) == 1:
+            (name, info), *_ = members.items()
+        elif NPZ_MAP_KEY in members:
+            name, info = NPZ_MAP_KEY, members[NPZ_MAP_KEY]
+        else:
+            raise ValueError(
+                f"holds {len(members)} arrays {list(members)}; expected one, "
+                f"or one named '{NPZ_MAP_KEY}'"
+            )
+        what = f"its array '{name}'"
+        try:
+            with archive.open(info) as member:
+                # file_size is the member's uncompressed size from the zip directory. It
+                # is checked against the array header's claim before anything is
+                # allocated; the data is then read in pieces, never beyond the claim, so
+                # neither the header nor the directory can make us allocate more than
+                # the data holds.
+                return _read_npy(member, info.file_size, what)
+        except (NotImplementedError, RuntimeError) as error:  # zipfile: unsupported
+            # compression method, or encrypted
+            raise ValueError(f"cannot read {what}: {error}") from None
+
+
+def _read_npy(stream: IO[bytes], size: int, what: str) -> NDArray[Any]:
+    """The array of the .npy data ``stream`` (``size`` bytes in all, header included),
+    as ``np.load(..., allow_pickle=False)`` gives it.
+
+    The header's shape and dtype are checked against ``size`` before anything is
+    allocated: a 128-byte file whose header claims a (100000, 100000) map is refused
+    instead of allocating 40 GB for it."""
+    try:
+        version = npy_format.read_magic(stream)
+    except ValueError:
+        raise ValueError(f"{what} is not a .npy array") from None
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype[Any]
+    if version == (1, 0):
+        shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream)
+    elif version in ((2, 0), (3, 0)):
+        # 3.0 differs from 2.0 only by UTF-8 field names in structured dtypes, which
+        # are no map dtype: read as 2.0 (latin-1), such a dtype is refused later.
+        shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"{what} has .npy format version {version}, which is not supported")
+    if dtype.hasobject:
+        raise ValueError(f"{what} holds Python objects (dtype {dtype}), which are not loaded")
+    if any(length < 0 for length in shape):
+        raise ValueError(f"{what} has a negative length in its shape {shape}")
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    available = max(size - stream.tell(), 0)
+    if nbytes > available:
         raise ValueError(
-            f"holds {len(archive.files)} arrays {archive.files}; expected one, "
-            f"or one named '{NPZ_MAP_KEY}'"
+            f"{what} is truncated or corrupt: its header claims shape {shape} and dtype "
+            f"{dtype} ({nbytes} bytes of data), but only {available} bytes follow the header"
         )
+    data = bytearray()
+    while len(data) < nbytes:
+        try:
+            chunk = stream.read(min(_READ_CHUNK, nbytes - len(data)))
+        except EOFError:  # a compressed stream that ends early
+            chunk = b""
+        if not chunk:
+            raise ValueError(
+                f"{what} is truncated: its header claims {nbytes} bytes of data, "
+                f"but only {len(data)} follow the header"
+            )
+        data += chunk
+    array: NDArray[Any] = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran_order else "C")
+
+
+# Pillow's modes of 16-bit grayscale images (PNG opens as "I;16"; older Pillow opened
+# 16-bit PNG grayscale as "I", handled below).
+_GRAY_16_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def _read_image(path: Path) -> NDArray[np.uint8]:
+    """The image as 8-bit RGB (see ``--images`` in the help for the conversions)."""
     from PIL import Image
 
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as error:  # not an OSError: would be a traceback
+        raise ValueError(str(error)) from None
+    with opened as image:
+        mode = image.mode
+        if mode in _GRAY_16_BIT_MODES or (mode == "I" and image.format == "PNG"):
+            # Pillow's convert("RGB") clips 16-bit values to 255 (a 16-bit image turns
+            # almost all white). Keep the high byte instead, as Pillow itself does for
+            # 16-bit RGB(A) PNGs and OpenCV's imread for every 16-bit PNG.
+            gray = np.clip(np.asarray(image), 0, 65535)
+            high = (gray >> 8).astype(np.uint8)
+            return np.repeat(high[..., None], 3, axis=-1)
+        if mode in ("I", "F"):
+            kind = "32-bit integer" if mode == "I" else "32-bit floating-point"
+            raise ValueError(
+                f"is a {kind} image (Pillow mode {mode}), whose value range is unknown; "
+                "save it as an 8-bit or 16-bit image"
+            )
+        # Palette, grayscale and bilevel images become RGB; an alpha channel is dropped
+        # (the colours are used as they are, not blended over a background).
+        if mode in ("P", "PA"):
+            # The same colours as convert("RGB"), without the UserWarning Pillow prints
+            # for a palette with transparency (a second stderr line, for no problem).
+            return np.asarray(image.convert("RGBA"))[..., :3]
         return np.asarray(image.convert("RGB"))
 
 
@@ -482,21 +601,65 @@ def _size(array: np.ndarray) -> str:
     return f"{array.shape[0]}x{array.shape[1]}"
 
 
-def _write_outputs(outputs: dict[str, _Output], output_dir: Path, stem: str) -> dict[str, Path]:
+def _write_outputs(
+    outputs: dict[str, _Output], output_dir: Path, stem: str, consequence: str
+) -> dict[str, Path]:
     """Writes ``<stem>_<name>.png`` for each image and ``<stem>_<name>.json`` for each
-    text, and returns the paths by name."""
-    paths: dict[str, Path] = {}
-    for name, content in outputs.items():
-        if isinstance(content, str):
-            paths[name] = output_dir / f"{stem}_{name}.json"
-            paths[name].write_text(content, encoding="utf-8")
-        else:
-            paths[name] = output_dir / f"{stem}_{name}.png"
-            _write_png(content, paths[name])
+    text, all or none, and returns the paths by name.
+
+    Each output is first written to a temporary file in ``output_dir``; only when all
+    of them are written are they renamed to their names. On failure the temporary
+    files are removed and a :class:`_FileError` names the output that could not be
+    written, followed by ``consequence`` (e.g. "nothing was written for maps/a.npy")."""
+    paths = {
+        name: output_dir / f"{stem}_{name}.{'json' if isinstance(content, str) else 'png'}"
+        for name, content in outputs.items()
+    }
+    temporaries: dict[str, Path] = {}
+    renamed: list[Path] = []  # outputs renamed into place that did not exist before
+    current = next(iter(paths.values()))
+    try:
+        for name, content in outputs.items():
+            current = paths[name]
+            temporaries[name] = current.with_name(f".{current.name}.{uuid.uuid4().hex[:12]}.tmp")
+            _write_file(content, temporaries[name])
+        # os.replace cannot put a file where a directory is: find that before renaming.
+        for current in paths.values():
+            if current.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(current))
+        for name, temporary in list(temporaries.items()):
+            current = paths[name]
+            existed = os.path.lexists(current)
+            os.replace(temporary, current)
+            del temporaries[name]
+            if not existed:
+                renamed.append(current)
+    except BaseException as error:
+        # Undo what can be undone (also on Ctrl-C): an output that existed before and
+        # was replaced ahead of a rename that failed keeps its new content (renames
+        # within one directory fail only on rare errors).
+        for path in [*temporaries.values(), *renamed]:
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
+        if not isinstance(error, OSError):
+            raise
+        reason = error.strerror or str(error)
+        raise _FileError(current, f"cannot write it ({reason}); {consequence}") from None
     return paths
 
 
-def _write_png(array: NDArray[np.uint8], path: Path) -> None:
+def _write_file(content: _Output, path: Path) -> None:
+    """Writes ``content``, an image as PNG or a text as UTF-8, to the new file ``path``."""
+    # "x": a new file, never an existing one; created with the umask's permissions,
+    # like every output (unlike tempfile.mkstemp's 0600).
+    with path.open("xb") as file:
+        if isinstance(content, str):
+            file.write(content.encode("utf-8"))
+        else:
+            _write_png(content, file)
+
+
+def _write_png(array: NDArray[np.uint8], path: Path | IO[bytes]) -> None:
     from PIL import Image
 
     Image.fromarray(array).save(path, format="PNG")

@@ -1,11 +1,11 @@
 use ndarray::ArrayViewMut3;
-use numpy::{
-    PyArrayDyn, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyReadwriteArray4,
-};
+use numpy::{PyArray2, PyArray3, PyArray4, PyArrayDyn};
 use pyo3::prelude::*;
 
-use super::arrays::{items, palette_of, palette_table, with_maps, MapStack};
-use super::memory::new_result_from;
+use super::arrays::{
+    items, new_result_from, palette_of, palette_span, palette_table, read, read_palette, span,
+    with_maps, write, MapStack,
+};
 use super::run_detached_batch;
 use crate::batch::superimpose_maps_into;
 use crate::blend::{superimpose_into, AddWeighted};
@@ -20,21 +20,34 @@ use crate::colormap::Palette;
 pub(crate) fn superimpose_maps(
     py: Python<'_>,
     maps: MapStack<'_>,
-    images: PyReadonlyArrayDyn<'_, u8>,
+    images: Bound<'_, PyArrayDyn<u8>>,
     alpha: f64,
     gamma: f64,
     normalize: bool,
-    palette: Option<PyReadonlyArray2<'_, u8>>,
-    mut out: PyReadwriteArray4<'_, u8>,
+    palette: Option<Bound<'_, PyArray2<u8>>>,
+    out: Bound<'_, PyArray4<u8>>,
 ) -> PyResult<()> {
+    let maps_read = maps.read()?;
+    let images_read = read(&images, "image")?;
+    let palette_read = read_palette(&palette)?;
+    let inputs = [
+        ("anomaly_map", maps.span()),
+        ("image", span(&images)),
+        ("colormap", palette_span(&palette)),
+    ];
+    let mut out = write(&out, &inputs)?;
     let out = out.as_array_mut();
-    let images = items::<u8, ndarray::Ix3>(&images, "image")?;
-    let table = palette_table(palette)?;
+    let images = items::<u8, ndarray::Ix3>(&images_read, "image")?;
+    let table = palette_table(&palette_read)?;
     let batch_shape = maps.batch_shape();
-    with_maps!(&maps, |views| run_detached_batch(py, &batch_shape, || {
-        let blend = AddWeighted::new(alpha, gamma);
-        superimpose_maps_into(&views, &images, normalize, palette_of(&table), &blend, out)
-    }))
+    with_maps!(&maps_read, |views| run_detached_batch(
+        py,
+        &batch_shape,
+        || {
+            let blend = AddWeighted::new(alpha, gamma);
+            superimpose_maps_into(&views, &images, normalize, palette_of(&table), &blend, out)
+        }
+    ))
 }
 
 /// The JET heatmap of one float32 map `(H, W)` blended over one image `(H, W, 3)` into a
@@ -43,12 +56,13 @@ pub(crate) fn superimpose_maps(
 #[pyfunction]
 pub(crate) fn superimpose_f32<'py>(
     py: Python<'py>,
-    map: PyReadonlyArray2<'py, f32>,
-    image: PyReadonlyArray3<'py, u8>,
+    map: Bound<'py, PyArray2<f32>>,
+    image: Bound<'py, PyArray3<u8>>,
     alpha: f64,
     gamma: f64,
     normalize: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let (map, image) = (read(&map, "anomaly_map")?, read(&image, "image")?);
     let (map, image) = (map.as_array(), image.as_array());
     let blend = AddWeighted::new(alpha, gamma);
     new_result_from(

@@ -1,44 +1,21 @@
-//! Bindings of the box functions: `mask_to_boxes` for batches and with box scores, and
-//! `draw_boxes`. Arrays come as `Bound` arrays and are borrowed with `try_readonly` /
-//! `try_readwrite`: a conflicting borrow (say, `out` also being read elsewhere) is a
-//! `ValueError` naming the argument, never a panic.
+//! Bindings of the box functions (`docs/behaviour.md#regions`): `mask_to_boxes` for
+//! batches and with box scores, and `draw_boxes`. Arrays are borrowed through
+//! [`super::arrays`], so a conflicting borrow is a `ValueError` naming the argument.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use numpy::{
-    BorrowError, IntoPyArray, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray, PyReadwriteArray,
-};
+use numpy::{Element, IntoPyArray, PyArray2, PyArray3, PyReadonlyArray};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use super::arrays::{read, span, write};
 use super::run_detached;
 use crate::draw::draw_boxes_into;
+use crate::error::KernelError;
 use crate::levels::MapFloat;
 use crate::outline::nonzero_bits;
 use crate::parallel::map_items;
 use crate::regions::{components, components_with_max, Component};
-
-/// A borrow conflict: `name` shares memory with an array another borrow is writing
-/// (or, for an array to write, reading).
-fn borrow_error(name: &str, error: BorrowError) -> PyErr {
-    PyValueError::new_err(format!(
-        "{name} must not share memory with an array that is being written ({error})"
-    ))
-}
-
-fn read<'py, T: numpy::Element, D: ndarray::Dimension>(
-    array: &Bound<'py, numpy::PyArray<T, D>>,
-    name: &str,
-) -> PyResult<PyReadonlyArray<'py, T, D>> {
-    array.try_readonly().map_err(|e| borrow_error(name, e))
-}
-
-fn write<'py, T: numpy::Element, D: ndarray::Dimension>(
-    array: &Bound<'py, numpy::PyArray<T, D>>,
-    name: &str,
-) -> PyResult<PyReadwriteArray<'py, T, D>> {
-    array.try_readwrite().map_err(|e| borrow_error(name, e))
-}
 
 /// The `(K, 4)` rows `(x1, y1, x2, y2)` of the components with at least `min_area` pixels.
 fn box_rows<'a>(found: impl Iterator<Item = &'a Component>) -> Array2<i64> {
@@ -60,18 +37,18 @@ pub(crate) fn box_lists<'py>(
     let masks = read(&masks, "mask")?;
     let masks = masks.as_array();
     let views: Vec<ArrayView2<'_, u8>> = masks.outer_iter().collect();
-    let tables = py.detach(|| {
-        map_items(views, |mask| {
+    let tables = run_detached(py, || {
+        Ok(map_items(views, |mask| {
             let found = components(&nonzero_bits(mask));
             box_rows(found.iter().filter(|c| c.area >= min_area))
-        })
-    });
+        }))
+    })?;
     PyList::new(py, tables.into_iter().map(|t| t.into_pyarray(py)))
 }
 
 /// Each mask's boxes (as [`box_lists`]) and scores: the maximum of the mask's map over
 /// each component's pixels, NaN ignored (a component of only NaN scores NaN).
-fn scored<'py, T: MapFloat + numpy::Element>(
+fn scored<'py, T: MapFloat + Element>(
     py: Python<'py>,
     masks: &PyReadonlyArray<'py, u8, ndarray::Ix3>,
     maps: &Bound<'py, PyArray3<T>>,
@@ -87,7 +64,7 @@ fn scored<'py, T: MapFloat + numpy::Element>(
         )));
     }
     let pairs: Vec<_> = masks.outer_iter().zip(maps.outer_iter()).collect();
-    let results = py.detach(|| {
+    let results = run_detached(py, || {
         map_items(pairs, |(mask, map)| {
             components_with_max(&nonzero_bits(mask), map).map(|found| {
                 let kept: Vec<&(Component, T)> =
@@ -96,10 +73,11 @@ fn scored<'py, T: MapFloat + numpy::Element>(
                 (box_rows(kept.iter().map(|(c, _)| c)), scores)
             })
         })
-    });
+        .into_iter()
+        .collect::<Result<Vec<_>, KernelError>>()
+    })?;
     let list = PyList::empty(py);
-    for result in results {
-        let (boxes, scores) = result.map_err(|e| PyValueError::new_err(e.to_string()))?;
+    for (boxes, scores) in results {
         list.append((boxes.into_pyarray(py), scores.into_pyarray(py)))?;
     }
     Ok(list)
@@ -140,21 +118,20 @@ pub(crate) fn draw_boxes(
     thickness: u16,
     out: Bound<'_, PyArray3<u8>>,
 ) -> PyResult<()> {
-    let boxes = read(&boxes, "boxes")?;
-    let boxes = boxes.as_array();
-    if boxes.len_of(Axis(1)) != 4 {
+    let (image_read, boxes_read) = (read(&image, "image")?, read(&boxes, "boxes")?);
+    let table = boxes_read.as_array();
+    if table.len_of(Axis(1)) != 4 {
         return Err(PyValueError::new_err(format!(
             "boxes must have shape (K, 4), got {:?}",
-            boxes.shape()
+            table.shape()
         )));
     }
-    let rows: Vec<[i64; 4]> = boxes
+    let rows: Vec<[i64; 4]> = table
         .outer_iter()
         .map(|b| [b[0], b[1], b[2], b[3]])
         .collect();
-    let image = read(&image, "image")?;
-    let mut out = write(&out, "out")?;
-    let (image, out) = (image.as_array(), out.as_array_mut());
+    let mut out = write(&out, &[("image", span(&image)), ("boxes", span(&boxes))])?;
+    let (image, out) = (image_read.as_array(), out.as_array_mut());
     run_detached(py, move || {
         draw_boxes_into(image, &rows, color, thickness, out)
     })

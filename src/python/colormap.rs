@@ -1,9 +1,11 @@
 use ndarray::ArrayViewMut3;
-use numpy::{PyArrayDyn, PyReadonlyArray2, PyReadwriteArray4};
+use numpy::{PyArray2, PyArray4, PyArrayDyn};
 use pyo3::prelude::*;
 
-use super::arrays::{palette_of, palette_table, with_maps, MapStack};
-use super::memory::new_result_from;
+use super::arrays::{
+    new_result_from, palette_of, palette_span, palette_table, read, read_palette, with_maps, write,
+    MapStack,
+};
 use super::run_detached_batch;
 use crate::batch::color_maps_into;
 use crate::colormap::{color_map_into, Palette};
@@ -15,15 +17,24 @@ pub(crate) fn color_maps(
     py: Python<'_>,
     maps: MapStack<'_>,
     normalize: bool,
-    palette: Option<PyReadonlyArray2<'_, u8>>,
-    mut out: PyReadwriteArray4<'_, u8>,
+    palette: Option<Bound<'_, PyArray2<u8>>>,
+    out: Bound<'_, PyArray4<u8>>,
 ) -> PyResult<()> {
+    let maps_read = maps.read()?;
+    let palette_read = read_palette(&palette)?;
+    let inputs = [
+        ("anomaly_map", maps.span()),
+        ("colormap", palette_span(&palette)),
+    ];
+    let mut out = write(&out, &inputs)?;
     let out = out.as_array_mut();
-    let table = palette_table(palette)?;
+    let table = palette_table(&palette_read)?;
     let batch_shape = maps.batch_shape();
-    with_maps!(&maps, |views| run_detached_batch(py, &batch_shape, || {
-        color_maps_into(&views, normalize, palette_of(&table), out)
-    }))
+    with_maps!(&maps_read, |views| run_detached_batch(
+        py,
+        &batch_shape,
+        || { color_maps_into(&views, normalize, palette_of(&table), out) }
+    ))
 }
 
 /// The JET heatmap of one float32 map `(H, W)` into a new result, in one call: the
@@ -32,9 +43,10 @@ pub(crate) fn color_maps(
 #[pyfunction]
 pub(crate) fn color_map_f32<'py>(
     py: Python<'py>,
-    map: PyReadonlyArray2<'py, f32>,
+    map: Bound<'py, PyArray2<f32>>,
     normalize: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let map = read(&map, "anomaly_map")?;
     let map = map.as_array();
     new_result_from(
         py,

@@ -1,16 +1,16 @@
 use ndarray::ArrayViewMut2;
-use numpy::{PyArrayDyn, PyReadonlyArray2, PyReadwriteArray3};
+use numpy::{PyArray2, PyArray3, PyArrayDyn};
 use pyo3::prelude::*;
 
-use super::arrays::{with_maps, MapStack};
-use super::memory::new_result_from;
+use super::arrays::{new_result_from, read, with_maps, write, MapStack};
 use super::run_detached;
 use crate::batch::masks_into;
 use crate::mask::mask_into;
 
 /// 0/255 masks of maps `(*B, H, W)`: `map > threshold` opened with `disk(kernel_size)`,
-/// components under `min_area` pixels removed, written into `out` `(prod(B), H, W)`. `threshold` is already in numpy's comparison
-/// precision (see the Python layer).
+/// components under `min_area` pixels removed, written into `out` `(prod(B), H, W)`.
+/// `threshold` is already in numpy's comparison precision (see the Python layer and
+/// `docs/behaviour.md#threshold`).
 #[pyfunction]
 pub(crate) fn masks(
     py: Python<'_>,
@@ -18,10 +18,12 @@ pub(crate) fn masks(
     threshold: f64,
     kernel_size: u64,
     min_area: usize,
-    mut out: PyReadwriteArray3<'_, u8>,
+    out: Bound<'_, PyArray3<u8>>,
 ) -> PyResult<()> {
+    let maps_read = maps.read()?;
+    let mut out = write(&out, &[("anomaly_map", maps.span())])?;
     let out = out.as_array_mut();
-    with_maps!(&maps, |views| run_detached(py, move || masks_into(
+    with_maps!(&maps_read, |views| run_detached(py, move || masks_into(
         &views,
         threshold,
         kernel_size,
@@ -37,10 +39,11 @@ pub(crate) fn masks(
 #[pyfunction]
 pub(crate) fn mask_f32<'py>(
     py: Python<'py>,
-    map: PyReadonlyArray2<'py, f32>,
+    map: Bound<'py, PyArray2<f32>>,
     threshold: f64,
     kernel_size: u64,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let map = read(&map, "anomaly_map")?;
     let map = map.as_array();
     new_result_from(
         py,

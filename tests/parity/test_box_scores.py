@@ -244,61 +244,6 @@ def test_no_components_gives_empty_scores(rng) -> None:
     assert boxes.shape == (0, 4) and scores.shape == (0,) and scores.dtype == np.float64
 
 
-@pytest.mark.parametrize(
-    ("mask", "anomaly_map", "error", "pattern"),
-    [
-        (
-            np.zeros((4, 5)),
-            np.zeros((4, 5), np.complex64),
-            TypeError,
-            "anomaly_map must have dtype",
-        ),
-        (np.zeros((4, 5)), np.zeros((4, 5), object), TypeError, "anomaly_map must have dtype"),
-        (np.zeros((4, 5)), np.full((4, 5), "a"), TypeError, "anomaly_map must have dtype"),
-        (np.zeros((4, 5)), np.zeros((4, 5), "M8[s]"), TypeError, "anomaly_map must have dtype"),
-        (
-            np.zeros((4, 5)),
-            np.zeros((4, 5), np.longdouble),
-            TypeError,
-            "anomaly_map must have dtype",
-        ),
-        (np.zeros((4, 5)), [[1, 2], [3]], TypeError, "anomaly_map must be"),
-        (
-            np.zeros((4, 5)),
-            np.zeros((5, 4)),
-            ValueError,
-            r"anomaly_map must have the mask's shape \(4, 5\)",
-        ),
-        (
-            np.zeros((4, 5)),
-            np.zeros((2, 4, 5)),
-            ValueError,
-            "anomaly_map must have the mask's shape",
-        ),
-        (
-            np.zeros((2, 4, 5)),
-            np.zeros((4, 5)),
-            ValueError,
-            r"shape \(2, 4, 5\) \(one map per mask\)",
-        ),
-        (
-            np.zeros((2, 4, 5)),
-            np.zeros((3, 4, 5)),
-            ValueError,
-            "anomaly_map must have the mask's shape",
-        ),
-        (np.zeros((4, 5)), np.float64(3.0), ValueError, "anomaly_map must have the mask's shape"),
-        (np.zeros((2, 3, 4, 5)), np.zeros((2, 3, 4, 5)), ValueError, "mask must be one 2-D mask"),
-        (np.zeros((0, 4)), np.zeros((0, 4)), ValueError, "mask must not be empty"),
-        (np.zeros((0, 4, 4)), np.zeros((0, 4, 4)), ValueError, "mask must not be empty"),
-        (np.full((2, 2), "a"), np.zeros((2, 2)), TypeError, "mask must be"),
-    ],
-)
-def test_bad_inputs(mask, anomaly_map, error, pattern) -> None:
-    with pytest.raises(error, match=pattern):
-        ap.mask_to_boxes(mask, anomaly_map=anomaly_map)
-
-
 @st.composite
 def masks_and_maps(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     h, w = draw(st.integers(1, 20)), draw(st.integers(1, 20))

@@ -1,0 +1,264 @@
+//! The defect mask, `compute_mask`: threshold (docs/behaviour.md#threshold), opening
+//! with a disk and small components removed (docs/behaviour.md#opening,
+//! docs/behaviour.md#regions), then 0/255 bytes.
+//!
+//! Owns the threshold's comparison precision, the bit-packed mask's round trip (packed
+//! by the threshold, unpacked to bytes at the end) and the one choice between the
+//! portable unpacking loop and the hand-written AVX-512 BW one of `avx512.rs`. The
+//! opening itself is [`crate::morphology`], the components [`crate::regions`].
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+use std::cell::Cell;
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::bitmap::BitMatrix;
+use crate::error::{check_shape, KernelError};
+use crate::levels::MapFloat;
+use crate::morphology::open_disk_in_place;
+use crate::regions::remove_small_components;
+use crate::rows::for_each_row;
+use crate::simd::multiversioned;
+
+/// `map > threshold`, bit-packed.
+///
+/// `threshold` must already be rounded to the precision numpy compares in
+/// (docs/behaviour.md#threshold: the map's dtype for a Python number, the common dtype for a numpy scalar) and must
+/// not be NaN; every value of that precision is exact in `f64`. Comparing `v > t` for
+/// `v` of type `T` is then exact as `v > T::floor_from_f64(t)`. NaN is never above.
+///
+/// ```
+/// use anomaly_postprocess::mask::threshold_bits;
+/// let map = ndarray::array![[0.1f32, 0.2, f32::NAN]];
+/// let bits = threshold_bits(map.view(), f64::from(0.1f32));
+/// assert_eq!((bits.get(0, 0), bits.get(0, 1), bits.get(0, 2)), (false, true, false));
+/// // numpy's np.float64(0.1) threshold: f32(0.1) = 0.100000001 is above it.
+/// assert!(threshold_bits(map.view(), 0.1).get(0, 0));
+/// ```
+pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> BitMatrix {
+    threshold_bits_reusing(map, threshold, Vec::new())
+}
+
+multiversioned! {
+    /// [`threshold_bits`] into the memory of `words` (see
+    /// [`BitMatrix::from_view_reusing`]), compiled for each SIMD target.
+    fn threshold_bits_reusing<T: MapFloat>(
+        map: ArrayView2<'_, T>,
+        threshold: f64,
+        words: Vec<u64>,
+    ) -> BitMatrix {
+        let t = T::floor_from_f64(threshold);
+        BitMatrix::from_view_reusing(map, |v| v > t, words)
+    }
+}
+
+thread_local! {
+    /// The memory of this thread's last packed mask, reused by its next call, so that a
+    /// call writing into a preallocated `out` allocates nothing of image size.
+    static MASK_WORDS: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
+/// The largest packed mask a thread keeps between calls: 8 MiB, a 8192×8192 map.
+const RETAINED_MASK_WORDS: usize = 1 << 20;
+
+/// `SPREAD[b]` holds, in little-endian byte order, 0xFF for each set bit of `b`.
+static SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            if b >> bit & 1 == 1 {
+                table[b] |= 0xFF << (8 * bit);
+            }
+            bit += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Writes 255 for each set bit and 0 for each clear one, eight pixels per lookup.
+#[inline(always)]
+fn unpack_row(bits: &[u64], out: &mut [u8]) {
+    let full_words = out.len() / 64;
+    let mut pixels = out.chunks_exact_mut(64);
+    for (px, &word) in (&mut pixels).zip(bits) {
+        for (i, eight) in px.chunks_exact_mut(8).enumerate() {
+            let byte = (word >> (8 * i)) as u8;
+            eight.copy_from_slice(&SPREAD[byte as usize].to_le_bytes());
+        }
+    }
+    let tail = pixels.into_remainder();
+    if let Some(&word) = bits.get(full_words) {
+        for (i, px) in tail.iter_mut().enumerate() {
+            *px = 0u8.wrapping_sub((word >> i) as u8 & 1);
+        }
+    }
+}
+
+multiversioned! {
+    /// The portable unpacking: [`unpack_row`] on every row, compiled for each SIMD target.
+    fn unpack_rows_portable(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
+        for_each_row(out, |y, px| {
+            unpack_row(bits.row(y), px);
+            true
+        });
+    }
+}
+
+/// Writes 255 for each set bit of `bits` and 0 for each clear one into `out`, with the
+/// hand-written AVX-512 BW loop where the CPU has it, else the portable loop.
+fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx512bw_enabled() {
+        // SAFETY: avx512bw_enabled() checked that the CPU has AVX-512 F and BW, the
+        // features avx512::unpack_rows is compiled for and all it requires.
+        return unsafe { avx512::unpack_rows(bits, out) };
+    }
+    unpack_rows_portable(bits, out)
+}
+
+/// Writes the 0/255 defect mask of one map into `out` (shape `(H, W)`).
+///
+/// `kernel_size` is the disk radius; 0 means no opening. Then 8-connected components of
+/// fewer than `min_area` pixels are removed (0 or 1: none).
+///
+/// ```
+/// use anomaly_postprocess::mask::mask_into;
+/// let mut map = ndarray::Array2::<f64>::zeros((7, 7));
+/// map.slice_mut(ndarray::s![1..6, 1..6]).fill(0.9); // a 5×5 defect
+/// map[[0, 6]] = 0.9; // and a speck
+/// let mut out = ndarray::Array2::<u8>::zeros((7, 7));
+/// mask_into(map.view(), 0.5, 1, 0, out.view_mut()).unwrap();
+/// assert_eq!(out[[3, 3]], 255);
+/// assert_eq!(out[[0, 6]], 0);
+/// ```
+pub fn mask_into<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    threshold: f64,
+    kernel_size: u64,
+    min_area: usize,
+    out: ArrayViewMut2<'_, u8>,
+) -> Result<(), KernelError> {
+    let (rows, cols) = map.dim();
+    check_shape("out", &[rows, cols], out.shape())?;
+    let mut mask = threshold_bits_reusing(map, threshold, MASK_WORDS.take());
+    open_disk_in_place(&mut mask, kernel_size);
+    remove_small_components(&mut mask, min_area);
+    unpack_rows(&mask, out);
+    let words = mask.into_words();
+    if words.capacity() <= RETAINED_MASK_WORDS {
+        MASK_WORDS.set(words);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn strict_comparison_in_map_precision() {
+        let map = array![[0.5f32, 0.5000001, 0.4999999]];
+        let bits = threshold_bits(map.view(), 0.5);
+        assert_eq!(
+            (bits.get(0, 0), bits.get(0, 1), bits.get(0, 2)),
+            (false, true, false)
+        );
+    }
+
+    #[test]
+    fn infinities() {
+        let map = array![[f32::INFINITY, f32::MAX, f32::NEG_INFINITY]];
+        let above_max = threshold_bits(map.view(), 1e39);
+        assert_eq!((above_max.get(0, 0), above_max.get(0, 1)), (true, false));
+        let all = threshold_bits(map.view(), f64::NEG_INFINITY);
+        assert_eq!((all.get(0, 1), all.get(0, 2)), (true, false));
+    }
+
+    #[test]
+    fn unpacking_equals_the_portable_loop() {
+        // Without AVX-512 BW both sides run the portable loop: say that the test could
+        // not compare the two.
+        crate::simd::has_avx512bw_or_skip(
+            "mask::tests::unpacking_equals_the_portable_loop (the AVX-512 side)",
+        );
+        for cols in [1, 63, 64, 65, 130, 1000] {
+            let bits = BitMatrix::from_fn(3, cols, |y, x| (x * 7 + y * 3) % 5 < 2);
+            let mut dispatched = ndarray::Array2::<u8>::zeros((3, cols));
+            unpack_rows(&bits, dispatched.view_mut());
+            let mut portable = ndarray::Array2::<u8>::zeros((3, cols));
+            unpack_rows_portable(&bits, portable.view_mut());
+            assert_eq!(dispatched, portable);
+            let expected =
+                ndarray::Array2::from_shape_fn((3, cols), |(y, x)| 255 * u8::from(bits.get(y, x)));
+            assert_eq!(dispatched, expected);
+        }
+    }
+
+    /// Counts the bytes each thread allocates (for the whole unit-test binary).
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        pub struct Counting;
+
+        thread_local! {
+            pub static ALLOCATED: Cell<usize> = const { Cell::new(0) };
+        }
+
+        // SAFETY: every call is forwarded to the system allocator unchanged; the counter
+        // is a const-initialised thread-local without a destructor, which never allocates.
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                ALLOCATED.with(|a| a.set(a.get() + layout.size()));
+                // SAFETY: the caller's contract is System's.
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                // SAFETY: as above.
+                unsafe { System.dealloc(ptr, layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                ALLOCATED.with(|a| a.set(a.get() + new_size));
+                // SAFETY: as above.
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+        }
+
+        #[global_allocator]
+        static COUNTING: Counting = Counting;
+    }
+
+    #[test]
+    fn repeated_calls_into_out_allocate_nothing_of_image_size() {
+        let (rows, cols) = (4096, 128);
+        let map = ndarray::Array2::from_shape_fn((rows, cols), |(y, x)| {
+            ((y * 131 + x * 17) % 97) as f32 / 97.0
+        });
+        let mut out = ndarray::Array2::<u8>::zeros((rows, cols));
+        let packed_mask_bytes = rows * cols / 8;
+        for kernel_size in [0, 1, 4] {
+            mask_into(map.view(), 0.5, kernel_size, 0, out.view_mut()).unwrap();
+            let before = counting::ALLOCATED.with(|a| a.get());
+            mask_into(map.view(), 0.5, kernel_size, 0, out.view_mut()).unwrap();
+            let allocated = counting::ALLOCATED.with(|a| a.get()) - before;
+            assert!(
+                allocated < packed_mask_bytes / 4,
+                "kernel_size {kernel_size}: {allocated} bytes for a {rows}x{cols} map"
+            );
+        }
+    }
+
+    #[test]
+    fn mask_values_are_0_or_255() {
+        let map = array![[0.9f64, 0.1], [0.7, 0.6]];
+        let mut out = ndarray::Array2::<u8>::zeros((2, 2));
+        mask_into(map.view(), 0.5, 0, 0, out.view_mut()).unwrap();
+        assert_eq!(out, array![[255u8, 0], [255, 255]]);
+    }
+}

@@ -1,0 +1,254 @@
+//! SIMD plumbing shared by every kernel: which code paths run on this CPU.
+//!
+//! Two mechanisms pick a path at run time, and both give the same bytes on every CPU
+//! (docs/behaviour.md#simd):
+//!
+//! - Compiler-vectorised loops are compiled several times by the `multiversion` crate,
+//!   once per target of the crate's one list (AVX-512, AVX2+FMA, NEON; plus the
+//!   baseline build), and the first clone whose features the CPU has runs. Every kernel
+//!   gets that list from the `multiversioned!` macro declared here.
+//! - Hand-written AVX-512 loops (`colormap::avx512`, `blend::avx512`, `mask::avx512`)
+//!   run where `vbmi_enabled()` or `avx512bw_enabled()` says so; each operation's
+//!   `mod.rs` is the one place that makes that choice. [`set_hand_written_simd`] turns
+//!   them off for the whole process (tests compare both paths).
+//!
+//! [`dispatch_target`] names the path this CPU takes, for tests, CI logs and bug reports.
+
+pub(crate) mod prefetch;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Pixels per step of the colour and blend loops: one AVX-512 register of levels, and
+/// enough for the compiler to fill whole registers in the portable loops.
+pub(crate) const CHUNK: usize = 64;
+
+/// Wraps an item (a function) in `#[multiversion(targets(...))]` with the crate's one
+/// list of SIMD targets, so that every kernel is cloned for the same CPUs and
+/// [`dispatch_target`] can name the clone that runs.
+///
+/// The list, in the order `multiversion` tries it (the first whose features the CPU
+/// has wins; otherwise the baseline build runs):
+/// 1. `x86_64+avx512f+avx512bw+avx512vl+avx2+fma`
+/// 2. `x86_64+avx2+fma`
+/// 3. `aarch64+neon`
+///
+/// Used as `multiversioned! { fn kernel(...) { ... } }`. Helpers that such a function
+/// calls must be `#[inline]`/`#[inline(always)]` to be compiled into each clone.
+macro_rules! multiversioned {
+    ($($item:tt)*) => {
+        #[::multiversion::multiversion(targets(
+            "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+            "x86_64+avx2+fma",
+            "aarch64+neon"
+        ))]
+        $($item)*
+    };
+}
+pub(crate) use multiversioned;
+
+/// Whether the hand-written AVX-512 loops may run (see [`set_hand_written_simd`]).
+static HAND_WRITTEN_SIMD: AtomicBool = AtomicBool::new(true);
+
+/// Turns the hand-written AVX-512 loops (colour, blend and mask unpacking) off or back
+/// on, for the whole process; off, every kernel runs its compiler-vectorised portable
+/// loop. For tests, which compare the two, and for debugging: both give the same bytes.
+/// Elsewhere than x86-64 there are no hand-written loops and this changes nothing.
+///
+/// ```
+/// use anomaly_postprocess::colormap::{color_map_into, Palette};
+/// use anomaly_postprocess::simd::set_hand_written_simd;
+/// let map = ndarray::Array2::from_shape_fn((3, 130), |(y, x)| (y * 130 + x) as f32);
+/// let colour = |out: &mut ndarray::Array3<u8>| {
+///     color_map_into(map.view(), true, Palette::Jet, out.view_mut()).unwrap()
+/// };
+/// let (mut fast, mut portable) = (ndarray::Array3::zeros((3, 130, 3)), ndarray::Array3::zeros((3, 130, 3)));
+/// colour(&mut fast);
+/// set_hand_written_simd(false);
+/// colour(&mut portable);
+/// set_hand_written_simd(true);
+/// assert_eq!(fast, portable);
+/// ```
+pub fn set_hand_written_simd(enabled: bool) {
+    HAND_WRITTEN_SIMD.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether [`set_hand_written_simd`] left the hand-written loops on (all of them are
+/// x86-64 code).
+#[cfg(target_arch = "x86_64")]
+fn hand_written_simd() -> bool {
+    HAND_WRITTEN_SIMD.load(Ordering::Relaxed)
+}
+
+/// Whether loops that need AVX-512 F and BW may run: the CPU has them (checked once by
+/// std, then cached) and they are not turned off.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn avx512bw_enabled() -> bool {
+    hand_written_simd()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+}
+
+/// Whether loops that need AVX-512 F, BW and VBMI may run: the CPU has them and they
+/// are not turned off.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn vbmi_enabled() -> bool {
+    avx512bw_enabled() && std::arch::is_x86_feature_detected!("avx512vbmi")
+}
+
+/// The code path that kernels take on this CPU: the clone of `multiversioned!`
+/// functions that runs (the same feature tests, in the same order, as its dispatch),
+/// then which hand-written loops run.
+///
+/// The clone is one of `AVX-512 (F, BW, VL) + AVX2 + FMA`, `AVX2 + FMA`,
+/// `x86-64 baseline` on x86-64; `NEON` on aarch64; `portable` elsewhere. Then
+/// `; hand-written AVX-512 VBMI loops` (colour, blend and mask unpacking),
+/// `; hand-written AVX-512 BW mask unpacking` (a CPU with BW but not VBMI),
+/// `; hand-written loops turned off` (see [`set_hand_written_simd`]) or
+/// `; no hand-written loops` (the CPU has no AVX-512 BW, or this is not x86-64).
+///
+/// ```
+/// let target = anomaly_postprocess::simd::dispatch_target();
+/// assert!(target.contains("; "), "{target}");
+/// ```
+pub fn dispatch_target() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let clone = if has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512vl")
+            && has!("avx2")
+            && has!("fma")
+        {
+            0
+        } else if has!("avx2") && has!("fma") {
+            1
+        } else {
+            2
+        };
+        let loops = if vbmi_enabled() {
+            0
+        } else if avx512bw_enabled() {
+            1
+        } else if !hand_written_simd() && has!("avx512f") && has!("avx512bw") {
+            2
+        } else {
+            3
+        };
+        const NAMES: [[&str; 4]; 3] = [
+            [
+                "AVX-512 (F, BW, VL) + AVX2 + FMA; hand-written AVX-512 VBMI loops",
+                "AVX-512 (F, BW, VL) + AVX2 + FMA; hand-written AVX-512 BW mask unpacking",
+                "AVX-512 (F, BW, VL) + AVX2 + FMA; hand-written loops turned off",
+                "AVX-512 (F, BW, VL) + AVX2 + FMA; no hand-written loops",
+            ],
+            [
+                "AVX2 + FMA; hand-written AVX-512 VBMI loops",
+                "AVX2 + FMA; hand-written AVX-512 BW mask unpacking",
+                "AVX2 + FMA; hand-written loops turned off",
+                "AVX2 + FMA; no hand-written loops",
+            ],
+            [
+                "x86-64 baseline; hand-written AVX-512 VBMI loops",
+                "x86-64 baseline; hand-written AVX-512 BW mask unpacking",
+                "x86-64 baseline; hand-written loops turned off",
+                "x86-64 baseline; no hand-written loops",
+            ],
+        ];
+        NAMES[clone][loops]
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            "NEON; no hand-written loops"
+        } else {
+            "portable; no hand-written loops"
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "portable; no hand-written loops"
+    }
+}
+
+/// For tests of a hand-written loop: whether the CPU has AVX-512 F, BW and VBMI. If
+/// not, prints `skipped: <test>: CPU lacks AVX-512 VBMI`, so that the skip shows in
+/// `cargo test` output instead of passing silently.
+#[cfg(test)]
+pub(crate) fn has_vbmi_or_skip(test: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let has = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vbmi");
+    #[cfg(not(target_arch = "x86_64"))]
+    let has = false;
+    if !has {
+        report_skip(test, "AVX-512 VBMI");
+    }
+    has
+}
+
+/// [`has_vbmi_or_skip`] for loops that need AVX-512 F and BW only.
+#[cfg(test)]
+pub(crate) fn has_avx512bw_or_skip(test: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let has = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw");
+    #[cfg(not(target_arch = "x86_64"))]
+    let has = false;
+    if !has {
+        report_skip(test, "AVX-512 BW");
+    }
+    has
+}
+
+/// Writes `skipped: <test>: CPU lacks <features>` straight to the process's stderr:
+/// the test harness captures `eprintln!` of passing tests (shown only with
+/// `--nocapture`), but not writes to the stderr handle itself.
+#[cfg(test)]
+fn report_skip(test: &str, features: &str) {
+    use std::io::Write;
+    let line = format!("skipped: {test}: CPU lacks {features}\n");
+    // Best effort: a test report that cannot be written changes no result.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_target_names_a_clone_and_the_hand_written_loops() {
+        let target = dispatch_target();
+        let (clone, loops) = target.split_once("; ").expect(target);
+        let clones = [
+            "AVX-512 (F, BW, VL) + AVX2 + FMA",
+            "AVX2 + FMA",
+            "x86-64 baseline",
+            "NEON",
+            "portable",
+        ];
+        assert!(clones.contains(&clone), "{target}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let vbmi = std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vbmi");
+            // Other tests never turn the loops off, so the switch is on here.
+            assert_eq!(loops == "hand-written AVX-512 VBMI loops", vbmi, "{target}");
+            assert_eq!(
+                clone == "AVX-512 (F, BW, VL) + AVX2 + FMA",
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma"),
+                "{target}"
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        assert_eq!(loops, "no hand-written loops", "{target}");
+    }
+}
