@@ -34,7 +34,8 @@ from ._args import (
 )
 
 # Fresh results at least this large come from a pool of recycled buffers whose pages
-# are already mapped, instead of one page fault per 4 KiB page (see src/python/memory.rs).
+# are already mapped, instead of one page fault per 4 KiB page (see src/pool/ and
+# src/python/numpy_allocator.rs).
 _POOLED_BYTES: int = _native.POOLED_BYTES
 
 _FLOAT32 = np.dtype(np.float32)
@@ -58,6 +59,7 @@ def _plain_float32_map(anomaly_map: object) -> TypeGuard[NDArray[np.float32]]:
         and anomaly_map.ndim == 2
         and anomaly_map.dtype is _FLOAT32
         and anomaly_map.size > 0
+        and anomaly_map.flags.aligned
     )
 
 

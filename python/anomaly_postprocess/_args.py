@@ -95,7 +95,9 @@ def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
     array = _squeeze(array, 2)
     dtype = array.dtype
     compute_dtype = np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
-    if array.dtype != compute_dtype:  # also converts non-native byte order
+    # astype also converts non-native byte order, and copies a misaligned array (numpy
+    # allows them; a Rust view of one would be undefined behaviour).
+    if array.dtype != compute_dtype or not array.flags.aligned:
         array = array.astype(compute_dtype)
     return Maps(stack=array, source_dtype=dtype)
 

@@ -53,6 +53,16 @@ fn check_ndim<T: Element, D: Dimension>(
     array: &Bound<'_, PyArray<T, D>>,
     name: &str,
 ) -> PyResult<()> {
+    // A view of a misaligned element would be undefined behaviour in Rust (numpy allows
+    // such arrays; the Python layer copies misaligned maps before they get here).
+    let align = std::mem::align_of::<T>();
+    if (array.data() as usize) % align != 0
+        || array.strides().iter().any(|s| s % align as isize != 0)
+    {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be aligned to {align} bytes, got an array whose data or strides are not"
+        )));
+    }
     let ndim = array.ndim();
     if ndim > MAX_NDIM {
         return Err(PyValueError::new_err(format!(
