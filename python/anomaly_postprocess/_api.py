@@ -507,7 +507,9 @@ def _box_score_maps(
     stack = squeezed if batch is not None else squeezed[np.newaxis]
     dtype = source.dtype
     compute = np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
-    if stack.dtype != compute:  # also converts a non-native byte order
+    # astype also converts a non-native byte order, and copies a misaligned array (a
+    # Rust view of one would be undefined behaviour; the binding layer refuses it).
+    if stack.dtype != compute or not stack.flags.aligned:
         stack = stack.astype(compute)
     return stack
 
@@ -572,6 +574,8 @@ def _as_boxes(boxes: object) -> tuple[NDArray[np.int64], NDArray[Any]]:
                 f"{expected}: coordinates must be whole numbers, got {float(bad)}; to truncate "
                 "as anomalib's draw_boxes does, pass boxes.astype(int)"
             )
+    if array.dtype == np.int64 and not array.flags.aligned:
+        return array.copy(), array  # the binding layer refuses a misaligned view
     if array.dtype.kind == "i" or (array.dtype.kind == "u" and array.dtype.itemsize < 8):
         return array.astype(np.int64, copy=False), array  # exact
     clipped: NDArray[Any]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import anomaly_postprocess as ap
+from conftest import misaligned
 
 SETTINGS = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -225,6 +226,15 @@ def test_map_sharing_memory_with_the_mask(rng) -> None:
     before = anomaly_map.copy()
     assert_same(ap.mask_to_boxes(mask, anomaly_map=anomaly_map), reference(mask, anomaly_map))
     assert np.array_equal(anomaly_map, before, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f4", "<f8", "<f2", "<i4"])
+def test_misaligned_maps(dtype: str, rng) -> None:
+    mask = random_mask(rng, (17, 23), 0.5)
+    anomaly_map = rng.normal(size=(17, 23)).astype(dtype)
+    view = misaligned(anomaly_map)
+    assert_same(ap.mask_to_boxes(mask, anomaly_map=view), reference(mask, anomaly_map))
+    assert np.array_equal(view, anomaly_map)
 
 
 def test_lists_and_bool_masks(rng) -> None:

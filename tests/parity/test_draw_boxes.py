@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import anomaly_postprocess as ap
+from conftest import misaligned
 
 SETTINGS = settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -128,6 +129,13 @@ def test_input_untouched_and_result_fresh(rng) -> None:
     assert np.array_equal(image, before[0]) and np.array_equal(boxes, before[1])
     assert got.flags.c_contiguous and got.flags.owndata and not np.shares_memory(got, image)
     assert not np.array_equal(got, image)
+
+
+def test_misaligned_boxes(rng) -> None:
+    image = random_image(rng, (30, 40))
+    boxes = rng.integers(-5, 45, (6, 4))
+    for table in (misaligned(boxes), misaligned(boxes.astype(np.float64))):
+        assert np.array_equal(ap.draw_boxes(image, table), opencv_boxes(image, boxes))
 
 
 def test_no_boxes_is_a_copy(rng) -> None:
