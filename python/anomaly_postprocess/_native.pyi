@@ -14,7 +14,6 @@ __all__ = [
     "boundaries",
     "box_lists",
     "box_score_lists",
-    "boxes",
     "color_map_f32",
     "color_maps",
     "dispatch_target",
@@ -58,7 +57,6 @@ def superimpose_f32(
     map: NDArray[np.float32], image: NDArray[np.uint8], alpha: float, gamma: float, normalize: bool
 ) -> NDArray[np.uint8]: ...
 def mask_f32(map: NDArray[np.float32], threshold: float, kernel_size: int) -> NDArray[np.uint8]: ...
-def boxes(mask: NDArray[np.uint8], min_area: int) -> NDArray[np.int64]: ...
 def boundaries(
     image: NDArray[np.uint8],
     mask: NDArray[np.uint8],

@@ -94,7 +94,7 @@ mod _native {
     #[pymodule_export]
     use super::numpy_allocator::new_output;
     #[pymodule_export]
-    use super::regions::{boundaries, boxes};
+    use super::regions::boundaries;
     #[pymodule_export]
     use super::resize::{resize_image, resize_map};
     #[pymodule_export]
