@@ -49,8 +49,8 @@ COLORMAPS = tuple(sorted(PALETTES))  # OpenCV's colormaps, by lower-case name
 DEFAULT_COLORMAP = "jet"  # anomalib's
 DEFAULT_OUTLINE_COLOR = (255, 0, 0)
 SIZES = ("map", "image")  # superimpose_anomaly_map's size= (docs/behaviour.md#resizing)
-# zlib level 1, as OpenCV's imwrite: 3-6x faster to write than Pillow's default level 6,
-# for files 10-25% larger (measured: benches/cli.py, docs/performance.md).
+# zlib level 1, as OpenCV's imwrite: about 6x faster to write than Pillow's default
+# level 6, for files about 20% larger (benches/cli.py, docs/performance.md).
 DEFAULT_PNG_COMPRESSION = 1
 MAX_JOBS = 1024  # as the library's set_num_threads: more would only exhaust the threads
 
@@ -285,7 +285,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="zlib compression level of the PNGs written, 0 (none: fastest, largest "
         "files) to 9 (slowest, smallest). The pixels are the same at every level. "
         "(default: %(default)s, as OpenCV's imwrite: several times faster to write than "
-        "level 6, Pillow's default, for files 10-25%% larger)",
+        "level 6, Pillow's default, for files about 20%% larger)",
     )
     parser.add_argument(
         "-j",
