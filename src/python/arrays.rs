@@ -56,7 +56,7 @@ fn check_ndim<T: Element, D: Dimension>(
     // A view of a misaligned element would be undefined behaviour in Rust (numpy allows
     // such arrays; the Python layer copies misaligned maps before they get here).
     let align = std::mem::align_of::<T>();
-    if (array.data() as usize) % align != 0
+    if !(array.data() as usize).is_multiple_of(align)
         || array.strides().iter().any(|s| s % align as isize != 0)
     {
         return Err(PyValueError::new_err(format!(
