@@ -24,7 +24,11 @@ from machine import cores, cpu_name, load_average, simd_level
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 # The sections, in document order, and the script that writes each.
-SECTIONS = {"compare": "benches/compare.py", "throughput": "benches/throughput.py"}
+SECTIONS = {
+    "compare": "benches/compare.py",
+    "throughput": "benches/throughput.py",
+    "cli": "benches/cli.py",
+}
 
 # glibc tunables under which freed memory stays with the process ("warm allocator").
 WARM_ALLOCATOR = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
@@ -32,16 +36,18 @@ WARM_ALLOCATOR = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_thresh
 PREAMBLE = f"""\
 # Performance
 
-*Written by `benches/compare.py` and `benches/throughput.py` — do not edit by hand. Each
-script rewrites its own section below (and this preamble) and keeps the other's.* What
-the package computes is [behaviour.md](behaviour.md); this page is only about speed.
+*Written by `benches/compare.py`, `benches/throughput.py` and `benches/cli.py` — do not
+edit by hand. Each script rewrites its own section below (and this preamble) and keeps
+the others'.* What the package computes is [behaviour.md](behaviour.md); this page is
+only about speed.
 
 To regenerate on a quiet machine (a full run takes several minutes):
 
 ```sh
-make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[bench]"
+make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[bench,cli]"
 .venv-make/bin/python benches/compare.py        # add --cold, --warm-allocator, --mask-content
 .venv-make/bin/python benches/throughput.py
+.venv-make/bin/python benches/cli.py            # the command-line tool
 ```
 
 ## How the numbers are taken

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import json
 import math
 import os
@@ -17,7 +18,8 @@ import sys
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +36,7 @@ from ._api import (
     mask_to_boxes,
     superimpose_anomaly_map,
 )
-from ._native import PALETTES
+from ._native import PALETTES, resize_image
 from .demo import make_demo
 
 PROG = "anomaly-postprocess"
@@ -46,6 +48,11 @@ NPZ_MAP_KEY = "anomaly_map"
 COLORMAPS = tuple(sorted(PALETTES))  # OpenCV's colormaps, by lower-case name
 DEFAULT_COLORMAP = "jet"  # anomalib's
 DEFAULT_OUTLINE_COLOR = (255, 0, 0)
+SIZES = ("map", "image")  # superimpose_anomaly_map's size= (docs/behaviour.md#resizing)
+# zlib level 1, as OpenCV's imwrite: about 6x faster to write than Pillow's default
+# level 6, for files about 20% larger (benches/cli.py, docs/performance.md).
+DEFAULT_PNG_COMPRESSION = 1
+MAX_JOBS = 1024  # as the library's set_num_threads: more would only exhaust the threads
 
 _NPY_MAGIC = b"\x93NUMPY"
 # A zip archive starts with its first member's local header, or (without members, as
@@ -143,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
+    if args.jobs is None:
+        args.jobs = available_cores()
     if args.maps is None:
         return _run_demo(args)
     return _run_maps(args)
@@ -170,13 +179,26 @@ def _build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="IMAGES",
         help="the image the map was computed on (PNG/JPEG), or a directory of them "
-        "paired with the maps by file stem (a.npy with a.png). Each image must have "
-        "its map's height and width. Needed for the overlay and the outline; without "
-        "it only the heatmap, the mask and the boxes are written. Images are used as "
+        "paired with the maps by file stem (a.npy with a.png). An image of another "
+        "size than its map is resized (see --size). Needed for the overlay and the "
+        "outline; without it only the heatmap, the mask and the boxes are written. "
+        "Images are used as "
         "8-bit RGB: grayscale and palette images are converted to RGB; 16-bit images "
         "keep the high byte of each value (value >> 8, as OpenCV's imread does); an "
         "alpha channel is dropped (colours are used as they are, not blended over a "
         "background); 32-bit integer and floating-point images are refused.",
+    )
+    parser.add_argument(
+        "--size",
+        choices=SIZES,
+        default="map",
+        help="when an image's size differs from its map's: 'map' resizes the image to "
+        "the map's size (bilinear, bit-exact with OpenCV's cv2.resize INTER_LINEAR, as "
+        "anomalib does); 'image' resizes the map to the image's size instead, so the "
+        "overlay and the outline keep the image's full resolution (the outline then "
+        "draws the mask scaled up or down to the image by nearest neighbour). The "
+        "heatmap, the mask and the boxes always have the map's size. (default: "
+        "%(default)s)",
     )
     parser.add_argument(
         "-o",
@@ -255,8 +277,59 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress bar and no summary; failures are still reported",
     )
+    parser.add_argument(
+        "--png-compression",
+        type=_png_compression,
+        default=DEFAULT_PNG_COMPRESSION,
+        metavar="LEVEL",
+        help="zlib compression level of the PNGs written, 0 (none: fastest, largest "
+        "files) to 9 (slowest, smallest). The pixels are the same at every level. "
+        "(default: %(default)s, as OpenCV's imwrite: several times faster to write than "
+        "level 6, Pillow's default, for files about 20%% larger)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="process N maps at a time, each on its own thread (reading, computing and "
+        "writing all run in parallel); the outputs are the same for every N, and "
+        "failures are reported in the order of the maps (default: the number of CPU "
+        "cores available to the process)",
+    )
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _png_compression(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 9, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_JOBS}, got {text!r}")
+    return value
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on: its affinity mask where the system has one
+    (``os.process_cpu_count`` on Python >= 3.13), else all of the machine's."""
+    if sys.version_info >= (3, 13):
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _finite_float(text: str) -> float:
@@ -300,11 +373,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     if not _create_dir(output_dir):
         return 1
     try:
-        _write_png(image, image_path)
+        _write_png(image, image_path, args.png_compression)
         np.save(map_path, anomaly_map)
         outputs = _render(anomaly_map, image, args)
         written = _write_outputs(
-            outputs, output_dir, "demo", "none of the demo's outputs was written"
+            outputs,
+            output_dir,
+            "demo",
+            "none of the demo's outputs was written",
+            args.png_compression,
         )
     except OSError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
@@ -334,26 +411,32 @@ def _run_maps(args: argparse.Namespace) -> int:
         return 1
     images_by_stem = _images_by_stem(args.images) if args.images and args.images.is_dir() else {}
 
+    tasks: list[Callable[[], dict[str, Path]]] = []
     first_with_stem: dict[str, Path] = {}
+    for map_path in map_paths:
+        other = first_with_stem.setdefault(map_path.stem, map_path)
+        if other is map_path:
+            tasks.append(functools.partial(_process, map_path, images_by_stem, output_dir, args))
+        else:
+            error = _FileError(map_path, f"same stem as {other}, outputs would collide")
+            tasks.append(functools.partial(_fail, error))
+
     written: dict[str, Path] = {}
     failures = 0
     progress = tqdm(
-        map_paths,
+        total=len(map_paths),
         unit="map",
         file=sys.stderr,
         disable=args.quiet or len(map_paths) == 1 or not sys.stderr.isatty(),
     )
-    for map_path in progress:
-        try:
-            stem = map_path.stem
-            if stem in first_with_stem:
-                other = first_with_stem[stem]
-                raise _FileError(map_path, f"same stem as {other}, outputs would collide")
-            first_with_stem[stem] = map_path
-            written = _process(map_path, images_by_stem, output_dir, args)
-        except _FileError as error:
-            failures += 1
-            tqdm.write(str(error), file=sys.stderr)
+    with progress:
+        jobs = min(args.jobs, len(tasks))
+        for outcome in _in_order(tasks, jobs, finished=progress.update):
+            if isinstance(outcome, _FileError):
+                failures += 1
+                tqdm.write(str(outcome), file=sys.stderr)
+            else:
+                written = outcome
 
     if not args.quiet:
         if len(map_paths) == 1:
@@ -364,6 +447,59 @@ def _run_maps(args: argparse.Namespace) -> int:
             done = len(map_paths) - failures
             print(f"Processed {done} of {len(map_paths)} maps into {output_dir}{failed}")
     return 1 if failures else 0
+
+
+def _fail(error: _FileError) -> dict[str, Path]:
+    raise error
+
+
+def _in_order(
+    tasks: Sequence[Callable[[], dict[str, Path]]], jobs: int, finished: Callable[[], object]
+) -> Iterator[dict[str, Path] | _FileError]:
+    """The outcome of each task, in the order of ``tasks``: what it returned, or the
+    :class:`_FileError` it raised. ``finished()`` is called as each task ends, in
+    whatever order they end.
+
+    With ``jobs`` > 1, the tasks run on that many threads (our kernels, Pillow's PNG
+    coding and zlib release the GIL). A task reads its map and image itself, so only
+    the maps being worked on are in memory; at most ``2 * jobs`` tasks are handed to the
+    threads at a time, so the next ones are ready to start when a thread frees up, and
+    Ctrl-C waits for only a few. Outcomes are reported in input order, so the failure
+    lines come out the same on every run and for every ``jobs``; an outcome is held
+    until every earlier one is known."""
+    if jobs == 1:  # no thread: as before --jobs, also for Ctrl-C and tracebacks
+        for task in tasks:
+            outcome = _outcome(task)
+            finished()
+            yield outcome
+        return
+    executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="anomaly-cli-job")
+    try:
+        running: dict[Future[dict[str, Path] | _FileError], int] = {}
+        ended: dict[int, dict[str, Path] | _FileError] = {}
+        submitted = reported = 0
+        while reported < len(tasks):
+            while submitted < len(tasks) and len(running) < 2 * jobs:
+                running[executor.submit(_outcome, tasks[submitted])] = submitted
+                submitted += 1
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                # result() raises what the task raised besides a _FileError (a bug):
+                # the finally below lets the running tasks end and drops the others.
+                ended[running.pop(future)] = future.result()
+                finished()
+            while reported in ended:
+                yield ended.pop(reported)
+                reported += 1
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _outcome(task: Callable[[], dict[str, Path]]) -> dict[str, Path] | _FileError:
+    try:
+        return task()
+    except _FileError as error:
+        return error
 
 
 def _create_dir(path: Path) -> bool:
@@ -425,8 +561,14 @@ def _process(
         with _blame(image_path):
             image = _read_image(image_path)
     with _blame(map_path):
-        outputs = _render(anomaly_map, image, args, image_name=str(image_path))
-    return _write_outputs(outputs, output_dir, map_path.stem, f"nothing was written for {map_path}")
+        outputs = _render(anomaly_map, image, args)
+    return _write_outputs(
+        outputs,
+        output_dir,
+        map_path.stem,
+        f"nothing was written for {map_path}",
+        args.png_compression,
+    )
 
 
 def _load_map(path: Path) -> NDArray[Any]:
@@ -554,36 +696,56 @@ def _read_image(path: Path) -> NDArray[np.uint8]:
 
 
 def _render(
-    anomaly_map: np.ndarray,
-    image: NDArray[np.uint8] | None,
-    args: argparse.Namespace,
-    image_name: str = "the image",
+    anomaly_map: np.ndarray, image: NDArray[np.uint8] | None, args: argparse.Namespace
 ) -> dict[str, _Output]:
     """The outputs of one map by name: the heatmap, the overlay (with an image), the
     mask, the outline (with an image) and the boxes as JSON text."""
-    heatmap = anomaly_map_to_color_map(
-        anomaly_map, normalize=args.normalize, colormap=args.colormap
-    )
+    colouring = _colouring(args)
+    heatmap = anomaly_map_to_color_map(anomaly_map, **colouring)
     if heatmap.ndim != 3:
         raise ValueError(
             f"holds a batch of maps of shape {anomaly_map.shape}; expected one map (H, W)"
         )
+    map_size = (heatmap.shape[0], heatmap.shape[1])
     outputs: dict[str, _Output] = {"heatmap": heatmap}
     if image is not None:
-        if image.shape[:2] != heatmap.shape[:2]:
-            raise ValueError(
-                f"the map is {_size(heatmap)} but {image_name} is {_size(image)} "
-                "(height x width); they must match"
-            )
+        if args.size == "map" and image.shape[:2] != map_size:
+            # Resized here, once, for the overlay and the outline alike; the overlay is
+            # then superimpose_anomaly_map(anomaly_map, image, size="map")'s bytes.
+            image = _resized_image(image, map_size)
         outputs["overlay"] = superimpose_anomaly_map(
-            anomaly_map, image, alpha=args.alpha, normalize=args.normalize, colormap=args.colormap
+            anomaly_map, image, alpha=args.alpha, size=args.size, **colouring
         )
     mask = compute_mask(anomaly_map, args.threshold, args.kernel_size, min_area=args.min_area)
     outputs["mask"] = mask
     if image is not None:
-        outputs["outline"] = mark_boundaries(image, mask, color=args.outline_color)
+        image_size = (image.shape[0], image.shape[1])
+        outline_mask = mask if image_size == map_size else _nearest(mask, image_size)
+        outputs["outline"] = mark_boundaries(image, outline_mask, color=args.outline_color)
     outputs["boxes"] = _boxes_json(mask)
     return outputs
+
+
+def _colouring(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that colour both the heatmap and the overlay."""
+    return {"normalize": args.normalize, "colormap": args.colormap}
+
+
+def _resized_image(image: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
+    """``image`` resized to ``size`` as superimpose_anomaly_map(size="map") resizes it:
+    cv2.resize's INTER_LINEAR, bit-exact (docs/behaviour.md#resizing)."""
+    resized = np.empty((*size, 3), dtype=np.uint8)
+    resize_image(image, resized)
+    return resized
+
+
+def _nearest(mask: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
+    """``mask`` scaled to ``size`` by nearest neighbour: each output pixel takes the
+    mask pixel its centre falls in, ``floor((i + 1/2) * in / out)`` (exact integers)."""
+    rows = ((2 * np.arange(size[0]) + 1) * mask.shape[0]) // (2 * size[0])
+    columns = ((2 * np.arange(size[1]) + 1) * mask.shape[1]) // (2 * size[1])
+    scaled: NDArray[np.uint8] = mask[rows[:, None], columns]
+    return scaled
 
 
 def _boxes_json(mask: NDArray[np.uint8]) -> str:
@@ -597,12 +759,12 @@ def _boxes_json(mask: NDArray[np.uint8]) -> str:
     return f'{{\n  "width": {width},\n  "height": {height},\n  "boxes": {box_list}\n}}\n'
 
 
-def _size(array: np.ndarray) -> str:
-    return f"{array.shape[0]}x{array.shape[1]}"
-
-
 def _write_outputs(
-    outputs: dict[str, _Output], output_dir: Path, stem: str, consequence: str
+    outputs: dict[str, _Output],
+    output_dir: Path,
+    stem: str,
+    consequence: str,
+    compression: int,
 ) -> dict[str, Path]:
     """Writes ``<stem>_<name>.png`` for each image and ``<stem>_<name>.json`` for each
     text, all or none, and returns the paths by name.
@@ -610,7 +772,8 @@ def _write_outputs(
     Each output is first written to a temporary file in ``output_dir``; only when all
     of them are written are they renamed to their names. On failure the temporary
     files are removed and a :class:`_FileError` names the output that could not be
-    written, followed by ``consequence`` (e.g. "nothing was written for maps/a.npy")."""
+    written, followed by ``consequence`` (e.g. "nothing was written for maps/a.npy").
+    PNGs are written at zlib level ``compression``."""
     paths = {
         name: output_dir / f"{stem}_{name}.{'json' if isinstance(content, str) else 'png'}"
         for name, content in outputs.items()
@@ -622,7 +785,7 @@ def _write_outputs(
         for name, content in outputs.items():
             current = paths[name]
             temporaries[name] = current.with_name(f".{current.name}.{uuid.uuid4().hex[:12]}.tmp")
-            _write_file(content, temporaries[name])
+            _write_file(content, temporaries[name], compression)
         # os.replace cannot put a file where a directory is: find that before renaming.
         for current in paths.values():
             if current.is_dir():
@@ -648,18 +811,21 @@ def _write_outputs(
     return paths
 
 
-def _write_file(content: _Output, path: Path) -> None:
-    """Writes ``content``, an image as PNG or a text as UTF-8, to the new file ``path``."""
+def _write_file(content: _Output, path: Path, compression: int) -> None:
+    """Writes ``content``, an image as PNG (zlib level ``compression``) or a text as
+    UTF-8, to the new file ``path``."""
     # "x": a new file, never an existing one; created with the umask's permissions,
     # like every output (unlike tempfile.mkstemp's 0600).
     with path.open("xb") as file:
         if isinstance(content, str):
             file.write(content.encode("utf-8"))
         else:
-            _write_png(content, file)
+            _write_png(content, file, compression)
 
 
-def _write_png(array: NDArray[np.uint8], path: Path | IO[bytes]) -> None:
+def _write_png(array: NDArray[np.uint8], path: Path | IO[bytes], compression: int) -> None:
     from PIL import Image
 
-    Image.fromarray(array).save(path, format="PNG")
+    # Pillow's other PNG options were measured too (benches/cli.py, docs/performance.md);
+    # its row filters (chosen per row, adaptively) cannot be set.
+    Image.fromarray(array).save(path, format="PNG", compress_level=compression)

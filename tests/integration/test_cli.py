@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -193,11 +194,110 @@ def test_a_single_map_is_paired_with_a_single_image_whatever_its_name(tmp_path: 
     assert np.array_equal(overlay, superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
 
 
+# --- images of another size than their map (--size, docs/behaviour.md#resizing) -----------
+
+
+def run_with_image(
+    tmp_path: Path, anomaly_map: np.ndarray, image: np.ndarray, *options: str
+) -> dict[str, Any]:
+    """Runs the CLI on one map and its image; returns the outputs as in run_on_demo_map."""
+    tmp_path.mkdir(exist_ok=True)
+    np.save(tmp_path / "part.npy", anomaly_map)
+    write_png(image, tmp_path / "part.png")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "part.npy"), "-i", str(tmp_path / "part.png"), "-o", str(out)]
+    assert main([*args, "-q", *options]) == 0
+    outputs: dict[str, Any] = {
+        kind: read_png(out / f"part_{kind}.png")
+        for kind in ("heatmap", "overlay", "mask", "outline")
+    }
+    outputs["boxes"] = read_boxes(out / "part_boxes.json")
+    return outputs
+
+
+# Images the demo map (256x256) was not computed at: smaller and not square, twice as
+# large, and the 100x256 crop that the tool refused before it resized.
+OTHER_SIZES = {
+    "200x300": cv2.resize(DEMO_IMAGE, (300, 200), interpolation=cv2.INTER_AREA),
+    "512x512": cv2.resize(DEMO_IMAGE, (512, 512), interpolation=cv2.INTER_CUBIC),
+    "100x256": DEMO_IMAGE[:100],
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_SIZES))
+@pytest.mark.parametrize("options", [(), ("--size", "map")], ids=["default", "--size map"])
+def test_an_image_of_another_size_is_resized_to_the_map(
+    tmp_path: Path, name: str, options: tuple[str, ...]
+) -> None:
+    image = OTHER_SIZES[name]
+    outputs = run_with_image(tmp_path, DEMO_MAP, image, *options)
+    # The library's overlay for that pair, byte for byte, at the map's size.
+    expected_overlay = superimpose_anomaly_map(DEMO_MAP, image, size="map")
+    assert outputs["overlay"].shape == (256, 256, 3)
+    assert np.array_equal(outputs["overlay"], expected_overlay)
+    # The outline is drawn on the image the overlay used: resized as cv2.resize does.
+    resized = cv2.resize(image, (256, 256), interpolation=cv2.INTER_LINEAR)
+    mask = compute_mask(DEMO_MAP, 0.5)
+    assert np.array_equal(outputs["outline"], mark_boundaries(resized, mask))
+    assert np.array_equal(outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=False))
+    assert np.array_equal(outputs["mask"], mask)
+    assert outputs["boxes"] == boxes_of(mask)
+
+
+def nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``mask`` scaled by Pillow's nearest-neighbour resize (each pixel takes the source
+    pixel under its centre)."""
+    return np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.NEAREST))
+
+
+@pytest.mark.parametrize("name", list(OTHER_SIZES))
+def test_size_image_keeps_the_image_resolution(tmp_path: Path, name: str) -> None:
+    image = OTHER_SIZES[name]
+    height, width = image.shape[:2]
+    outputs = run_with_image(tmp_path, DEMO_MAP, image, "--size", "image", "-a", "0.5")
+    expected_overlay = superimpose_anomaly_map(DEMO_MAP, image, alpha=0.5, size="image")
+    assert outputs["overlay"].shape == (height, width, 3)
+    assert np.array_equal(outputs["overlay"], expected_overlay)
+    # The map's outputs keep the map's size; the outline is the mask, scaled to the
+    # image by nearest neighbour, drawn on the image itself.
+    mask = compute_mask(DEMO_MAP, 0.5)
+    assert np.array_equal(outputs["mask"], mask)
+    assert outputs["boxes"] == boxes_of(mask)
+    assert np.array_equal(outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=False))
+    assert np.array_equal(outputs["outline"], mark_boundaries(image, nearest(mask, height, width)))
+    if name == "512x512":  # twice the map's size: each mask pixel becomes a 2x2 block
+        blocks = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
+        assert np.array_equal(outputs["outline"], mark_boundaries(image, blocks))
+
+
+def test_size_does_not_matter_when_the_sizes_agree(tmp_path: Path) -> None:
+    by_map = run_with_image(tmp_path / "map", DEMO_MAP, DEMO_IMAGE, "--size", "map")
+    by_image = run_with_image(tmp_path / "image", DEMO_MAP, DEMO_IMAGE, "--size", "image")
+    for kind in ("heatmap", "overlay", "mask", "outline"):
+        assert np.array_equal(by_map[kind], by_image[kind]), kind
+    assert np.array_equal(by_map["overlay"], superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
+
+
+def test_a_directory_of_images_of_other_sizes_is_processed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    maps, images, out = tmp_path / "maps", tmp_path / "images", tmp_path / "out"
+    maps.mkdir()
+    images.mkdir()
+    for name, image in OTHER_SIZES.items():
+        np.save(maps / f"{name}.npy", DEMO_MAP)
+        write_png(image, images / f"{name}.png")
+    assert main([str(maps), "-i", str(images), "-o", str(out), "--size", "image"]) == 0
+    assert error_lines(capsys.readouterr().err) == []
+    for name, image in OTHER_SIZES.items():
+        overlay = read_png(out / f"{name}_overlay.png")
+        assert np.array_equal(overlay, superimpose_anomaly_map(DEMO_MAP, image, size="image"))
+
+
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
         ("missing image", "no image in"),
-        ("size mismatch", "the map is 256x256 but"),
         ("unreadable image", "cannot identify image file"),
         ("npz with several arrays", "holds 2 arrays"),
         ("batch of maps", "holds a batch of maps"),
@@ -217,9 +317,6 @@ def test_bad_pairs_fail_with_a_one_line_reason(
     if setup == "missing image":
         np.save(bad_map, DEMO_MAP)
         bad_image.unlink()
-    elif setup == "size mismatch":
-        np.save(bad_map, DEMO_MAP)
-        write_png(DEMO_IMAGE[:100], bad_image)
     elif setup == "unreadable image":
         np.save(bad_map, DEMO_MAP)
         bad_image.write_bytes(b"\x89PNG truncated")
@@ -375,6 +472,82 @@ def test_outline_is_mark_boundaries_in_the_chosen_colour(tmp_path: Path) -> None
     assert not np.array_equal(green["outline"], red["outline"])
 
 
+# --- --png-compression ---------------------------------------------------------------------
+
+
+def test_png_compression_changes_the_files_not_the_pixels(tmp_path: Path) -> None:
+    levels = {
+        level: run_on_demo_map(tmp_path / level, "--png-compression", level) for level in "019"
+    }
+    default = run_on_demo_map(tmp_path / "default")
+    for kind in ("heatmap", "overlay", "mask", "outline"):
+        for level in "09":
+            assert np.array_equal(levels[level][kind], levels["1"][kind]), (kind, level)
+        assert np.array_equal(default[kind], levels["1"][kind]), kind
+    assert np.array_equal(levels["9"]["overlay"], superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
+
+    def size(level: str, kind: str) -> int:
+        return (tmp_path / level / "out" / f"demo_{kind}.png").stat().st_size
+
+    for kind in ("heatmap", "overlay", "outline"):
+        assert size("0", kind) > size("1", kind) > size("9", kind), kind
+        assert size("0", kind) > 256 * 256 * 3  # level 0 stores the rows uncompressed
+    # The default is level 1: the same bytes.
+    for kind in ("heatmap", "overlay", "mask", "outline"):
+        assert (tmp_path / "default" / "out" / f"demo_{kind}.png").read_bytes() == (
+            tmp_path / "1" / "out" / f"demo_{kind}.png"
+        ).read_bytes()
+
+
+def test_png_compression_applies_to_the_demo(tmp_path: Path) -> None:
+    assert main(["-o", str(tmp_path / "0"), "-q", "--png-compression", "0"]) == 0
+    assert main(["-o", str(tmp_path / "9"), "-q", "--png-compression", "9"]) == 0
+    for name in ("demo.png", "demo_overlay.png"):
+        stored, packed = tmp_path / "0" / name, tmp_path / "9" / name
+        assert stored.stat().st_size > 256 * 256 * 3 > packed.stat().st_size
+        assert np.array_equal(read_png(stored), read_png(packed))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--png-compression", "10"],
+            "argument --png-compression: expected an integer from 0 to 9, got '10'",
+        ),
+        (
+            ["--png-compression", "-1"],
+            "argument --png-compression: expected an integer from 0 to 9, got '-1'",
+        ),
+        (
+            ["--png-compression", "1.5"],
+            "argument --png-compression: expected an integer from 0 to 9, got '1.5'",
+        ),
+        (
+            ["--png-compression", "fast"],
+            "argument --png-compression: expected an integer from 0 to 9, got 'fast'",
+        ),
+        (["--jobs", "0"], "argument -j/--jobs: expected an integer from 1 to 1024, got '0'"),
+        (["-j", "-2"], "argument -j/--jobs: expected an integer from 1 to 1024, got '-2'"),
+        (["-j", "2.0"], "argument -j/--jobs: expected an integer from 1 to 1024, got '2.0'"),
+        (["--jobs", "1025"], "argument -j/--jobs: expected an integer from 1 to 1024, got '1025'"),
+        (["--jobs", "all"], "argument -j/--jobs: expected an integer from 1 to 1024, got 'all'"),
+        (["--size", "Image"], "argument --size: invalid choice: 'Image'"),
+        (["--size", "both"], "argument --size: invalid choice: 'both'"),
+    ],
+)
+def test_bad_png_compression_jobs_and_size_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    errors = error_lines(capsys.readouterr().err)
+    assert errors[-1] == f"anomaly-postprocess: error: {message}" or errors[-1].startswith(
+        f"anomaly-postprocess: error: {message} (choose from"
+    ), errors[-1]
+
+
 def test_help_lists_every_output_and_the_boxes_schema(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -384,7 +557,16 @@ def test_help_lists_every_output_and_the_boxes_schema(
     text = capsys.readouterr().out
     for name in OUTPUT_FILES:
         assert f"<stem>_{name}" in text
-    for option in ("--colormap", "--min-area", "--outline-color", "turbo", "viridis"):
+    for option in (
+        "--colormap",
+        "--min-area",
+        "--outline-color",
+        "turbo",
+        "viridis",
+        "--size",
+        "--png-compression",
+        "--jobs",
+    ):
         assert option in text
     for key in ('"width"', '"height"', '"boxes"', '"x1"', '"y1"', '"x2"', '"y2"', "inclusive"):
         assert key in text
