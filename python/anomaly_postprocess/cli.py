@@ -32,6 +32,7 @@ from . import __version__
 from ._api import (
     anomaly_map_to_color_map,
     compute_mask,
+    draw_boxes,
     mark_boundaries,
     mask_to_boxes,
     superimpose_anomaly_map,
@@ -79,24 +80,26 @@ outputs, written to DIR (default: ./{OUTPUT_DIR}, or
   <stem>_overlay.png  heatmap blended over the image (only with --images)
   <stem>_mask.png     0/255 mask: map > threshold, opened with a disk, then
                       regions under --min-area pixels removed
-  <stem>_outline.png  the image with the mask's outline painted on it in
-                      --outline-color (only with --images)
-  <stem>_boxes.json   the bounding box of each region of the mask
+  <stem>_outline.png  the image with the mask's outline and the regions'
+                      boxes painted on it in --outline-color (only with --images)
+  <stem>_boxes.json   the bounding box and score of each region of the mask
 
 <stem>_boxes.json holds one JSON object, for example:
   {{
     "width": 256,
     "height": 256,
     "boxes": [
-      {{"x1": 65, "y1": 68, "x2": 198, "y2": 174}},
-      {{"x1": 73, "y1": 170, "x2": 95, "y2": 186}}
+      {{"x1": 65, "y1": 68, "x2": 198, "y2": 174, "score": 0.949999988079071}},
+      {{"x1": 73, "y1": 170, "x2": 95, "y2": 186, "score": 0.949999988079071}}
     ]
   }}
 width and height are the map's size in pixels. Each box is one 8-connected
 region of <stem>_mask.png: (x1, y1) is its top-left and (x2, y2) its
 bottom-right pixel, both inclusive, x counting columns and y rows from 0 at
 the top left. Boxes come in the order cv2.connectedComponentsWithStats labels
-the regions (roughly top to bottom); an empty mask gives "boxes": [].
+the regions (roughly top to bottom); an empty mask gives "boxes": []. score
+is the map's maximum over the region's pixels, in the map's precision (null
+for a region of only NaN values).
 
 exit status: 0 if every map was processed; 1 if any failed (each failure is
 reported on stderr as 'path: reason', nothing is written for that map, and
@@ -718,11 +721,19 @@ def _render(
         )
     mask = compute_mask(anomaly_map, args.threshold, args.kernel_size, min_area=args.min_area)
     outputs["mask"] = mask
+    boxes, scores = mask_to_boxes(mask, anomaly_map=anomaly_map)
     if image is not None:
         image_size = (image.shape[0], image.shape[1])
-        outline_mask = mask if image_size == map_size else _nearest(mask, image_size)
-        outputs["outline"] = mark_boundaries(image, outline_mask, color=args.outline_color)
-    outputs["boxes"] = _boxes_json(mask)
+        if image_size == map_size:
+            outline_mask, outline_boxes = mask, boxes
+        else:
+            outline_mask = _nearest(mask, image_size)
+            outline_boxes = mask_to_boxes(outline_mask)
+        # The outline, then the regions' boxes over it in the same colour, as anomalib's
+        # draw_boxes does (thickness 2).
+        outline = mark_boundaries(image, outline_mask, color=args.outline_color)
+        outputs["outline"] = draw_boxes(outline, outline_boxes, color=args.outline_color)
+    outputs["boxes"] = _boxes_json(mask, boxes, scores)
     return outputs
 
 
@@ -748,14 +759,16 @@ def _nearest(mask: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8
     return scaled
 
 
-def _boxes_json(mask: NDArray[np.uint8]) -> str:
-    """The ``<stem>_boxes.json`` text of ``mask``: its size and one box per line."""
+def _boxes_json(mask: NDArray[np.uint8], boxes: NDArray[np.int64], scores: NDArray[Any]) -> str:
+    """The ``<stem>_boxes.json`` text: the mask's size and one box per line, each with its
+    score (the map's maximum over the region; ``null`` for a region of only NaN)."""
     height, width = mask.shape
-    boxes = [
-        json.dumps(dict(zip(("x1", "y1", "x2", "y2"), map(int, row), strict=True)))
-        for row in mask_to_boxes(mask)
-    ]
-    box_list = "[\n" + ",\n".join(f"    {box}" for box in boxes) + "\n  ]" if boxes else "[]"
+    lines = []
+    for row, score in zip(boxes.tolist(), scores.tolist(), strict=True):
+        box: dict[str, Any] = dict(zip(("x1", "y1", "x2", "y2"), row, strict=True))
+        box["score"] = None if math.isnan(score) else score
+        lines.append(json.dumps(box))
+    box_list = "[\n" + ",\n".join(f"    {box}" for box in lines) + "\n  ]" if lines else "[]"
     return f'{{\n  "width": {width},\n  "height": {height},\n  "boxes": {box_list}\n}}\n'
 
 

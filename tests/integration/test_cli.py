@@ -16,6 +16,7 @@ from PIL import Image
 from anomaly_postprocess import (
     anomaly_map_to_color_map,
     compute_mask,
+    draw_boxes,
     mark_boundaries,
     mask_to_boxes,
     superimpose_anomaly_map,
@@ -43,19 +44,33 @@ def read_boxes(path: Path) -> dict[str, Any]:
     document = json.loads(path.read_text(encoding="utf-8"))
     assert list(document) == ["width", "height", "boxes"]
     for box in document["boxes"]:
-        assert list(box) == ["x1", "y1", "x2", "y2"]
-        assert all(type(value) is int for value in box.values())
+        assert list(box) == ["x1", "y1", "x2", "y2", "score"]
+        assert all(type(box[key]) is int for key in ("x1", "y1", "x2", "y2"))
+        assert box["score"] is None or type(box["score"]) is float
     return dict(document)
 
 
-def boxes_of(mask: np.ndarray) -> dict[str, Any]:
-    """What ``<stem>_boxes.json`` must hold for ``mask``."""
-    rows = mask_to_boxes(mask).tolist()
+def boxes_of(mask: np.ndarray, anomaly_map: np.ndarray) -> dict[str, Any]:
+    """What ``<stem>_boxes.json`` must hold for ``mask`` computed from ``anomaly_map``:
+    ``mask_to_boxes``' boxes and scores (the map's maximum over each region)."""
+    boxes, scores = mask_to_boxes(mask, anomaly_map=anomaly_map)
     return {
         "width": mask.shape[1],
         "height": mask.shape[0],
-        "boxes": [dict(zip(("x1", "y1", "x2", "y2"), row, strict=True)) for row in rows],
+        "boxes": [
+            dict(zip(("x1", "y1", "x2", "y2", "score"), [*row, score], strict=True))
+            for row, score in zip(boxes.tolist(), scores.tolist(), strict=True)
+        ],
     }
+
+
+def outline_of(
+    image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (255, 0, 0)
+) -> np.ndarray:
+    """What ``<stem>_outline.png`` must hold: ``mark_boundaries``' outline of ``mask``,
+    then the mask's boxes drawn over it in the same colour (``draw_boxes``, thickness 2)."""
+    outline = mark_boundaries(image, mask, color=color)
+    return draw_boxes(outline, mask_to_boxes(mask), color=color)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -95,9 +110,9 @@ def test_demo_run_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixt
     assert np.array_equal(mask, compute_mask(DEMO_MAP, 0.5, kernel_size=4))
     assert np.array_equal(heatmap, anomaly_map_to_color_map(DEMO_MAP, normalize=False))
     assert np.array_equal(overlay, superimpose_anomaly_map(DEMO_MAP, DEMO_IMAGE))
-    assert np.array_equal(outline, mark_boundaries(DEMO_IMAGE, mask))
+    assert np.array_equal(outline, outline_of(DEMO_IMAGE, mask))
     boxes = read_boxes(tmp_path / "demo_boxes.json")
-    assert boxes == boxes_of(mask)
+    assert boxes == boxes_of(mask, DEMO_MAP)
     assert len(boxes["boxes"]) == 2  # the scratch and the stain; the dust speck is opened away
     assert np.array_equal(read_png(tmp_path / "demo.png"), DEMO_IMAGE)
     assert np.array_equal(np.load(tmp_path / "demo.npy"), DEMO_MAP)
@@ -164,8 +179,8 @@ def test_directory_mode_reports_bad_files_and_processes_the_rest(
         image = read_png(images / f"{stem}.png")
         mask = compute_mask(anomaly_map, 0.5)
         assert np.array_equal(read_png(out / f"{stem}_mask.png"), mask)
-        assert np.array_equal(read_png(out / f"{stem}_outline.png"), mark_boundaries(image, mask))
-        assert read_boxes(out / f"{stem}_boxes.json") == boxes_of(mask)
+        assert np.array_equal(read_png(out / f"{stem}_outline.png"), outline_of(image, mask))
+        assert read_boxes(out / f"{stem}_boxes.json") == boxes_of(mask, anomaly_map)
         assert np.array_equal(
             read_png(out / f"{stem}_heatmap.png"),
             anomaly_map_to_color_map(anomaly_map, normalize=False),
@@ -182,7 +197,7 @@ def test_without_images_only_heatmap_mask_and_boxes_are_written(tmp_path: Path) 
         f"part_{name}" for name in WITHOUT_IMAGE
     )
     mask = read_png(tmp_path / "out" / "part_mask.png")
-    assert read_boxes(tmp_path / "out" / "part_boxes.json") == boxes_of(mask)
+    assert read_boxes(tmp_path / "out" / "part_boxes.json") == boxes_of(mask, DEMO_MAP)
 
 
 def test_a_single_map_is_paired_with_a_single_image_whatever_its_name(tmp_path: Path) -> None:
@@ -238,10 +253,10 @@ def test_an_image_of_another_size_is_resized_to_the_map(
     # The outline is drawn on the image the overlay used: resized as cv2.resize does.
     resized = cv2.resize(image, (256, 256), interpolation=cv2.INTER_LINEAR)
     mask = compute_mask(DEMO_MAP, 0.5)
-    assert np.array_equal(outputs["outline"], mark_boundaries(resized, mask))
+    assert np.array_equal(outputs["outline"], outline_of(resized, mask))
     assert np.array_equal(outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=False))
     assert np.array_equal(outputs["mask"], mask)
-    assert outputs["boxes"] == boxes_of(mask)
+    assert outputs["boxes"] == boxes_of(mask, DEMO_MAP)
 
 
 def nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -262,12 +277,12 @@ def test_size_image_keeps_the_image_resolution(tmp_path: Path, name: str) -> Non
     # image by nearest neighbour, drawn on the image itself.
     mask = compute_mask(DEMO_MAP, 0.5)
     assert np.array_equal(outputs["mask"], mask)
-    assert outputs["boxes"] == boxes_of(mask)
+    assert outputs["boxes"] == boxes_of(mask, DEMO_MAP)
     assert np.array_equal(outputs["heatmap"], anomaly_map_to_color_map(DEMO_MAP, normalize=False))
-    assert np.array_equal(outputs["outline"], mark_boundaries(image, nearest(mask, height, width)))
+    assert np.array_equal(outputs["outline"], outline_of(image, nearest(mask, height, width)))
     if name == "512x512":  # twice the map's size: each mask pixel becomes a 2x2 block
         blocks = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
-        assert np.array_equal(outputs["outline"], mark_boundaries(image, blocks))
+        assert np.array_equal(outputs["outline"], outline_of(image, blocks))
 
 
 def test_size_does_not_matter_when_the_sizes_agree(tmp_path: Path) -> None:
@@ -424,9 +439,9 @@ def test_min_area_removes_small_regions_from_mask_outline_and_boxes(tmp_path: Pa
     assert np.array_equal(unfiltered["mask"], compute_mask(DEMO_MAP, 0.5, kernel_size=0))
     assert not np.array_equal(filtered["mask"], unfiltered["mask"])
     assert len(unfiltered["boxes"]["boxes"]) == 3
-    assert filtered["boxes"] == boxes_of(expected)
+    assert filtered["boxes"] == boxes_of(expected, DEMO_MAP)
     assert len(filtered["boxes"]["boxes"]) == 2
-    assert np.array_equal(filtered["outline"], mark_boundaries(DEMO_IMAGE, expected))
+    assert np.array_equal(filtered["outline"], outline_of(DEMO_IMAGE, expected))
 
     everything = run_on_demo_map(tmp_path / "huge", "--min-area", "1000000")
     assert not everything["mask"].any()
@@ -436,8 +451,9 @@ def test_min_area_removes_small_regions_from_mask_outline_and_boxes(tmp_path: Pa
 
 def test_boxes_json_matches_mask_to_boxes(tmp_path: Path) -> None:
     outputs = run_on_demo_map(tmp_path / "default")
-    assert outputs["boxes"] == boxes_of(outputs["mask"])
-    assert outputs["boxes"]["boxes"] == [
+    assert outputs["boxes"] == boxes_of(outputs["mask"], DEMO_MAP)
+    corners = [{k: box[k] for k in ("x1", "y1", "x2", "y2")} for box in outputs["boxes"]["boxes"]]
+    assert corners == [
         {"x1": 65, "y1": 68, "x2": 198, "y2": 174},  # the scratch
         {"x1": 73, "y1": 170, "x2": 95, "y2": 186},  # the rust stain
     ]
@@ -460,14 +476,14 @@ def test_boxes_json_of_a_non_square_map_gives_width_and_height(tmp_path: Path) -
     assert main([str(tmp_path / "wide.npy"), "-o", str(tmp_path), "-q"]) == 0
     boxes = read_boxes(tmp_path / "wide_boxes.json")
     assert (boxes["width"], boxes["height"]) == (256, 100)
-    assert boxes == boxes_of(read_png(tmp_path / "wide_mask.png"))
+    assert boxes == boxes_of(read_png(tmp_path / "wide_mask.png"), DEMO_MAP[40:140, :])
 
 
 def test_outline_is_mark_boundaries_in_the_chosen_colour(tmp_path: Path) -> None:
     red = run_on_demo_map(tmp_path / "red")
-    assert np.array_equal(red["outline"], mark_boundaries(DEMO_IMAGE, red["mask"]))
+    assert np.array_equal(red["outline"], outline_of(DEMO_IMAGE, red["mask"]))
     green = run_on_demo_map(tmp_path / "green", "--outline-color", "0, 255,0")
-    expected = mark_boundaries(DEMO_IMAGE, green["mask"], color=(0, 255, 0))
+    expected = outline_of(DEMO_IMAGE, green["mask"], color=(0, 255, 0))
     assert np.array_equal(green["outline"], expected)
     assert not np.array_equal(green["outline"], red["outline"])
 

@@ -29,7 +29,9 @@ from PIL import Image
 from anomaly_postprocess import (
     anomaly_map_to_color_map,
     compute_mask,
+    draw_boxes,
     mark_boundaries,
+    mask_to_boxes,
     superimpose_anomaly_map,
 )
 from anomaly_postprocess.cli import main
@@ -475,7 +477,8 @@ def test_images_are_reduced_to_8_bit_rgb_without_clipping(
     overlay = read_png(out / "x_overlay.png")
     assert np.array_equal(overlay, superimpose_anomaly_map(good_map(), rgb))
     mask = compute_mask(good_map(), 0.5)
-    assert np.array_equal(read_png(out / "x_outline.png"), mark_boundaries(rgb, mask))
+    expected = draw_boxes(mark_boundaries(rgb, mask), mask_to_boxes(mask))
+    assert np.array_equal(read_png(out / "x_outline.png"), expected)
 
 
 def test_16_bit_png_opened_as_mode_i_keeps_the_high_byte(
