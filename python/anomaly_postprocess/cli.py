@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -721,14 +721,17 @@ def _render(
         )
     mask = compute_mask(anomaly_map, args.threshold, args.kernel_size, min_area=args.min_area)
     outputs["mask"] = mask
-    boxes, scores = mask_to_boxes(mask, anomaly_map=anomaly_map)
+    # One (H, W) mask: one (boxes, scores) pair, not a batch's list.
+    boxes, scores = cast(
+        "tuple[NDArray[np.int64], NDArray[Any]]", mask_to_boxes(mask, anomaly_map=anomaly_map)
+    )
     if image is not None:
         image_size = (image.shape[0], image.shape[1])
         if image_size == map_size:
             outline_mask, outline_boxes = mask, boxes
         else:
             outline_mask = _nearest(mask, image_size)
-            outline_boxes = mask_to_boxes(outline_mask)
+            outline_boxes = cast("NDArray[np.int64]", mask_to_boxes(outline_mask))
         # The outline, then the regions' boxes over it in the same colour, as anomalib's
         # draw_boxes does (thickness 2).
         outline = mark_boundaries(image, outline_mask, color=args.outline_color)
