@@ -1924,6 +1924,122 @@ def test_accepted_or_rejected_cleanly(case: Either, restore_threads: None) -> No
     assert_result(result, case.expected())
 
 
+# ========================================== accepted: the hostile-looking values the contract
+# allows (docs/behaviour.md#regions, docs/behaviour.md#memory)
+
+
+def _read_only_copy(array: Any) -> np.ndarray:
+    copy = np.array(array)
+    copy.flags.writeable = False
+    return copy
+
+
+_RO_MASK = np.zeros((6, 7))
+_RO_MASK[1:4, 2:5] = 1
+_RO_MAP = np.linspace(0, 1, 42).reshape(6, 7)
+_RO_TABLE = np.arange(768, dtype=np.int64).astype(np.uint8).reshape(256, 3)
+READ_ONLY_CALLS: dict[str, Callable[[Callable[[Any], Any]], Any]] = {
+    "color_map colormap table": lambda w: ap.anomaly_map_to_color_map(
+        _RO_MAP, colormap=w(_RO_TABLE)
+    ),
+    "superimpose colormap table": lambda w: ap.superimpose_anomaly_map(
+        _RO_MAP, _REGION_IMAGE, colormap=w(_RO_TABLE)
+    ),
+    "mask_to_boxes mask": lambda w: ap.mask_to_boxes(w(_RO_MASK)),
+    "mask_to_boxes mask and anomaly_map": lambda w: ap.mask_to_boxes(
+        w(_RO_MASK), anomaly_map=w(_RO_MAP)
+    ),
+    "mark_boundaries image and mask": lambda w: ap.mark_boundaries(
+        w(_REGION_IMAGE), w(_RO_MASK), color=(1, 2, 3)
+    ),
+    "draw_boxes image and boxes": lambda w: ap.draw_boxes(
+        w(_REGION_IMAGE), w(np.array(_BOXES)), color=(1, 2, 3), thickness=1
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(READ_ONLY_CALLS))
+def test_read_only_inputs_are_accepted(name: str) -> None:
+    """Read-only arrays are fine wherever they are inputs (only out= must be writable):
+    the same result as from writable copies, and the inputs still read-only and unchanged."""
+    given: list[tuple[np.ndarray, np.ndarray]] = []  # (read-only copy, its source)
+
+    def wrap(array: Any) -> np.ndarray:
+        given.append((_read_only_copy(array), np.array(array)))
+        return given[-1][0]
+
+    result = READ_ONLY_CALLS[name](wrap)
+    expected = READ_ONLY_CALLS[name](np.array)
+    for read_only_result, writable_result in zip(
+        result if isinstance(result, tuple) else (result,),
+        expected if isinstance(expected, tuple) else (expected,),
+        strict=True,
+    ):
+        _assert_identical(read_only_result, writable_result)
+    assert given
+    for array, source in given:
+        assert not array.flags.writeable
+        _assert_identical(array, source)
+
+
+def _assert_identical(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Same type, dtype, shape and bytes (any dtype; assert_same_bytes is uint8's)."""
+    assert type(actual) is np.ndarray
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    assert actual.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("min_area", [10**30, 2**64, 2**63, np.uint64(2**64 - 1)], ids=show)
+def test_a_huge_min_area_clears_every_region(min_area: Any) -> None:
+    maps = np.ones((2, 5, 6))
+    assert_same_bytes(
+        ap.compute_mask(maps, 0.5, 0, min_area=min_area), np.zeros((2, 5, 6), np.uint8)
+    )
+    boxes = ap.mask_to_boxes(maps[0], min_area)
+    assert boxes.shape == (0, 4) and boxes.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "value, set_",
+    [(np.nan, False), (np.inf, True), (-np.inf, False), (1e300, True), (-1.0, False)],
+    ids=["nan", "inf", "-inf", "huge", "negative"],
+)
+def test_non_finite_huge_and_negative_mask_pixels_are_pixel_values(
+    value: float, set_: bool
+) -> None:
+    """A mask pixel is set when > 0: NaN is not, +inf is (docs/behaviour.md#regions)."""
+    mask = np.zeros((6, 7))
+    mask[1:3, 1:3] = 1
+    mask[4, 5] = value
+    reference = (mask > 0) if set_ else (mask == 1)
+    assert (mask > 0).any() and np.array_equal(mask > 0, reference)
+    with Unmodified(mask):
+        boxes = ap.mask_to_boxes(mask)
+        outlined = ap.mark_boundaries(_REGION_IMAGE, mask)
+    _assert_identical(boxes, ap.mask_to_boxes(reference.astype(np.uint8)))
+    assert_same_bytes(outlined, ap.mark_boundaries(_REGION_IMAGE, reference.astype(np.uint8)))
+    assert len(boxes) == (2 if set_ else 1)
+
+
+@pytest.mark.parametrize(
+    "value, score",
+    [(np.nan, 0.75), (np.inf, np.inf), (-np.inf, 0.75), (1e300, 1e300), (-1e300, 0.75)],
+    ids=["nan", "inf", "-inf", "huge", "negative huge"],
+)
+def test_non_finite_huge_and_negative_scores(value: float, score: float) -> None:
+    """anomaly_map= of mask_to_boxes: NaN pixels are ignored, ±inf and huge values are
+    values (docs/behaviour.md#regions)."""
+    mask = np.zeros((4, 5), np.uint8)
+    mask[1:3, 1:4] = 1
+    scores_map = np.full((4, 5), 0.5)
+    scores_map[2, 3] = 0.75
+    scores_map[1, 1] = value
+    with Unmodified(mask, scores_map):
+        boxes, scores = ap.mask_to_boxes(mask, anomaly_map=scores_map)
+    assert boxes.tolist() == [[1, 1, 3, 2]]
+    assert scores.dtype == np.float64 and scores.tolist() == [score]
+
+
 # ============================================================ signatures, argument passing
 
 
