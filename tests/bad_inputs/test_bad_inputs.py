@@ -1775,6 +1775,26 @@ reject(
     args=(_REGION_IMAGE, _BOXES_IN_OUT),
     kwargs={"out": BAD},
 )
+# Boxes that are converted or copied before drawing (float64, int32, a misaligned int64
+# array): out is still checked against the caller's own array.
+for _label, _dtype, _offset in [
+    ("float64", np.float64, 0),
+    ("int32", np.int32, 0),
+    ("misaligned int64", np.int64, 1),
+]:
+    _buffer = np.zeros(6 * 7 * 3 + 8, np.uint8)
+    _converted = _buffer[_offset : _offset + 4 * np.dtype(_dtype).itemsize].view(_dtype)
+    _converted[...] = _BOXES[0]
+    reject(
+        ap.draw_boxes,
+        "out",
+        _buffer[: 6 * 7 * 3].reshape(6, 7, 3),
+        ValueError,
+        "out must not share memory with boxes",
+        label=f"sharing memory with {_label} boxes",
+        args=(_REGION_IMAGE, _converted.reshape(1, 4)),
+        kwargs={"out": BAD},
+    )
 
 
 # ====================================================================== the table's test
