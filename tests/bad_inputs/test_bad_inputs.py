@@ -1407,6 +1407,396 @@ for _argument, _value, _exc, _pattern, _label in [
     )
 
 
+# ================================= hostile values for colormap=, size=, min_area=, regions
+# Every argument added since the reliability work, against the same kinds of bad value:
+# wrong type, wrong dtype, wrong shape, NaN, ±inf, huge, negative, and out= read-only or
+# overlapping an input (docs/behaviour.md#errors, docs/behaviour.md#memory). Values the
+# contract accepts (a huge min_area, NaN in a mask or in anomaly_map=, read-only inputs)
+# are checked by the tests after the table.
+
+# colormap=: anything but a name, its number or a (256, 3) uint8 table is a ValueError
+# listing what is accepted, whatever its type (docs/behaviour.md#colour-tables).
+_TABLE_MAP = np.zeros((3, 3), np.float32)
+for _label, _value in {
+    "nan": math.nan,
+    "inf": math.inf,
+    "-inf": -math.inf,
+    "huge 10**30": 10**30,
+    "huge 2**64": 2**64,
+    "negative -22": -22,
+    "22, one past the last": 22,
+    "bytes": b"jet",
+    "padded name": " jet",
+    "object": object(),
+    "0-d int array": np.array(2),
+    "table int16": np.zeros((256, 3), np.int16),
+    "table int64": np.full((256, 3), 7),
+    "table bool": np.zeros((256, 3), bool),
+    "table float64": np.zeros((256, 3)),
+    "table NaN": np.full((256, 3), np.nan),
+    "table inf": np.full((256, 3), np.inf),
+    "table huge": np.full((256, 3), 10**6),
+    "table negative": np.full((256, 3), -1),
+    "table transposed (3, 256)": np.zeros((3, 256), np.uint8),
+    "table (1, 256, 3)": np.zeros((1, 256, 3), np.uint8),
+    "table flat (768,)": np.zeros(768, np.uint8),
+    "table empty (0, 3)": np.zeros((0, 3), np.uint8),
+    "table (257, 3)": np.zeros((257, 3), np.uint8),
+}.items():
+    reject(
+        ap.anomaly_map_to_color_map,
+        "colormap",
+        _value,
+        ValueError,
+        _COLORMAP_LIST,
+        label=_label,
+        args=(_TABLE_MAP,),
+        kwargs={"colormap": BAD},
+    )
+    reject(
+        ap.superimpose_anomaly_map,
+        "colormap",
+        _value,
+        ValueError,
+        _COLORMAP_LIST,
+        label=_label,
+        args=(_TABLE_MAP, np.zeros((3, 3, 3), np.uint8)),
+        kwargs={"colormap": BAD},
+    )
+
+# out= sharing memory with a colormap= table: refused, the table untouched. A (16, 16)
+# map's result is exactly the table's 768 bytes.
+_TABLE_BUFFER = np.arange(2 * 768, dtype=np.int64).astype(np.uint8)
+_OVERLAPPED_TABLE = _TABLE_BUFFER[:768].reshape(256, 3)
+for _label, _out in {
+    "the table itself": _OVERLAPPED_TABLE.reshape(16, 16, 3),
+    "overlapping its last byte": _TABLE_BUFFER[767 : 767 + 768].reshape(16, 16, 3),
+}.items():
+    reject(
+        ap.anomaly_map_to_color_map,
+        "out",
+        _out,
+        ValueError,
+        r"out must not share memory with colormap",
+        label=f"{_label}, colormap= table",
+        args=(np.zeros((16, 16)),),
+        kwargs={"colormap": _OVERLAPPED_TABLE, "out": BAD},
+    )
+    reject(
+        ap.superimpose_anomaly_map,
+        "out",
+        _out,
+        ValueError,
+        r"out must not share memory with colormap",
+        label=f"{_label}, colormap= table",
+        args=(np.zeros((16, 16)), np.zeros((16, 16, 3), np.uint8)),
+        kwargs={"colormap": _OVERLAPPED_TABLE, "out": BAD},
+    )
+
+# size=: only a str is a size (TypeError otherwise), and only "map" or "image" (ValueError)
+# (docs/behaviour.md#resizing).
+for _label, _value, _exc in [
+    ("nan", math.nan, TypeError),
+    ("inf", math.inf, TypeError),
+    ("-inf", -math.inf, TypeError),
+    ("huge", 10**30, TypeError),
+    ("negative", -1, TypeError),
+    ("bytes", b"map", TypeError),
+    ("list", ["map"], TypeError),
+    ("tuple of sizes", (4, 5), TypeError),
+    ("0-d str array", np.array("map"), TypeError),
+    ("1-d str array", np.array(["map"]), TypeError),
+    ("upper case", "MAP", ValueError),
+    ("padded", "map ", ValueError),
+    ("NUL", "map\0", ValueError),
+]:
+    reject(
+        ap.superimpose_anomaly_map,
+        "size",
+        _value,
+        _exc,
+        'size must be "map" or "image"',
+        label=_label,
+        args=(np.zeros((4, 5)), np.zeros((4, 5, 3), np.uint8)),
+        kwargs={"size": BAD},
+    )
+
+# min_area=: an integer >= 0, Python or numpy, not bool, not a float
+# (docs/behaviour.md#regions).
+_MIN_AREA_TYPE = "min_area must be an integer >= 0"
+for _label, _value, _exc in [
+    ("nan", math.nan, TypeError),
+    ("inf", math.inf, TypeError),
+    ("-inf", -math.inf, TypeError),
+    ("float 2.0", 2.0, TypeError),
+    ("float 2.5", 2.5, TypeError),
+    ("numpy float", np.float64(2.0), TypeError),
+    ("False", False, TypeError),
+    ("numpy bool", np.bool_(True), TypeError),
+    ("str", "3", TypeError),
+    ("None", None, TypeError),
+    ("complex", 2 + 0j, TypeError),
+    ("1-d array", np.array([3]), TypeError),
+    ("negative huge", -(10**30), ValueError),
+    ("-2**63", -(2**63), ValueError),
+    ("numpy negative", np.int64(-1), ValueError),
+    ("numpy int8 -128", np.int8(-128), ValueError),
+]:
+    _patterns = (_MIN_AREA_TYPE,) + ((literal(str(int(_value))),) if _exc is ValueError else ())
+    reject(
+        ap.compute_mask,
+        "min_area",
+        _value,
+        _exc,
+        *_patterns,
+        label=_label,
+        args=(np.zeros((2, 2)), 0.5),
+        kwargs={"min_area": BAD},
+    )
+    reject(
+        ap.mask_to_boxes,
+        "min_area",
+        _value,
+        _exc,
+        *_patterns,
+        label=_label,
+        args=(np.zeros((2, 2)), BAD),  # positional, as mask_to_boxes allows
+    )
+
+# mask (mask_to_boxes and mark_boundaries): numeric or bool, one 2-D mask (a batch for
+# mask_to_boxes), not empty. NaN, ±inf, huge and negative pixels are pixel values, not
+# errors (set where > 0).
+for _label, _value, _exc, _mb_pattern, _mk_pattern in [
+    ("None", None, TypeError, "of numbers or bools, got dtype object", "numeric or bool"),
+    ("object", np.zeros((4, 5), object), TypeError, "got dtype object", "got dtype object"),
+    ("complex", np.zeros((4, 5), complex), TypeError, "complex128", "complex128"),
+    ("datetime", np.zeros((4, 5), "M8[s]"), TypeError, "datetime64", "datetime64"),
+    ("bytes", np.zeros((4, 5), "S1"), TypeError, "mask must be", "mask must be"),
+    ("1-d", np.zeros(20), ValueError, r"got shape \(20,\)", r"got shape \(20,\)"),
+    ("0-d", np.array(1.0), ValueError, r"got shape \(\)", r"got shape \(\)"),
+    ("no rows", np.zeros((0, 5)), ValueError, "must not be empty", "must not be empty"),
+]:
+    reject(ap.mask_to_boxes, "mask", _value, _exc, _mb_pattern, label=f"hostile {_label}")
+    reject(
+        ap.mark_boundaries,
+        "mask",
+        _value,
+        _exc,
+        _mk_pattern,
+        label=_label,
+        args=(np.zeros((4, 5, 3), np.uint8), BAD),
+    )
+reject(
+    ap.mark_boundaries,
+    "mask",
+    np.zeros((2, 4, 5)),
+    ValueError,
+    r"mask must be one 2-D mask \(H, W\), got shape \(2, 4, 5\)",
+    label="batch",
+    args=(np.zeros((4, 5, 3), np.uint8), BAD),
+)
+
+# anomaly_map= of mask_to_boxes: wrong shapes and dtypes not in the rows above.
+for _label, _value, _exc, _pattern in [
+    ("flat", np.zeros(20), ValueError, r"mask's shape \(4, 5\).*got shape \(20,\)"),
+    ("None inside", [[None] * 5] * 4, TypeError, "must have dtype"),
+    ("bytes", np.zeros((4, 5), "S1"), TypeError, "must have dtype"),
+    ("timedelta", np.zeros((4, 5), "m8[ms]"), TypeError, "must have dtype"),
+]:
+    reject(
+        ap.mask_to_boxes,
+        "anomaly_map",
+        _value,
+        _exc,
+        _pattern,
+        label=_label,
+        args=(np.zeros((4, 5)),),
+        kwargs={"anomaly_map": BAD},
+    )
+
+# image of mark_boundaries: one uint8 RGB image of the mask's (H, W).
+_MARK_MASK = np.zeros((4, 5))
+for _label, _value, _exc in [
+    ("float32", np.zeros((4, 5, 3), np.float32), TypeError),
+    ("NaN", np.full((4, 5, 3), np.nan), TypeError),
+    ("int16", np.zeros((4, 5, 3), np.int16), TypeError),
+    ("negative ints", np.full((4, 5, 3), -1), TypeError),
+    ("huge ints", np.full((4, 5, 3), 2**40), TypeError),
+    ("bool", np.zeros((4, 5, 3), bool), TypeError),
+    ("None", None, TypeError),
+    ("str", "image.png", TypeError),
+    ("rgba", np.zeros((4, 5, 4), np.uint8), ValueError),
+    ("2-d", np.zeros((4, 5), np.uint8), ValueError),
+    ("batch", np.zeros((2, 4, 5, 3), np.uint8), ValueError),
+    ("transposed", np.zeros((5, 4, 3), np.uint8), ValueError),
+    ("empty", np.zeros((0, 5, 3), np.uint8), ValueError),
+]:
+    reject(
+        ap.mark_boundaries,
+        "image",
+        _value,
+        _exc,
+        r"image must be an RGB image \(H, W, 3\) = \(4, 5, 3\) uint8",
+        label=_label,
+        args=(BAD, _MARK_MASK),
+    )
+
+# color of mark_boundaries and draw_boxes: three integers 0..255 (TypeError when not three
+# integers, ValueError when one is outside 0..255).
+_BOX_CALL = {"image": _BOX_IMAGE, "boxes": _BOXES}
+for _label, _value, _exc in [
+    ("nan", (math.nan, 0, 0), TypeError),
+    ("inf", (0, math.inf, 0), TypeError),
+    ("-inf", (0, 0, -math.inf), TypeError),
+    ("negative", (-1, 0, 0), ValueError),
+    ("huge", (0, 10**30, 0), ValueError),
+    ("numpy 256", (np.int64(256), 0, 0), ValueError),
+    ("None", None, TypeError),
+    ("float array", np.array([1.0, 2.0, 3.0]), TypeError),
+    ("2-d array", np.zeros((1, 3), np.uint8), TypeError),
+    ("4 values", (1, 2, 3, 4), TypeError),
+    ("bools", (True, False, True), TypeError),
+    ("huge int", 10**30, TypeError),
+]:
+    reject(
+        ap.mark_boundaries,
+        "color",
+        _value,
+        _exc,
+        r"color must be three integers 0\.\.255",
+        label=_label,
+        args=(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2))),
+        kwargs={"color": BAD},
+    )
+    reject(
+        ap.draw_boxes,
+        "color",
+        _value,
+        _exc,
+        r"color must be three integers 0\.\.255",
+        label=f"hostile {_label}",
+        args=(),
+        kwargs={**_BOX_CALL, "color": BAD},
+    )
+
+# boxes and image of draw_boxes: the kinds not in the rows above. Negative or huge whole
+# coordinates are boxes outside the image, not errors.
+for _argument, _label, _value, _exc, _pattern in [
+    ("boxes", "None", None, TypeError, "got dtype object"),
+    ("boxes", "str", "boxes", TypeError, "integer array"),
+    ("boxes", "datetime", np.zeros((1, 4), "M8[s]"), TypeError, "datetime64"),
+    ("boxes", "-inf", [[0, 0, -np.inf, 4]], ValueError, "whole numbers"),
+    ("boxes", "float32 fraction", np.full((1, 4), 0.5, np.float32), ValueError, "whole numbers"),
+    ("image", "NaN", np.full((6, 7, 3), np.nan), TypeError, "one RGB image"),
+    ("image", "int16", np.zeros((6, 7, 3), np.int16), TypeError, "one RGB image"),
+    ("image", "negative ints", np.full((6, 7, 3), -1), TypeError, "one RGB image"),
+    ("image", "bool", np.zeros((6, 7, 3), bool), TypeError, "one RGB image"),
+    ("image", "None", None, TypeError, "one RGB image"),
+]:
+    reject(
+        ap.draw_boxes,
+        _argument,
+        _value,
+        _exc,
+        _pattern,
+        label=f"hostile {_label}",
+        args=(),
+        kwargs={"image": _BOX_IMAGE, "boxes": _BOXES, _argument: BAD},
+    )
+
+# out= of mark_boundaries and draw_boxes: the same bad outs as the map functions', and
+# outs sharing memory with an input (docs/behaviour.md#memory).
+_REGION_IMAGE = np.arange(6 * 7 * 3, dtype=np.int64).astype(np.uint8).reshape(6, 7, 3)
+_REGION_MASK = np.zeros((6, 7))
+_REGION_MASK[1:4, 2:5] = 1
+for _label, (_make, _exc) in OUTS_REJECTED.items():
+    reject(
+        ap.mark_boundaries,
+        "out",
+        _make((6, 7, 3)),
+        _exc,
+        label=_label,
+        args=(_REGION_IMAGE, _REGION_MASK),
+        kwargs={"out": BAD},
+    )
+    reject(
+        ap.draw_boxes,
+        "out",
+        _make((6, 7, 3)),
+        _exc,
+        label=_label,
+        args=(_REGION_IMAGE, _BOXES),
+        kwargs={"out": BAD},
+    )
+# The image itself, and a view starting one byte into it.
+_SHARED = np.zeros(6 * 7 * 3 + 1, np.uint8)
+_SHARED_IMAGE = _SHARED[:-1].reshape(6, 7, 3)
+_SHARED_IMAGE[...] = _REGION_IMAGE
+for _function, _second in [(ap.mark_boundaries, _REGION_MASK), (ap.draw_boxes, _BOXES)]:
+    for _label, _out in [
+        ("the image", _SHARED_IMAGE),
+        ("one byte into the image", _SHARED[1:].reshape(6, 7, 3)),
+    ]:
+        reject(
+            _function,
+            "out",
+            _out,
+            ValueError,
+            "out must not share memory with image",
+            label=f"sharing memory with {_label}",
+            args=(_SHARED_IMAGE, _second),
+            kwargs={"out": BAD},
+        )
+# The mask's bytes (a uint8 mask at the start of out's buffer), the boxes' bytes (int64
+# boxes at the start of out's buffer).
+_MASK_BUFFER = np.zeros(6 * 7 * 3, np.uint8)
+_MASK_IN_OUT = _MASK_BUFFER[: 6 * 7].reshape(6, 7)
+_MASK_IN_OUT[1:4, 2:5] = 1
+reject(
+    ap.mark_boundaries,
+    "out",
+    _MASK_BUFFER.reshape(6, 7, 3),
+    ValueError,
+    "out must not share memory with mask",
+    label="sharing memory with the mask",
+    args=(_REGION_IMAGE, _MASK_IN_OUT),
+    kwargs={"out": BAD},
+)
+_BOXES_BUFFER = np.zeros(6 * 7 * 3 + 6, np.uint8)  # 132 bytes: room for 16 int64 values
+_BOXES_IN_OUT = _BOXES_BUFFER[:32].view(np.int64).reshape(1, 4)
+_BOXES_IN_OUT[...] = _BOXES
+reject(
+    ap.draw_boxes,
+    "out",
+    _BOXES_BUFFER[: 6 * 7 * 3].reshape(6, 7, 3),
+    ValueError,
+    "out must not share memory with boxes",
+    label="sharing memory with the boxes",
+    args=(_REGION_IMAGE, _BOXES_IN_OUT),
+    kwargs={"out": BAD},
+)
+# Boxes that are converted or copied before drawing (float64, int32, a misaligned int64
+# array): out is still checked against the caller's own array.
+for _label, _dtype, _offset in [
+    ("float64", np.float64, 0),
+    ("int32", np.int32, 0),
+    ("misaligned int64", np.int64, 1),
+]:
+    _buffer = np.zeros(6 * 7 * 3 + 8, np.uint8)
+    _converted = _buffer[_offset : _offset + 4 * np.dtype(_dtype).itemsize].view(_dtype)
+    _converted[...] = _BOXES[0]
+    reject(
+        ap.draw_boxes,
+        "out",
+        _buffer[: 6 * 7 * 3].reshape(6, 7, 3),
+        ValueError,
+        "out must not share memory with boxes",
+        label=f"sharing memory with {_label} boxes",
+        args=(_REGION_IMAGE, _converted.reshape(1, 4)),
+        kwargs={"out": BAD},
+    )
+
+
 # ====================================================================== the table's test
 
 _ids = [case.id for case in CASES]
@@ -1552,6 +1942,122 @@ def test_accepted_or_rejected_cleanly(case: Either, restore_threads: None) -> No
         assert ap.get_num_threads() == threads  # a refused thread count changes nothing
         return
     assert_result(result, case.expected())
+
+
+# ========================================== accepted: the hostile-looking values the contract
+# allows (docs/behaviour.md#regions, docs/behaviour.md#memory)
+
+
+def _read_only_copy(array: Any) -> np.ndarray:
+    copy = np.array(array)
+    copy.flags.writeable = False
+    return copy
+
+
+_RO_MASK = np.zeros((6, 7))
+_RO_MASK[1:4, 2:5] = 1
+_RO_MAP = np.linspace(0, 1, 42).reshape(6, 7)
+_RO_TABLE = np.arange(768, dtype=np.int64).astype(np.uint8).reshape(256, 3)
+READ_ONLY_CALLS: dict[str, Callable[[Callable[[Any], Any]], Any]] = {
+    "color_map colormap table": lambda w: ap.anomaly_map_to_color_map(
+        _RO_MAP, colormap=w(_RO_TABLE)
+    ),
+    "superimpose colormap table": lambda w: ap.superimpose_anomaly_map(
+        _RO_MAP, _REGION_IMAGE, colormap=w(_RO_TABLE)
+    ),
+    "mask_to_boxes mask": lambda w: ap.mask_to_boxes(w(_RO_MASK)),
+    "mask_to_boxes mask and anomaly_map": lambda w: ap.mask_to_boxes(
+        w(_RO_MASK), anomaly_map=w(_RO_MAP)
+    ),
+    "mark_boundaries image and mask": lambda w: ap.mark_boundaries(
+        w(_REGION_IMAGE), w(_RO_MASK), color=(1, 2, 3)
+    ),
+    "draw_boxes image and boxes": lambda w: ap.draw_boxes(
+        w(_REGION_IMAGE), w(np.array(_BOXES)), color=(1, 2, 3), thickness=1
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(READ_ONLY_CALLS))
+def test_read_only_inputs_are_accepted(name: str) -> None:
+    """Read-only arrays are fine wherever they are inputs (only out= must be writable):
+    the same result as from writable copies, and the inputs still read-only and unchanged."""
+    given: list[tuple[np.ndarray, np.ndarray]] = []  # (read-only copy, its source)
+
+    def wrap(array: Any) -> np.ndarray:
+        given.append((_read_only_copy(array), np.array(array)))
+        return given[-1][0]
+
+    result = READ_ONLY_CALLS[name](wrap)
+    expected = READ_ONLY_CALLS[name](np.array)
+    for read_only_result, writable_result in zip(
+        result if isinstance(result, tuple) else (result,),
+        expected if isinstance(expected, tuple) else (expected,),
+        strict=True,
+    ):
+        _assert_identical(read_only_result, writable_result)
+    assert given
+    for array, source in given:
+        assert not array.flags.writeable
+        _assert_identical(array, source)
+
+
+def _assert_identical(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Same type, dtype, shape and bytes (any dtype; assert_same_bytes is uint8's)."""
+    assert type(actual) is np.ndarray
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    assert actual.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("min_area", [10**30, 2**64, 2**63, np.uint64(2**64 - 1)], ids=show)
+def test_a_huge_min_area_clears_every_region(min_area: Any) -> None:
+    maps = np.ones((2, 5, 6))
+    assert_same_bytes(
+        ap.compute_mask(maps, 0.5, 0, min_area=min_area), np.zeros((2, 5, 6), np.uint8)
+    )
+    boxes = ap.mask_to_boxes(maps[0], min_area)
+    assert boxes.shape == (0, 4) and boxes.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "value, set_",
+    [(np.nan, False), (np.inf, True), (-np.inf, False), (1e300, True), (-1.0, False)],
+    ids=["nan", "inf", "-inf", "huge", "negative"],
+)
+def test_non_finite_huge_and_negative_mask_pixels_are_pixel_values(
+    value: float, set_: bool
+) -> None:
+    """A mask pixel is set when > 0: NaN is not, +inf is (docs/behaviour.md#regions)."""
+    mask = np.zeros((6, 7))
+    mask[1:3, 1:3] = 1
+    mask[4, 5] = value
+    reference = (mask > 0) if set_ else (mask == 1)
+    assert (mask > 0).any() and np.array_equal(mask > 0, reference)
+    with Unmodified(mask):
+        boxes = ap.mask_to_boxes(mask)
+        outlined = ap.mark_boundaries(_REGION_IMAGE, mask)
+    _assert_identical(boxes, ap.mask_to_boxes(reference.astype(np.uint8)))
+    assert_same_bytes(outlined, ap.mark_boundaries(_REGION_IMAGE, reference.astype(np.uint8)))
+    assert len(boxes) == (2 if set_ else 1)
+
+
+@pytest.mark.parametrize(
+    "value, score",
+    [(np.nan, 0.75), (np.inf, np.inf), (-np.inf, 0.75), (1e300, 1e300), (-1e300, 0.75)],
+    ids=["nan", "inf", "-inf", "huge", "negative huge"],
+)
+def test_non_finite_huge_and_negative_scores(value: float, score: float) -> None:
+    """anomaly_map= of mask_to_boxes: NaN pixels are ignored, ±inf and huge values are
+    values (docs/behaviour.md#regions)."""
+    mask = np.zeros((4, 5), np.uint8)
+    mask[1:3, 1:4] = 1
+    scores_map = np.full((4, 5), 0.5)
+    scores_map[2, 3] = 0.75
+    scores_map[1, 1] = value
+    with Unmodified(mask, scores_map):
+        boxes, scores = ap.mask_to_boxes(mask, anomaly_map=scores_map)
+    assert boxes.tolist() == [[1, 1, 3, 2]]
+    assert scores.dtype == np.float64 and scores.tolist() == [score]
 
 
 # ============================================================ signatures, argument passing
