@@ -241,14 +241,14 @@ thread_local! {
 }
 
 /// The fewest pixels a band of rows gets: a map is split only from twice this many
-/// pixels (512×512), into at most one band per thread.
+/// pixels (1024×1024), into at most one band per thread.
 ///
-/// Measured on the 2-core AVX-512 development VM (2048×2448 float32 map, best of 20):
-/// a band costs one pool wake-up, 30–200 µs there, while a pixel costs about 0.6 ns
-/// to colour or threshold, 1 ns to overlay and 2–4 ns to mask with an opening. At
-/// 256K pixels the two halves of the cheapest pass (colour, ~160 µs) save about as much
-/// as a slow wake-up costs; below that, splitting mostly adds the wait for the pool.
-pub const MIN_BAND_PIXELS: usize = 1 << 17;
+/// Measured on the 2-core AVX-512 development VM (load average ~7 from other work;
+/// float32 maps, colour, best of 80 calls, 1 → 2 threads): 512×512 73 → 96 µs,
+/// 724×724 197 → 221 µs, 1024×1024 257 → 166 µs. A band on a pool thread costs that
+/// thread's wake-up (tens to hundreds of µs on this VM), so half a pass must save more
+/// than that: from about 1M pixels it does; below, splitting only waits for the pool.
+pub const MIN_BAND_PIXELS: usize = 1 << 19;
 
 /// How many bands a `rows × cols` map is split into on `threads` threads: one per
 /// thread, at most one per row and at least [`MIN_BAND_PIXELS`] pixels each.
@@ -438,8 +438,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(band_count(512, 511, 2), 1);
-        assert_eq!(band_count(512, 512, 2), 2);
+        assert_eq!(band_count(1024, 1023, 2), 1);
+        assert_eq!(band_count(1024, 1024, 2), 2);
         assert_eq!(band_count(2048, 2448, 7), 7);
         assert_eq!(band_count(3, 1 << 20, 7), 3);
     }
@@ -453,7 +453,7 @@ mod tests {
             // The split for `threads` (on the pool of 2: the global count is shared
             // with the other tests of this process).
             BAND_THREADS.set(Some(threads));
-            for (rows, cols) in [(1, 300_001), (300_001, 1), (1031, 517), (700, 1000)] {
+            for (rows, cols) in [(1, 1_100_001), (1_100_001, 1), (1031, 1031), (1100, 1000)] {
                 let input = ndarray::Array2::from_shape_fn((rows, cols), |(y, _)| y as u32);
                 let mut out = ndarray::Array2::<u32>::zeros((rows, cols));
                 let mut words = vec![0u64; rows * 2];

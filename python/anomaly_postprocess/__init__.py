@@ -39,7 +39,7 @@ def set_num_threads(n: int) -> None:
     ``docs/behaviour.md#threads``).
 
     The calling thread counts as one of them: a batch runs on it and ``n - 1`` pool
-    threads, and a large map (from 512 x 512 pixels) is split into bands of rows run
+    threads, and a large map (from 1024 x 1024 pixels) is split into bands of rows run
     the same way. Every call releases the GIL, so separate Python threads also run in
     parallel.
     """

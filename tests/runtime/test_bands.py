@@ -1,6 +1,6 @@
 """One map split into bands of rows across threads (docs/behaviour.md#threads): every
 function gives the bytes of one thread on 2, 3 and 7 threads, for odd sizes below and
-above the size from which a map is split (512x512 pixels), for one-row and one-column
+above the size from which a map is split (1024x1024 pixels), for one-row and one-column
 maps, and a batch of fewer maps than threads; an error on a non-finite value names the
 same first position whatever band met it.
 
@@ -21,10 +21,17 @@ from conftest import assert_same_bytes, random_image, smooth_maps
 
 THREADS = (2, 3, 7)
 
-# (H, W): below the split (257x263), above it and odd (1031x517: 2 bands on 2 threads,
-# 4 on 7), a single row and a single column longer than the split size, and one
-# camera-sized map.
-SHAPES = [(257, 263), (1031, 517), (1, 600_001), (600_001, 1), (2048, 2448)]
+# (H, W): below the split (257x263, 1031x517), above it and odd (1031x1031: 2 bands),
+# a single row and a single column longer than the split size, and one camera-sized
+# map (2 bands on 2 threads, 7 on 7).
+SHAPES = [
+    (257, 263),
+    (1031, 517),
+    (1031, 1031),
+    (1, 1_100_001),
+    (1_100_001, 1),
+    (2048, 2448),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +74,7 @@ def test_color_map(shape: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
 def test_color_map_other_dtypes_and_a_table(dtype: Any) -> None:
-    m = _map((1031, 517), dtype)
+    m = _map((1031, 1031), dtype)
     _same_bytes_on_every_thread_count(lambda: ap.anomaly_map_to_color_map(m))
     _same_bytes_on_every_thread_count(
         lambda: ap.anomaly_map_to_color_map(m, normalize=False, colormap="viridis")
@@ -103,7 +110,7 @@ def test_mask(shape: tuple[int, int], kernel_size: int) -> None:
     _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size, min_area=40))
 
 
-@pytest.mark.parametrize("shape", [(1031, 517), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("shape", [(1031, 1031), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_boxes_and_boundaries(shape: tuple[int, int]) -> None:
     m = _map(shape)
     image = random_image(5, shape)
@@ -118,8 +125,8 @@ def test_boxes_and_boundaries(shape: tuple[int, int]) -> None:
 
 
 def test_batch_of_fewer_maps_than_threads() -> None:
-    maps = np.stack([_map((1031, 517)), _map((1031, 517))[::-1].copy()])
-    image = random_image(6, (1031, 517))
+    maps = np.stack([_map((1031, 1031)), _map((1031, 1031))[::-1].copy()])
+    image = random_image(6, (1031, 1031))
     ap.set_num_threads(1)
     singles = [
         (
@@ -142,7 +149,7 @@ def test_batch_of_fewer_maps_than_threads() -> None:
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_error_is_the_same_on_every_thread_count(bad: float) -> None:
-    m = _map((1031, 517))
+    m = _map((1031, 1031))
     # Several bad values in later bands, the first in row-major order in the second
     # half: whichever band finds one, the message names row 700, column 3 and counts all
     # four.
