@@ -87,19 +87,30 @@ impl BitMatrix {
         mut words: Vec<u64>,
     ) -> Self {
         let (rows, cols) = view.dim();
-        let words_per_row = cols.div_ceil(64);
         words.clear();
-        words.resize(rows * words_per_row, 0);
-        let mut bits = BitMatrix {
-            rows,
-            cols,
-            words_per_row,
-            words,
-        };
+        words.resize(rows * cols.div_ceil(64), 0);
+        Self::pack_rows(view, set, &mut words);
+        Self::from_words(rows, cols, words)
+    }
+
+    /// Packs `view` into `words` (`view.nrows()` rows of `ceil(cols / 64)` words, row
+    /// after row): what [`BitMatrix::from_view`] does, on rows of a matrix's memory
+    /// so that bands of rows can be packed in parallel. Inlined as `from_view` is.
+    #[inline(always)]
+    pub fn pack_rows<T: Copy>(view: ArrayView2<'_, T>, set: impl Fn(T) -> bool, words: &mut [u64]) {
+        let words_per_row = view.ncols().div_ceil(64);
+        assert_eq!(
+            words.len(),
+            view.nrows() * words_per_row,
+            "words for every row"
+        );
         let mut scratch = Vec::new();
-        for (y, row) in view.axis_iter(Axis(0)).enumerate() {
+        for (row, bits) in view
+            .axis_iter(Axis(0))
+            .zip(words.chunks_exact_mut(words_per_row.max(1)))
+        {
             let values = as_contiguous(row, &mut scratch);
-            for (word, chunk) in bits.row_mut(y).iter_mut().zip(values.chunks(64)) {
+            for (word, chunk) in bits.iter_mut().zip(values.chunks(64)) {
                 prefetch::ahead_of(chunk);
                 *word = match <&[T; 64]>::try_from(chunk) {
                     Ok(full) => full
@@ -113,7 +124,19 @@ impl BitMatrix {
                 };
             }
         }
-        bits
+    }
+
+    /// The matrix of `words` as [`BitMatrix::pack_rows`] filled them for a `rows × cols`
+    /// view (so the padding bits are 0).
+    pub(crate) fn from_words(rows: usize, cols: usize, words: Vec<u64>) -> Self {
+        let words_per_row = cols.div_ceil(64);
+        assert_eq!(words.len(), rows * words_per_row, "words for every row");
+        BitMatrix {
+            rows,
+            cols,
+            words_per_row,
+            words,
+        }
     }
 
     /// The matrix's memory, for [`BitMatrix::from_view_reusing`].

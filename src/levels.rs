@@ -14,6 +14,7 @@ use std::ops::{Add, Div, Mul, Sub};
 
 use ndarray::{ArrayView2, Axis};
 
+use crate::parallel::for_each_band;
 use crate::rows::as_contiguous;
 use crate::simd::{multiversioned, prefetch};
 
@@ -148,14 +149,35 @@ pub struct NonFiniteValues {
 /// ```
 pub fn map_range<T: MapFloat>(map: ArrayView2<'_, T>) -> Result<MapRange<T>, NonFiniteValues> {
     let first = map[[0, 0]];
-    let mut acc = RangeLanes {
-        min: [first; LANES],
-        max: [first; LANES],
-        poison: [T::ZERO; LANES],
-    };
-    let mut scratch = Vec::new();
-    for row in map.axis_iter(Axis(0)) {
-        accumulate_range(as_contiguous(row, &mut scratch), &mut acc);
+    let (rows, cols) = map.dim();
+    // Bands of rows in parallel (docs/behaviour.md#threads). Every band starts from the
+    // map's first value and lanes are combined in band order keeping the earlier value
+    // on ties, so each lane ends as in one pass over all rows (down to the sign of a
+    // zero extreme).
+    let bands = for_each_band(rows, cols, map, |_, band| {
+        let mut acc = RangeLanes {
+            min: [first; LANES],
+            max: [first; LANES],
+            poison: [T::ZERO; LANES],
+        };
+        let mut scratch = Vec::new();
+        for row in band.axis_iter(Axis(0)) {
+            accumulate_range(as_contiguous(row, &mut scratch), &mut acc);
+        }
+        acc
+    });
+    let mut bands = bands.into_iter();
+    let mut acc = bands.next().expect("at least one band");
+    for band in bands {
+        for (a, b) in acc.min.iter_mut().zip(band.min) {
+            *a = if b < *a { b } else { *a };
+        }
+        for (a, b) in acc.max.iter_mut().zip(band.max) {
+            *a = if b > *a { b } else { *a };
+        }
+        for (a, b) in acc.poison.iter_mut().zip(band.poison) {
+            *a = *a + b;
+        }
     }
     if acc.poison.iter().all(|&p| p == T::ZERO) {
         let fold = |lanes: [T; LANES], pick: fn(T, T) -> bool| {

@@ -2,17 +2,22 @@
 //! the threads of one rayon pool take maps off a shared counter until none are left.
 //! Owns the pool and its size.
 //!
-//! A single map always runs on the calling thread. For a batch of `n` threads the
-//! caller is one of them and the pool holds the other `n − 1`: the caller starts at
-//! once, while the pool's threads may first have to wake up (on a virtual machine
-//! that can take a good part of a millisecond, as long as a whole small batch).
+//! For `n` threads the caller is one of them and the pool holds the other `n − 1`: the
+//! caller starts at once, while the pool's threads may first have to wake up (on a
+//! virtual machine that can take a good part of a millisecond, as long as a whole
+//! small batch). A large map is split into bands of rows run the same way
+//! ([`for_each_band`]); a batch with at least as many maps as threads is not split
+//! further.
 //!
 //! A process forked from this one has none of the pool's threads: it builds its own
 //! pool for its first batch ([`install_fork_handlers`], `docs/behaviour.md#threads`).
 
+use std::cell::Cell;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use ndarray::{ArrayView, ArrayViewMut, Axis, Dimension};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// The most threads a pool may have: more would only exhaust the system's threads.
@@ -205,11 +210,19 @@ where
         let result = work(item.expect("each item is taken once"));
         *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
     };
+    // Each worker may split its map into bands for its share of the threads (none
+    // left over when there are at least as many maps as threads).
+    let share = (num_threads() / count).max(1);
+    let take_and_run_with_share = || {
+        let outer = BAND_THREADS.replace(Some(share));
+        take_and_run();
+        BAND_THREADS.set(outer);
+    };
     pool.in_place_scope(|scope| {
         for _ in 1..threads {
-            scope.spawn(|_| take_and_run());
+            scope.spawn(|_| take_and_run_with_share());
         }
-        take_and_run();
+        take_and_run_with_share();
     });
     results
         .into_iter()
@@ -219,6 +232,145 @@ where
                 .expect("every item ran")
         })
         .collect()
+}
+
+thread_local! {
+    /// The threads a map started on this thread may be split across, while it runs as
+    /// one item of [`map_items`]; `None`: all of them ([`num_threads`]).
+    static BAND_THREADS: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The fewest pixels a band of rows gets: a map is split only from twice this many
+/// pixels (1024×1024), into at most one band per thread.
+///
+/// Measured on the 2-core AVX-512 development VM (load average ~7 from other work;
+/// float32 maps, colour, best of 80 calls, 1 → 2 threads): 512×512 73 → 96 µs,
+/// 724×724 197 → 221 µs, 1024×1024 257 → 166 µs. A band on a pool thread costs that
+/// thread's wake-up (tens to hundreds of µs on this VM), so half a pass must save more
+/// than that: from about 1M pixels it does; below, splitting only waits for the pool.
+pub const MIN_BAND_PIXELS: usize = 1 << 19;
+
+/// How many bands a `rows × cols` map is split into on `threads` threads: one per
+/// thread, at most one per row and at least [`MIN_BAND_PIXELS`] pixels each.
+///
+/// ```
+/// use anomaly_postprocess::parallel::band_count;
+/// assert_eq!(band_count(2048, 2448, 2), 2);
+/// assert_eq!(band_count(257, 263, 7), 1); // too small to pay for a wake-up
+/// assert_eq!(band_count(1, 10_000_000, 4), 1); // one row
+/// ```
+pub fn band_count(rows: usize, cols: usize, threads: usize) -> usize {
+    let by_size = rows.saturating_mul(cols) / MIN_BAND_PIXELS;
+    by_size.min(threads).min(rows).max(1)
+}
+
+/// The rows of band `i` of `bands` over `rows` rows: consecutive, in order, covering
+/// every row exactly once, sizes differing by at most one (`bands ≤ rows`: none empty).
+///
+/// ```
+/// use anomaly_postprocess::parallel::band_rows;
+/// assert_eq!(band_rows(10, 3), [0..3, 3..6, 6..10]);
+/// ```
+pub fn band_rows(rows: usize, bands: usize) -> Vec<Range<usize>> {
+    let bands = bands.max(1);
+    (0..bands)
+        .map(|i| rows * i / bands..rows * (i + 1) / bands)
+        .collect()
+}
+
+/// Something indexed by row that splits into two disjoint parts at a row: the
+/// inputs and outputs of one band ([`for_each_band`]).
+pub trait SplitRows: Sized + Send {
+    /// Rows `..row` and rows `row..`.
+    fn split_at_row(self, row: usize) -> (Self, Self);
+}
+
+impl<A: Sync, D: Dimension> SplitRows for ArrayView<'_, A, D> {
+    fn split_at_row(self, row: usize) -> (Self, Self) {
+        self.split_at(Axis(0), row)
+    }
+}
+
+impl<A: Send, D: Dimension> SplitRows for ArrayViewMut<'_, A, D> {
+    fn split_at_row(self, row: usize) -> (Self, Self) {
+        self.split_at(Axis(0), row)
+    }
+}
+
+/// A row-major slice of `per_row` items a row (a bit-packed mask's words).
+#[derive(Debug)]
+pub struct SliceRows<'a, T> {
+    pub items: &'a mut [T],
+    pub per_row: usize,
+}
+
+impl<T: Send> SplitRows for SliceRows<'_, T> {
+    fn split_at_row(self, row: usize) -> (Self, Self) {
+        let (a, b) = self.items.split_at_mut(row * self.per_row);
+        let per_row = self.per_row;
+        (
+            SliceRows { items: a, per_row },
+            SliceRows { items: b, per_row },
+        )
+    }
+}
+
+impl<A: SplitRows, B: SplitRows> SplitRows for (A, B) {
+    fn split_at_row(self, row: usize) -> (Self, Self) {
+        let (a0, a1) = self.0.split_at_row(row);
+        let (b0, b1) = self.1.split_at_row(row);
+        ((a0, b0), (a1, b1))
+    }
+}
+
+impl<A: SplitRows, B: SplitRows, C: SplitRows> SplitRows for (A, B, C) {
+    fn split_at_row(self, row: usize) -> (Self, Self) {
+        let (a0, a1) = self.0.split_at_row(row);
+        let ((b0, c0), (b1, c1)) = (self.1, self.2).split_at_row(row);
+        ((a0, b0, c0), (a1, b1, c1))
+    }
+}
+
+/// Runs `work(rows, band)` on bands of consecutive rows of a `rows × cols` map —
+/// `parts` (its inputs and outputs, all indexed by the map's row) split at the same
+/// rows — and returns the results in band order. The one way a single map is
+/// processed in parallel (docs/behaviour.md#threads): [`band_count`] bands on the
+/// calling thread and the pool's threads as in [`map_items`]; one band, on the calling
+/// thread, below [`MIN_BAND_PIXELS`] pixels a band, on one thread, or when the map is
+/// one of a batch with at least as many maps as threads. Each band writes only its
+/// own rows, so the result is the same for every split.
+///
+/// ```
+/// use anomaly_postprocess::parallel::for_each_band;
+/// let mut out = ndarray::Array2::<u32>::zeros((1000, 600));
+/// let sums = for_each_band(1000, 600, out.view_mut(), |rows, mut band| {
+///     band.fill(rows.start as u32);
+///     rows.len()
+/// });
+/// assert_eq!(sums.iter().sum::<usize>(), 1000);
+/// assert_eq!(out[[999, 0]], *out.column(0).iter().max().unwrap());
+/// ```
+pub fn for_each_band<P, R, F>(rows: usize, cols: usize, parts: P, work: F) -> Vec<R>
+where
+    P: SplitRows,
+    R: Send,
+    F: Fn(Range<usize>, P) -> R + Sync + Send,
+{
+    let threads = BAND_THREADS.get().unwrap_or_else(num_threads);
+    let bands = band_count(rows, cols, threads);
+    if bands == 1 {
+        return vec![work(0..rows, parts)];
+    }
+    let mut items = Vec::with_capacity(bands);
+    let mut rest = parts;
+    for range in band_rows(rows, bands).into_iter().rev() {
+        // Split from the last band backwards: `rest` always starts at row 0.
+        let (head, band) = rest.split_at_row(range.start);
+        items.push((range, band));
+        rest = head;
+    }
+    items.reverse();
+    map_items(items, |(range, band)| work(range, band))
 }
 
 #[cfg(test)]
@@ -248,6 +400,107 @@ mod tests {
         let distinct: HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), 2, "{ids:?}");
         assert!(distinct.contains(&caller));
+    }
+
+    #[test]
+    fn bands_cover_every_row_exactly_once() {
+        for rows in (0..70).chain([257, 1031, 2048, 100_003]) {
+            for bands in 1..=rows.clamp(1, 40) {
+                let ranges = band_rows(rows, bands);
+                assert_eq!(ranges.len(), bands);
+                let mut next = 0;
+                for r in &ranges {
+                    assert_eq!(r.start, next, "rows {rows} bands {bands}: {ranges:?}");
+                    assert!(rows == 0 || !r.is_empty(), "{rows} {bands}: {ranges:?}");
+                    let (small, large) = (rows / bands, rows.div_ceil(bands));
+                    assert!((small..=large).contains(&r.len()));
+                    next = r.end;
+                }
+                assert_eq!(next, rows);
+            }
+        }
+    }
+
+    #[test]
+    fn band_counts_respect_threads_rows_and_size() {
+        for threads in [1, 2, 3, 7, 1024] {
+            for (rows, cols) in [
+                (0, 0),
+                (1, 1 << 30),
+                (1 << 30, 1),
+                (3, 1 << 20),
+                (2048, 2448),
+            ] {
+                let bands = band_count(rows, cols, threads);
+                assert!((1..=threads.min(rows.max(1))).contains(&bands));
+                if bands > 1 {
+                    assert!(rows * cols / bands >= MIN_BAND_PIXELS);
+                }
+            }
+        }
+        assert_eq!(band_count(1024, 1023, 2), 1);
+        assert_eq!(band_count(1024, 1024, 2), 2);
+        assert_eq!(band_count(2048, 2448, 7), 7);
+        assert_eq!(band_count(3, 1 << 20, 7), 3);
+    }
+
+    /// Every row is written by exactly one band, with the rows and parts split alike,
+    /// for any thread count (a band's own rows only), and results keep band order.
+    #[test]
+    fn for_each_band_writes_every_row_once() {
+        set_num_threads(2).unwrap();
+        for threads in [1, 2, 3, 7] {
+            // The split for `threads` (on the pool of 2: the global count is shared
+            // with the other tests of this process).
+            BAND_THREADS.set(Some(threads));
+            for (rows, cols) in [(1, 1_100_001), (1_100_001, 1), (1031, 1031), (1100, 1000)] {
+                let input = ndarray::Array2::from_shape_fn((rows, cols), |(y, _)| y as u32);
+                let mut out = ndarray::Array2::<u32>::zeros((rows, cols));
+                let mut words = vec![0u64; rows * 2];
+                let words_rows = SliceRows {
+                    items: &mut words,
+                    per_row: 2,
+                };
+                let parts = (input.view(), out.view_mut(), words_rows);
+                let ranges = for_each_band(rows, cols, parts, |range, (inp, mut out, words)| {
+                    assert_eq!((inp.nrows(), out.nrows()), (range.len(), range.len()));
+                    assert_eq!(words.items.len(), 2 * range.len());
+                    assert_eq!(inp[[0, 0]] as usize, range.start);
+                    out.zip_mut_with(&inp, |o, &i| *o += i + 1);
+                    words.items.iter_mut().for_each(|w| *w += 1);
+                    range
+                });
+                assert_eq!(ranges, band_rows(rows, band_count(rows, cols, threads)));
+                assert_eq!(out, input.mapv(|i| i + 1));
+                assert!(words.iter().all(|&w| w == 1));
+            }
+        }
+        BAND_THREADS.set(None);
+    }
+
+    #[test]
+    fn a_full_batch_does_not_split_its_maps() {
+        set_num_threads(2).unwrap();
+        let bands = map_items(vec![(); MAX_THREADS], |()| {
+            for_each_band(
+                2048,
+                2048,
+                ndarray::Array2::<u8>::zeros((2048, 0)).view(),
+                |r, _| r,
+            )
+            .len()
+        });
+        assert!(bands.iter().all(|&b| b == 1));
+        let bands = map_items(vec![()], |()| {
+            for_each_band(
+                2048,
+                2048,
+                ndarray::Array2::<u8>::zeros((2048, 0)).view(),
+                |r, _| r,
+            )
+            .len()
+        });
+        assert_eq!(bands, [2]);
     }
 
     #[test]

@@ -37,12 +37,13 @@ _MAX_THREADS = 1024
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads that batches of maps are processed on (1 to 1024,
+    """Set the number of threads that maps are processed on (1 to 1024,
     ``docs/behaviour.md#threads``).
 
     The calling thread counts as one of them: a batch runs on it and ``n - 1`` pool
-    threads. A single map always runs on the calling thread; every call releases the
-    GIL, so separate Python threads also run in parallel.
+    threads, and a large map (from 1024 x 1024 pixels) is split into bands of rows run
+    the same way. Every call releases the GIL, so separate Python threads also run in
+    parallel.
     """
     try:
         if isinstance(n, bool):

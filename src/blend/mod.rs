@@ -15,6 +15,7 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 use crate::colormap::{color_row, Palette};
 use crate::error::{check_shape, KernelError};
 use crate::levels::{level_scale, locate_non_finite, saturate_u8, LevelScale, MapFloat, NotFinite};
+use crate::parallel::for_each_band;
 use crate::rows::{as_contiguous, for_each_row};
 use crate::simd::multiversioned;
 
@@ -293,23 +294,32 @@ pub fn superimpose_into<T: MapFloat>(
     let scale = level_scale(map, normalize)?;
     let fixed = FixedPointBlend::find(blend);
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::vbmi_enabled() {
-        let rows = match fixed {
-            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
-            // the features avx512::blend_rows is compiled for and all it requires.
-            Some(fixed) => unsafe { avx512::blend_rows(map, image, scale, palette, fixed, out) },
-            // SAFETY: vbmi_enabled() checked the CPU features, as for the arm above.
-            None => unsafe { avx512::blend_rows(map, image, scale, palette, *blend, out) },
-        };
-        rows.map_err(|NotFinite| locate_non_finite(map))?;
-        return Ok(());
+    let vbmi = crate::simd::vbmi_enabled();
+    // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
+    // first non-finite value, whichever band met one.
+    let bands = for_each_band(h, w, (map, image, out), |_, (map, image, out)| {
+        #[cfg(target_arch = "x86_64")]
+        if vbmi {
+            return match fixed {
+                // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and
+                // VBMI, the features avx512::blend_rows is compiled for and all it
+                // requires.
+                Some(fixed) => unsafe {
+                    avx512::blend_rows(map, image, scale, palette, fixed, out)
+                },
+                // SAFETY: vbmi_enabled() checked the CPU features, as for the arm above.
+                None => unsafe { avx512::blend_rows(map, image, scale, palette, *blend, out) },
+            };
+        }
+        match fixed {
+            Some(fixed) => blend_rows(map, image, scale, palette, fixed, out),
+            None => blend_rows(map, image, scale, palette, *blend, out),
+        }
+    });
+    match bands.into_iter().collect::<Result<(), NotFinite>>() {
+        Ok(()) => Ok(()),
+        Err(NotFinite) => Err(locate_non_finite(map).into()),
     }
-    match fixed {
-        Some(fixed) => blend_rows(map, image, scale, palette, fixed, out),
-        None => blend_rows(map, image, scale, palette, *blend, out),
-    }
-    .map_err(|NotFinite| locate_non_finite(map))?;
-    Ok(())
 }
 
 multiversioned! {

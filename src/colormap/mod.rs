@@ -16,6 +16,7 @@ use crate::error::{check_shape, KernelError};
 use crate::levels::{
     level_scale, levels_of_row, locate_non_finite, row_is_finite, LevelScale, MapFloat, NotFinite,
 };
+use crate::parallel::for_each_band;
 use crate::rows::{as_contiguous, for_each_row};
 use crate::simd::{multiversioned, prefetch, CHUNK};
 
@@ -189,15 +190,22 @@ pub fn color_map_into<T: MapFloat>(
     check_shape("out", &[h, w, 3], out.shape())?;
     let scale = level_scale(map, normalize)?;
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::vbmi_enabled() {
-        // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI, the
-        // features that avx512::color_rows is compiled for and all it requires.
-        unsafe { avx512::color_rows(map, scale, palette, out) }
-            .map_err(|NotFinite| locate_non_finite(map))?;
-        return Ok(());
+    let vbmi = crate::simd::vbmi_enabled();
+    // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
+    // first non-finite value, whichever band met one.
+    let bands = for_each_band(h, w, (map, out), |_, (map, out)| {
+        #[cfg(target_arch = "x86_64")]
+        if vbmi {
+            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
+            // the features that avx512::color_rows is compiled for and all it requires.
+            return unsafe { avx512::color_rows(map, scale, palette, out) };
+        }
+        color_rows(map, scale, palette, out)
+    });
+    match bands.into_iter().collect::<Result<(), NotFinite>>() {
+        Ok(()) => Ok(()),
+        Err(NotFinite) => Err(locate_non_finite(map).into()),
     }
-    color_rows(map, scale, palette, out).map_err(|NotFinite| locate_non_finite(map))?;
-    Ok(())
 }
 
 multiversioned! {

@@ -11,15 +11,16 @@ use super::unpack_row;
 use crate::bitmap::BitMatrix;
 use crate::rows::for_each_row;
 
-/// `super::unpack_rows_portable` with AVX-512 BW: whole words with `vpmovm2b`, the
-/// last `W mod 64` pixels of each row through the portable [`unpack_row`].
+/// `super::unpack_rows_portable` (rows `first..` of `bits` into `out`) with AVX-512
+/// BW: whole words with `vpmovm2b`, the last `W mod 64` pixels of each row through
+/// the portable [`unpack_row`].
 ///
 /// # Safety
 /// The CPU must support AVX-512 F and BW (`crate::simd::avx512bw_enabled`).
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
+pub(super) unsafe fn unpack_rows(bits: &BitMatrix, first: usize, out: ArrayViewMut2<'_, u8>) {
     for_each_row(out, |y, px| {
-        let words = bits.row(y);
+        let words = bits.row(first + y);
         let full = px.len() / 64;
         for (bytes, &word) in px.chunks_exact_mut(64).zip(words) {
             // SAFETY: `bytes` is 64 bytes long, what an unaligned 512-bit store writes;

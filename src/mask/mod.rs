@@ -18,6 +18,7 @@ use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::levels::MapFloat;
 use crate::morphology::open_disk_in_place;
+use crate::parallel::{for_each_band, SliceRows};
 use crate::regions::remove_small_components;
 use crate::rows::for_each_row;
 use crate::simd::multiversioned;
@@ -42,16 +43,33 @@ pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> Bi
 }
 
 multiversioned! {
-    /// [`threshold_bits`] into the memory of `words` (see
-    /// [`BitMatrix::from_view_reusing`]), compiled for each SIMD target.
-    fn threshold_bits_reusing<T: MapFloat>(
-        map: ArrayView2<'_, T>,
-        threshold: f64,
-        words: Vec<u64>,
-    ) -> BitMatrix {
-        let t = T::floor_from_f64(threshold);
-        BitMatrix::from_view_reusing(map, |v| v > t, words)
+    /// Packs `map > t` into `words` (its rows' words), compiled for each SIMD target.
+    fn threshold_rows<T: MapFloat>(map: ArrayView2<'_, T>, t: T, words: &mut [u64]) {
+        BitMatrix::pack_rows(map, |v| v > t, words)
     }
+}
+
+/// [`threshold_bits`] into the memory of `words` (see
+/// [`BitMatrix::from_view_reusing`]), in bands of rows in parallel
+/// (docs/behaviour.md#threads): each band packs whole rows of words.
+fn threshold_bits_reusing<T: MapFloat>(
+    map: ArrayView2<'_, T>,
+    threshold: f64,
+    mut words: Vec<u64>,
+) -> BitMatrix {
+    let (rows, cols) = map.dim();
+    let per_row = cols.div_ceil(64);
+    words.clear();
+    words.resize(rows * per_row, 0);
+    let t = T::floor_from_f64(threshold);
+    let bits = SliceRows {
+        items: &mut words,
+        per_row,
+    };
+    for_each_band(rows, cols, (map, bits), |_, (map, bits)| {
+        threshold_rows(map, t, bits.items)
+    });
+    BitMatrix::from_words(rows, cols, words)
 }
 
 thread_local! {
@@ -101,9 +119,9 @@ fn unpack_row(bits: &[u64], out: &mut [u8]) {
 
 multiversioned! {
     /// The portable unpacking: [`unpack_row`] on every row, compiled for each SIMD target.
-    fn unpack_rows_portable(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
+    fn unpack_rows_portable(bits: &BitMatrix, first: usize, out: ArrayViewMut2<'_, u8>) {
         for_each_row(out, |y, px| {
-            unpack_row(bits.row(y), px);
+            unpack_row(bits.row(first + y), px);
             true
         });
     }
@@ -113,12 +131,18 @@ multiversioned! {
 /// hand-written AVX-512 BW loop where the CPU has it, else the portable loop.
 fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx512bw_enabled() {
-        // SAFETY: avx512bw_enabled() checked that the CPU has AVX-512 F and BW, the
-        // features avx512::unpack_rows is compiled for and all it requires.
-        return unsafe { avx512::unpack_rows(bits, out) };
-    }
-    unpack_rows_portable(bits, out)
+    let bw = crate::simd::avx512bw_enabled();
+    // Bands of rows in parallel (docs/behaviour.md#threads).
+    let (rows, cols) = out.dim();
+    for_each_band(rows, cols, out, |range, out| {
+        #[cfg(target_arch = "x86_64")]
+        if bw {
+            // SAFETY: avx512bw_enabled() checked that the CPU has AVX-512 F and BW, the
+            // features avx512::unpack_rows is compiled for and all it requires.
+            return unsafe { avx512::unpack_rows(bits, range.start, out) };
+        }
+        unpack_rows_portable(bits, range.start, out)
+    });
 }
 
 /// Writes the 0/255 defect mask of one map into `out` (shape `(H, W)`).
@@ -192,7 +216,7 @@ mod tests {
             let mut dispatched = ndarray::Array2::<u8>::zeros((3, cols));
             unpack_rows(&bits, dispatched.view_mut());
             let mut portable = ndarray::Array2::<u8>::zeros((3, cols));
-            unpack_rows_portable(&bits, portable.view_mut());
+            unpack_rows_portable(&bits, 0, portable.view_mut());
             assert_eq!(dispatched, portable);
             let expected =
                 ndarray::Array2::from_shape_fn((3, cols), |(y, x)| 255 * u8::from(bits.get(y, x)));
