@@ -56,3 +56,17 @@ fuzz:
 # ruff, mypy --strict and stubtest against the wheel installed by `make test`.
 lint:
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/lint.sh
+
+# The code paths this machine's CPU does not take, under qemu-user (installs what it
+# needs; run after `make test`, whose test build and .venv-make it reuses): x86-64
+# without AVX-512 and without AVX, and the aarch64 build, wheel and parity tests.
+# PARITY_FILES and EMULATED_PYTEST_ARGS in the environment narrow the pytest runs.
+.PHONY: test-emulated test-emulated-x86 test-aarch64
+
+test-emulated-x86:
+	VENV=$(VENV) scripts/ci/emulated_x86.sh
+
+test-aarch64:
+	VENV=$(VENV) scripts/ci/aarch64.sh
+
+test-emulated: test-emulated-x86 test-aarch64
