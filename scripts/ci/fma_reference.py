@@ -1,17 +1,19 @@
 """OpenCV's FMA-CPU ``addWeighted`` bytes, for parity runs on CPUs without FMA.
 
 The contract (docs/behaviour.md#blend, #simd) is the bytes ``cv2.addWeighted`` gives on
-a CPU with FMA: ``v = fma(a, f32(alpha), fma(b, f32(beta), f32(gamma)))`` in float32,
-rounded half to even, converted to int32 (anything outside int32 or NaN becomes
-INT_MIN, as the x86 conversion does) and saturated to uint8. On a CPU without FMA
-OpenCV's own loops multiply and add separately and give other bytes, while the package
-must not. So on such a CPU the parity tests have to compare against this emulation.
+an x86-64 CPU with FMA: ``v = fma(a, f32(alpha), fma(b, f32(beta), f32(gamma)))`` in
+float32, rounded half to even, converted to int32 (anything outside int32 or NaN
+becomes INT_MIN, as the x86 conversion does) and saturated to uint8. Elsewhere OpenCV
+gives other bytes while the package must not: on x86-64 without FMA its loops multiply
+and add separately, and its aarch64 build (NEON) fuses in the other order,
+``fma(b, beta, fma(a, alpha, gamma))``. There the parity tests have to compare against
+this emulation.
 
 As a pytest plugin (``-p fma_reference`` with this folder on ``PYTHONPATH``) it replaces
-``cv2.addWeighted`` for the whole run when ``ANOMALY_POSTPROCESS_FMA_REFERENCE=1`` and
-the CPU has no FMA (it refuses to on a CPU with FMA, where OpenCV's own answer is the
-reference). Only uint8 inputs are emulated; anything else raises, so no test silently
-compares against an unemulated answer.
+``cv2.addWeighted`` for the whole run when ``ANOMALY_POSTPROCESS_FMA_REFERENCE=1``; it
+refuses to on an x86-64 CPU with FMA, where OpenCV's own answer is the reference. Only
+uint8 inputs are emulated; anything else raises, so no test silently compares against
+an unemulated answer.
 
 ``python fma_reference.py --self-check`` (on a CPU with FMA) compares the emulation with
 the real ``cv2.addWeighted`` on every pair of byte values for a grid of weights,
@@ -21,6 +23,7 @@ including ones whose results overflow int32.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from functools import lru_cache
 from typing import Any
@@ -31,7 +34,7 @@ ENV = "ANOMALY_POSTPROCESS_FMA_REFERENCE"
 
 
 def cpu_has_fma() -> bool:
-    """FMA as numpy's run-time detection sees it (qemu-user reports the emulated model)."""
+    """x86 FMA as numpy's run-time detection sees it (qemu-user: the emulated model's)."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:  # numpy < 2
@@ -97,13 +100,13 @@ def add_weighted(
 def pytest_configure(config: Any) -> None:
     if os.environ.get(ENV) != "1":
         return
-    if cpu_has_fma():
-        raise RuntimeError(f"{ENV}=1 on a CPU with FMA: OpenCV's own answer is the reference")
+    if platform.machine() in ("x86_64", "AMD64") and cpu_has_fma():
+        raise RuntimeError(f"{ENV}=1 on x86-64 with FMA: OpenCV's own answer is the reference")
     import cv2
 
     cv2.addWeighted = add_weighted
     # Printed rather than a report header: `pytest -q` shows no headers.
-    print("fma_reference: cv2.addWeighted gives its FMA-CPU bytes (this CPU has no FMA)")
+    print(f"fma_reference: cv2.addWeighted gives its x86-64 FMA bytes on this {platform.machine()}")
 
 
 def self_check() -> int:
