@@ -5,8 +5,9 @@
 # run by Debian's arm64 CPython under qemu-aarch64 with the aarch64 wheels of numpy,
 # OpenCV and scikit-image from PyPI (the ones an aarch64 user gets).
 #
-# Installs what it needs (qemu-user, the Debian cross toolchain, the Rust target, a tools
-# venv, an arm64 sysroot under $WORK); needs $VENV from `make test` for maturin and pip.
+# Installs what it needs (qemu-user, the Debian cross toolchain for the tests, the Rust
+# target, a tools venv with zig for the wheel, an arm64 sysroot under $WORK); needs $VENV
+# from `make test` for maturin and pip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,6 +25,9 @@ PARITY_DEPS=${PARITY_DEPS:-"opencv-python-headless>=4.10 scikit-image>=0.22 pyte
 # names: `anomaly_postprocess::simd::dispatch_target`'s docs).
 EXPECT=${EXPECT_AARCH64:-"^NEON; no hand-written loops$"}
 FORBID=${FORBID_AARCH64:-"AVX|SSE|x86"}
+# The wheel's manylinux policy (maturin --compatibility) and the tag it must carry.
+AARCH64_WHEEL_POLICY=${AARCH64_WHEEL_POLICY:-manylinux2014}
+AARCH64_WHEEL_TAG=${AARCH64_WHEEL_TAG:-manylinux_2_17_aarch64}
 VENV=${VENV:-.venv-make}
 WORK=${WORK:-target/ci/aarch64}
 TARGET=aarch64-unknown-linux-gnu
@@ -74,24 +78,27 @@ cargo clippy --quiet --target "$TARGET" -- -D warnings
 cargo clippy --quiet --target "$TARGET" --all-targets --all-features -- -D warnings
 
 step "wheel"
+if [ ! -x "$WORK/tools/bin/auditwheel" ] || [ ! -d "$WORK/tools/lib" ]; then
+    python3 -m venv "$WORK/tools"
+fi
+"$WORK/tools/bin/python" -m pip install -q auditwheel twine ziglang
 rm -rf "$WORK/wheel"
-"$VENV/bin/maturin" build --release --target "$TARGET" --out "$WORK/wheel"
-wheel=$(ls "$WORK"/wheel/*.whl)
+# Linked by zig against glibc 2.17's symbols (the Debian cross toolchain links against
+# bookworm's glibc and gives a manylinux_2_34 wheel); maturin finds zig as the `ziglang`
+# module of the first python on PATH.
+PATH="$root/$WORK/tools/bin:$PATH" "$VENV/bin/maturin" build --release --target "$TARGET" \
+    --zig --compatibility "$AARCH64_WHEEL_POLICY" --out "$WORK/wheel"
+wheel=$(find "$WORK/wheel" -name '*.whl')
 echo "aarch64 wheel: $(basename "$wheel")"
 case $(basename "$wheel") in
-    *-cp310-abi3-manylinux*_aarch64.whl) ;;
-    *) echo "aarch64: FAIL: not an abi3 manylinux aarch64 wheel" >&2; exit 1 ;;
+    *-cp310-abi3-*"$AARCH64_WHEEL_TAG"*.whl) ;;
+    *) echo "aarch64: FAIL: not an abi3 $AARCH64_WHEEL_TAG wheel" >&2; exit 1 ;;
 esac
-if [ ! -x "$WORK/tools/bin/auditwheel" ]; then
-    python3 -m venv "$WORK/tools"
-    "$WORK/tools/bin/python" -m pip install -q auditwheel twine
-fi
 "$WORK/tools/bin/auditwheel" show "$wheel" | tee "$WORK/auditwheel.txt"
-# The tag in the file name must be one auditwheel agrees the wheel is consistent with.
-claimed=$(basename "$wheel" | grep -oE 'manylinux_[0-9]+_[0-9]+_aarch64' | head -n 1)
-grep -q "is consistent with the following platform tag: \"$claimed\"" "$WORK/auditwheel.txt" ||
-    grep -q "\"$claimed\"" "$WORK/auditwheel.txt" ||
-    { echo "aarch64: FAIL: auditwheel does not accept $claimed" >&2; exit 1; }
+# auditwheel must find the wheel consistent with the tag its name claims.
+tr -s ' \n' ' ' <"$WORK/auditwheel.txt" |
+    grep -q "consistent with the following platform tag: \"$AARCH64_WHEEL_TAG\"" ||
+    { echo "aarch64: FAIL: auditwheel does not accept $AARCH64_WHEEL_TAG" >&2; exit 1; }
 "$WORK/tools/bin/twine" check --strict "$wheel"
 
 step "arm64 CPython sysroot"

@@ -26,7 +26,8 @@ VENV=${VENV:-.venv-make}
 LOG_DIR=${LOG_DIR:-target/ci}
 
 # Per model: the -cpu argument, whether it has FMA, and regexes (case-insensitive) that
-# `_native.dispatch_target()` must match / must not match once the build has it.
+# `_native.dispatch_target()` must match / must not match once the build has it (its
+# names: `anomaly_postprocess::simd::dispatch_target`'s docs).
 # Haswell drops CPUID bits that TCG cannot emulate and that user code never reads (PCID,
 # x2APIC, TSC deadline, TSX); otherwise qemu warns about each at every process start.
 declare -A QEMU_CPU=(
@@ -35,10 +36,10 @@ declare -A QEMU_CPU=(
 )
 declare -A HAS_FMA=([haswell]=1 [nehalem]=0)
 declare -A EXPECT=(
-    [haswell]="avx2"
-    [nehalem]="baseline|portable|generic|default|fallback|x86-64|x86_64|sse"
+    [haswell]="^AVX2 \+ FMA; no hand-written loops$"
+    [nehalem]="^x86-64 baseline; no hand-written loops$"
 )
-declare -A FORBID=([haswell]="avx-?512|vbmi" [nehalem]="avx|fma|vbmi")
+declare -A FORBID=([haswell]="AVX-512|VBMI" [nehalem]="AVX|FMA|VBMI")
 # ----------------------------------------------------------------------------------------
 
 if [ -z "$PARITY_FILES" ]; then
@@ -57,6 +58,9 @@ mkdir -p "$LOG_DIR"
 root=$PWD
 rustc -O --edition 2021 scripts/ci/cpu_features.rs -o "$LOG_DIR/cpu_features"
 
+# The path the rest of CI took on this machine's own CPU, for the log.
+"$LOG_DIR/cpu_features"
+"$VENV/bin/python" scripts/ci/report_dispatch.py --label host
 # On this (FMA) CPU: the emulation the non-FMA runs compare against equals OpenCV here.
 "$VENV/bin/python" scripts/ci/fma_reference.py --self-check
 
