@@ -98,8 +98,9 @@ fi
 rm -rf "$WORK/wheel"
 # Linked by zig against glibc 2.17's symbols (the Debian cross toolchain links against
 # bookworm's glibc and gives a manylinux_2_34 wheel); maturin finds zig as the `ziglang`
-# module of the first python on PATH.
-PATH="$root/$WORK/tools/bin:$PATH" "$VENV/bin/maturin" build --release --target "$TARGET" \
+# module of the first python on PATH. The tests' linker setting would override zig's.
+PATH="$root/$WORK/tools/bin:$PATH" env -u CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER \
+    "$VENV/bin/maturin" build --release --target "$TARGET" \
     --zig --compatibility "$AARCH64_WHEEL_POLICY" --out "$WORK/wheel"
 wheel=$(find "$WORK/wheel" -name '*.whl')
 echo "aarch64 wheel: $(basename "$wheel")"
