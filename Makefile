@@ -44,7 +44,7 @@ clean:
 # overflow checks on, see fuzz/Cargo.toml). cargo-fuzz needs nightly-only compiler
 # flags; RUSTC_BOOTSTRAP=1 lets the machine's stable toolchain accept them.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := color_map superimpose mask regions boxes
+FUZZ_TARGETS := color_map superimpose mask regions boxes resize
 
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -68,3 +68,17 @@ lint:
 .PHONY: release-check
 release-check:
 	PYTHON=$(PYTHON) scripts/check_release.sh
+
+# The code paths this machine's CPU does not take, under qemu-user (installs what it
+# needs; run after `make test`, whose test build and .venv-make it reuses): x86-64
+# without AVX-512 and without AVX, and the aarch64 build, wheel and parity tests.
+# PARITY_FILES and EMULATED_PYTEST_ARGS in the environment narrow the pytest runs.
+.PHONY: test-emulated test-emulated-x86 test-aarch64
+
+test-emulated-x86:
+	VENV=$(VENV) scripts/ci/emulated_x86.sh
+
+test-aarch64:
+	VENV=$(VENV) scripts/ci/aarch64.sh
+
+test-emulated: test-emulated-x86 test-aarch64
