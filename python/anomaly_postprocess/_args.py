@@ -448,6 +448,61 @@ def as_finite_real(value: object, name: str) -> float:
     return result
 
 
+def as_value_range(value: object) -> tuple[float, float] | None:
+    """``value_range=(low, high)`` (``docs/behaviour.md#levels``) as two finite floats
+    with ``low < high``, or None. Each bound is a real number (not bool): a Python or
+    numpy int or float, a ``Fraction``...; the pair a tuple, a list, or an array of two
+    values. Whether ``high - low`` is finite and positive in the map's own float type
+    is checked by the kernel, which rounds the bounds to that type."""
+    if value is None:
+        return None
+    expected = "two finite real numbers (low, high) with low < high"
+    if isinstance(value, (str, bytes, Mapping, AbstractSet, numbers.Number)):
+        raise TypeError(f"value_range must be {expected}, got {_describe(value)}")
+    items: list[object]
+    if isinstance(value, (tuple, list)):
+        items = list(value)
+    else:
+        try:
+            array = as_ndarray(value, "value_range", expected)
+        except TypeError:
+            raise TypeError(f"value_range must be {expected}, got {_describe(value)}") from None
+        if array.ndim == 0:  # a single number
+            raise TypeError(f"value_range must be {expected}, got {_describe(value)}")
+        if array.ndim != 1:
+            raise ValueError(f"value_range must be {expected}, got shape {array.shape}")
+        items = list(array)
+    if len(items) != 2:
+        raise ValueError(
+            f"value_range must be {expected}, got {len(items)} values: {_describe(value)}"
+        )
+    for item in items:
+        if (
+            isinstance(item, (bool, np.bool_))
+            or not isinstance(item, numbers.Real)
+            or (isinstance(item, np.generic) and item.dtype.kind not in "iuf")
+        ):
+            raise TypeError(
+                f"value_range must be {expected}, got {_describe(item)} in {_describe(value)}"
+            )
+    bounds = []
+    for item in items:
+        try:
+            bound = float(item)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond float64
+            bound = math.inf
+        if not math.isfinite(bound):
+            raise ValueError(
+                f"value_range must be {expected} (within float64's range), got {item!r} "
+                f"in {value!r}"
+            )
+        bounds.append(bound)
+    low, high = items
+    if not low < high:  # type: ignore[operator]
+        raise ValueError(f"value_range must be {expected}, got low {low!r} >= high {high!r}")
+    return bounds[0], bounds[1]
+
+
 def as_kernel_size(value: object, name: str = "kernel_size") -> int:
     """A disk radius: an integer >= 0 (an integral float such as 4.0 is accepted)."""
     if type(value) is int and 0 <= value <= _MAX_KERNEL_SIZE:  # the common case, fast

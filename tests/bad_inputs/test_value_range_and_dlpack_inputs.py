@@ -269,3 +269,147 @@ def test_out_is_not_a_dlpack_object(call: Callable[[Any], Any]) -> None:
     )
     assert np.array_equal(np.from_dlpack(out), before)
 
+
+# ======================================================================== value_range
+
+F32_MAP = base_values().astype(np.float32)
+
+VALUE_RANGE_CALLS: dict[str, Callable[..., Any]] = {
+    "color": lambda m, value_range, **kw: ap.anomaly_map_to_color_map(
+        m, value_range=value_range, **kw
+    ),
+    "superimpose": lambda m, value_range, **kw: ap.superimpose_anomaly_map(
+        m, IMAGE, value_range=value_range, **kw
+    ),
+}
+
+# (id, value, exception, patterns)
+BAD_RANGES: list[tuple[str, Any, type[Exception], tuple[str, ...]]] = [
+    ("str", "0,1", TypeError, (r"got str '0,1'",)),
+    ("bytes", b"01", TypeError, (r"got bytes",)),
+    ("number", 1.0, TypeError, (r"got float 1\.0",)),
+    ("numpy number", np.float32(1.0), TypeError, (r"got float32",)),
+    ("0-d array", np.array(1.0), TypeError, (r"shape \(\)",)),
+    ("dict", {0: 1}, TypeError, (r"got dict",)),
+    ("set", {0.0, 1.0}, TypeError, (r"got set",)),
+    ("object", object(), TypeError, (r"got object",)),
+    ("bool low", (False, 1), TypeError, (r"got bool False",)),
+    ("numpy bool high", (0, np.True_), TypeError, (r"got bool",)),
+    ("str bound", (0, "1"), TypeError, (r"got str '1'",)),
+    ("None bound", (None, 1), TypeError, (r"got NoneType None",)),
+    ("complex bound", (0, 1j), TypeError, (r"got complex",)),
+    ("complex array", np.array([0, 1j]), TypeError, (r"complex",)),
+    ("bool array", np.array([False, True]), TypeError, (r"bool",)),
+    ("datetime array", np.array(["2020", "2021"], "datetime64[Y]"), TypeError, ("datetime",)),
+    ("one value", (0.5,), ValueError, (r"got 1 values",)),
+    ("three values", (0, 0.5, 1), ValueError, (r"got 3 values",)),
+    ("empty", [], ValueError, (r"got 0 values",)),
+    ("2-D array", np.array([[0.0, 1.0]]), ValueError, (r"shape \(1, 2\)",)),
+    ("NaN low", (np.nan, 1), ValueError, (r"finite", r"nan")),
+    ("NaN high", (0, np.float32("nan")), ValueError, (r"finite", r"nan")),
+    ("inf high", (0, np.inf), ValueError, (r"finite", r"inf")),
+    ("-inf low", (-np.inf, 0), ValueError, (r"finite",)),
+    ("int beyond float64", (0, 10**400), ValueError, (r"float64's range",)),
+    ("equal", (0.5, 0.5), ValueError, (r"low 0\.5 >= high 0\.5",)),
+    ("inverted", (1, 0), ValueError, (r"low 1 >= high 0",)),
+    ("inverted array", np.array([1.0, 0.0]), ValueError, (r">= high",)),
+    ("huge inverted", (1e308, -1e308), ValueError, (r">= high",)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(VALUE_RANGE_CALLS))
+@pytest.mark.parametrize(
+    ("case", "value", "exc", "patterns"), BAD_RANGES, ids=[r[0] for r in BAD_RANGES]
+)
+def test_bad_value_range(
+    case: str,
+    value: Any,
+    exc: type[Exception],
+    patterns: tuple[str, ...],
+    name: str,
+    dtype: str,
+) -> None:
+    m = MAP.astype(dtype)
+    out = np.full((SMALL_H, SMALL_W, 3), 7, np.uint8)
+    for kwargs in ({}, {"out": out}, {"normalize": True}):
+        with Unmodified(m, IMAGE):
+            message = assert_rejected(
+                lambda kw=kwargs: VALUE_RANGE_CALLS[name](m, value, **kw),
+                "value_range",
+                exc,
+                *patterns,
+            )
+        assert "value_range must be two finite real numbers (low, high) with low < high" in (
+            message
+        )
+    assert (out == 7).all()
+
+
+# Ranges that are fine as float64 but have no usable width in float32 (the kernel's
+# check, docs/behaviour.md#levels): ``(id, value, pattern)``.
+NARROW_OR_WIDE = [
+    ("overflows", (-3e38, 3e38), r"is too wide for a float32 map: high - low overflows float32"),
+    ("beyond float32", (-1e39, 0.0), r"does not fit a float32 map: a bound is beyond float32"),
+    ("beyond float32 int", (0, 10**39), r"does not fit a float32 map"),
+    ("rounds together", (1.0, 1.0 + 1e-9), r"is empty for a float32 map: low and high round"),
+    ("rounds together numpy", (np.float64(0.1), np.float64(0.1) + 1e-12), r"is empty for a"),
+]
+
+
+@pytest.mark.parametrize("name", list(VALUE_RANGE_CALLS))
+@pytest.mark.parametrize(
+    ("case", "value", "pattern"), NARROW_OR_WIDE, ids=[r[0] for r in NARROW_OR_WIDE]
+)
+def test_value_range_unusable_in_float32(case: str, value: Any, pattern: str, name: str) -> None:
+    """Refused before anything is written, with the same message on the one-call path
+    (a 2-D float32 map, a tuple of Python numbers) as on the general one (``out=``, a
+    batch, a float16 map, which computes as float32); fine for a float64 map."""
+    call = VALUE_RANGE_CALLS[name]
+    messages = set()
+    out = np.full((SMALL_H, SMALL_W, 3), 7, np.uint8)
+    batch_out = np.full((2, SMALL_H, SMALL_W, 3), 7, np.uint8)
+    for m, kwargs in [
+        (F32_MAP, {}),
+        (F32_MAP, {"out": out}),
+        (np.stack([F32_MAP, F32_MAP]), {"out": batch_out}),
+        (F32_MAP.astype(np.float16), {}),
+        (F32_MAP, {"normalize": True}),
+    ]:
+        with Unmodified(m, IMAGE):
+            message = assert_rejected(
+                lambda m=m, kw=kwargs: call(m, value, **kw), "value_range", ValueError, pattern
+            )
+        messages.add(message)
+    assert len(messages) == 1, messages
+    assert (out == 7).all() and (batch_out == 7).all()
+    # A float64 map (or an integer map, computed in float64) takes it.
+    for m in (F32_MAP.astype(np.float64), (MAP * 100).astype(np.int32)):
+        call(m, value)
+
+
+def test_value_range_with_a_bad_map_names_the_map() -> None:
+    """Argument errors come in the usual order: the map first."""
+    assert_rejected(
+        lambda: ap.anomaly_map_to_color_map(MAP[0], value_range=(0, 1)),
+        "anomaly_map",
+        ValueError,
+        "at least 2 dimensions",
+    )
+    m = MAP.copy()
+    m[2, 3] = np.inf
+    assert_rejected(
+        lambda: ap.anomaly_map_to_color_map(m, value_range=(0, 1)),
+        "anomaly_map",
+        ValueError,
+        r"1 NaN/±inf value; the first is at row 2, column 3",
+    )
+
+
+def test_value_range_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        ap.anomaly_map_to_color_map(MAP, True, (0, 1))  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ap.superimpose_anomaly_map(MAP, IMAGE, 0.4, 0, False, (0, 1))  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ap.compute_mask(MAP, 0.5, value_range=(0, 1))  # type: ignore[call-arg]
