@@ -24,6 +24,7 @@ from ._args import (
     as_mask,
     as_mask_array,
     as_min_area,
+    as_ndarray,
     as_out,
     as_palette,
     as_size,
@@ -507,13 +508,7 @@ def _mask_axes(array: NDArray[Any]) -> NDArray[Any]:
 def _mask_stack(mask: object) -> tuple[NDArray[np.uint8], bool]:
     """The masks as a uint8 ``(B, H, W)`` stack where ``mask > 0`` is set (a view for
     uint8 and bool), and whether the caller passed a batch."""
-    try:
-        array = np.asarray(mask)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"mask must be {_MASKS_EXPECTED} of numbers or bools, got "
-            f"{type(mask).__name__} that numpy cannot convert: {error}"
-        ) from None
+    array = as_ndarray(mask, "mask", f"{_MASKS_EXPECTED} of numbers or bools")
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"mask must be {_MASKS_EXPECTED} of numbers or bools, got dtype {array.dtype}"
@@ -595,12 +590,7 @@ def _as_boxes(boxes: object) -> tuple[NDArray[np.int64], NDArray[Any]]:
     anomalib's float boxes do). ``[]`` is no boxes. Also the caller's array, for the
     overlap check of ``out=``."""
     expected = "boxes must be an integer array (K, 4) of rows (x1, y1, x2, y2)"
-    try:
-        array = np.asarray(boxes)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{expected}, got {type(boxes).__name__} that numpy cannot convert: {error}"
-        ) from None
+    array = as_ndarray(boxes, "boxes", expected.removeprefix("boxes must be "))
     if array.shape == (0,):
         return np.empty((0, 4), dtype=np.int64), array
     if array.dtype.kind not in "iuf":
@@ -633,12 +623,7 @@ def _as_boxes(boxes: object) -> tuple[NDArray[np.int64], NDArray[Any]]:
 def _as_box_image(image: object) -> NDArray[np.uint8]:
     """One uint8 RGB image ``(H, W, 3)`` (leading length-1 axes dropped)."""
     expected = "image must be one RGB image (H, W, 3) uint8"
-    try:
-        array = np.asarray(image)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{expected}, got {type(image).__name__} that numpy cannot convert: {error}"
-        ) from None
+    array = as_ndarray(image, "image", expected.removeprefix("image must be "))
     if array.dtype != np.uint8:
         raise TypeError(f"{expected}, got dtype {array.dtype}")
     squeezed = array

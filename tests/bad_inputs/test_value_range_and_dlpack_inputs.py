@@ -40,6 +40,7 @@ MAP = base_values()
 IMAGE = base_image()
 MASK = (MAP > 0.5).astype(np.uint8)
 TABLE = np.random.default_rng(2).integers(0, 256, (256, 3), dtype=np.uint8)
+BOXES = np.array([[1, 1, 5, 5], [0, 2, 3, 8]])
 
 
 # Every array argument of every function, as ``(id, argument, call(value), the ndarray
@@ -52,6 +53,14 @@ ARGUMENTS: list[tuple[str, str, Callable[[Any], Any], np.ndarray]] = [
     ("mask_to_boxes-mask", "mask", lambda v: ap.mask_to_boxes(v), MASK),
     ("mark_boundaries-image", "image", lambda v: ap.mark_boundaries(v, MASK), IMAGE),
     ("mark_boundaries-mask", "mask", lambda v: ap.mark_boundaries(IMAGE, v), MASK),
+    (
+        "mask_to_boxes-anomaly_map",
+        "anomaly_map",
+        lambda v: ap.mask_to_boxes(MASK, anomaly_map=v),
+        MAP,
+    ),
+    ("draw_boxes-image", "image", lambda v: ap.draw_boxes(v, BOXES), IMAGE),
+    ("draw_boxes-boxes", "boxes", lambda v: ap.draw_boxes(IMAGE, v), BOXES),
     ("color-colormap", "colormap", lambda v: ap.anomaly_map_to_color_map(MAP, colormap=v), TABLE),
     (
         "superimpose-colormap",
@@ -106,7 +115,7 @@ def test_array_on_another_device(
     case: str, argument: str, call: Callable[[Any], Any], array: np.ndarray, device: Any
 ) -> None:
     source = OnDevice(array, device)
-    with Unmodified(array, MAP, IMAGE, MASK, TABLE):
+    with Unmodified(array, MAP, IMAGE, MASK, TABLE, BOXES):
         message = assert_rejected(
             lambda: call(source),
             argument,
@@ -163,7 +172,7 @@ def test_export_refused(
 ) -> None:
     error = REFUSALS[refusal]
     source = Refusing(error)
-    with Unmodified(MAP, IMAGE, MASK, TABLE):
+    with Unmodified(MAP, IMAGE, MASK, TABLE, BOXES):
         assert_rejected(
             lambda: call(source),
             argument,

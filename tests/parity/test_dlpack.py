@@ -232,6 +232,32 @@ def test_mask_of_mask_to_boxes_and_mark_boundaries(producer: str, dtype: str) ->
 
 
 @pytest.mark.parametrize("producer", list(PRODUCERS))
+def test_batches_and_scores_of_mask_to_boxes(producer: str) -> None:
+    maps = smooth_maps((3, SMALL_H, SMALL_W), seed=10)
+    masks = ap.compute_mask(maps, 0.5, 1)
+    expected = ap.mask_to_boxes(masks, anomaly_map=maps)
+    result = ap.mask_to_boxes(as_dlpack(producer, masks), anomaly_map=as_dlpack(producer, maps))
+    assert len(result) == len(expected) == 3
+    for (boxes, scores), (want_boxes, want_scores) in zip(result, expected, strict=True):
+        assert np.array_equal(boxes, want_boxes) and boxes.dtype == want_boxes.dtype
+        assert np.array_equal(scores, want_scores) and scores.dtype == want_scores.dtype
+
+
+@pytest.mark.parametrize("producer", list(PRODUCERS))
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float64"])
+def test_image_and_boxes_of_draw_boxes(producer: str, dtype: str) -> None:
+    image = base_image()
+    boxes = np.array([[1, 1, 5, 5], [0, 2, 3, 8], [-2, 4, 20, 6]]).astype(dtype)
+    expected = ap.draw_boxes(image, boxes, (0, 255, 0), 1)
+    for args in [
+        (as_dlpack(producer, image), boxes),
+        (image, as_dlpack(producer, boxes)),
+        (as_dlpack(producer, image), as_dlpack(producer, boxes)),
+    ]:
+        assert_same_bytes(ap.draw_boxes(*args, (0, 255, 0), 1), expected)
+
+
+@pytest.mark.parametrize("producer", list(PRODUCERS))
 def test_colormap_table(producer: str) -> None:
     table = np.random.default_rng(6).integers(0, 256, (256, 3), dtype=np.uint8)
     m = smooth_maps((2, SMALL_H, SMALL_W), seed=7)
