@@ -263,6 +263,26 @@ def test_threads_do_not_change_the_bytes(restore_threads: None) -> None:
     assert_same_bytes(ap.anomaly_map_to_color_map(maps, value_range=(0.1, 0.8)), one)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_map_split_into_bands(restore_threads: None, dtype: str) -> None:
+    """A map above the split size (docs/behaviour.md#threads) is coloured in row bands:
+    the same bytes as the formula on every thread count, and the same error."""
+    m = (smooth_maps((1031, 1031), seed=26) * 3 - 1).astype(dtype)
+    image = random_image(27, (1031, 1031))
+    expected = spec_color(m, -0.5, 1.5)
+    bad = m.copy()
+    bad[1000, 7] = np.nan
+    for threads in (1, 2, 3):
+        ap.set_num_threads(threads)
+        assert_same_bytes(ap.anomaly_map_to_color_map(m, value_range=(-0.5, 1.5)), expected)
+        assert_same_bytes(
+            ap.superimpose_anomaly_map(m, image, value_range=(-0.5, 1.5)),
+            spec_add_weighted(expected, 0.4, image, 0),
+        )
+        with pytest.raises(ValueError, match=r"1 NaN/±inf value; the first is at row 1000, col"):
+            ap.anomaly_map_to_color_map(bad, value_range=(-0.5, 1.5))
+
+
 def test_non_finite_maps_are_still_refused() -> None:
     m = smooth_maps((2, SMALL_H, SMALL_W), seed=22)
     m[1, 3, 4] = np.nan
