@@ -10,7 +10,7 @@ use ndarray::{
 use crate::blend::{superimpose_into, AddWeighted};
 use crate::colormap::{color_map_into, Palette};
 use crate::error::{check_shape, KernelError};
-use crate::levels::MapFloat;
+use crate::levels::{MapFloat, Scaling};
 use crate::mask::mask_into;
 use crate::parallel::map_items;
 
@@ -87,15 +87,18 @@ fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError>
 /// ```
 pub fn color_maps_into<T: MapFloat>(
     maps: &[ArrayView2<'_, T>],
-    normalize: bool,
+    scaling: impl Into<Scaling>,
     palette: Palette<'_>,
     mut out: ArrayViewMut4<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
     check_shape("out", &[maps.len(), h, w, 3], out.shape())?;
+    // An unusable range is the caller's error, not a map's: before any map is written.
+    let scaling = scaling.into();
+    scaling.check::<T>()?;
     let items: Vec<_> = maps.iter().zip(out.outer_iter_mut()).collect();
     first_error(map_items(items, |(map, out)| {
-        color_map_into(*map, normalize, palette, out)
+        color_map_into(*map, scaling, palette, out)
     }))
 }
 
@@ -115,7 +118,7 @@ pub fn color_maps_into<T: MapFloat>(
 pub fn superimpose_maps_into<T: MapFloat>(
     maps: &[ArrayView2<'_, T>],
     images: &[ArrayView3<'_, u8>],
-    normalize: bool,
+    scaling: impl Into<Scaling>,
     palette: Palette<'_>,
     blend: &AddWeighted,
     mut out: ArrayViewMut4<'_, u8>,
@@ -125,13 +128,15 @@ pub fn superimpose_maps_into<T: MapFloat>(
     if images.len() != 1 {
         check_shape("image", &[maps.len()], &[images.len()])?;
     }
+    let scaling = scaling.into();
+    scaling.check::<T>()?;
     let items: Vec<_> = maps
         .iter()
         .zip(images.iter().cycle())
         .zip(out.outer_iter_mut())
         .collect();
     first_error(map_items(items, |((map, image), out)| {
-        superimpose_into(*map, *image, normalize, palette, blend, out)
+        superimpose_into(*map, *image, scaling, palette, blend, out)
     }))
 }
 

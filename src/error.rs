@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// Why a kernel refused its input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum KernelError {
     /// The map holds NaN or ±inf where a colour level is needed
     /// (docs/behaviour.md#levels, docs/behaviour.md#errors).
@@ -23,6 +23,30 @@ pub enum KernelError {
         expected: Vec<usize>,
         found: Vec<usize>,
     },
+    /// A `value_range=(low, high)` that gives maps of the type `float` no finite,
+    /// positive width (docs/behaviour.md#levels).
+    InvalidValueRange {
+        low: f64,
+        high: f64,
+        /// numpy's name of the map's float type.
+        float: &'static str,
+        problem: RangeProblem,
+    },
+}
+
+/// What is wrong with a `value_range` ([`KernelError::InvalidValueRange`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeProblem {
+    /// `low` or `high` is NaN or ±inf.
+    NotFinite,
+    /// `low >= high`.
+    NotIncreasing,
+    /// `low` or `high` rounds to ±inf in the map's type.
+    BeyondType,
+    /// `high − low` overflows the map's type.
+    TooWide,
+    /// `low` and `high` round to the same value of the map's type.
+    Empty,
 }
 
 impl fmt::Display for KernelError {
@@ -56,6 +80,32 @@ impl fmt::Display for KernelError {
                 expected,
                 found,
             } => write!(f, "{what} must have shape {expected:?}, got {found:?}"),
+            KernelError::InvalidValueRange {
+                low,
+                high,
+                float,
+                problem,
+            } => {
+                write!(f, "value_range ({low:?}, {high:?}) ")?;
+                match problem {
+                    RangeProblem::NotFinite => write!(f, "must hold two finite numbers"),
+                    RangeProblem::NotIncreasing => write!(f, "must have low < high"),
+                    RangeProblem::BeyondType => write!(
+                        f,
+                        "does not fit a {float} map: a bound is beyond {float}'s range"
+                    ),
+                    RangeProblem::TooWide => write!(
+                        f,
+                        "is too wide for a {float} map: high - low overflows {float}; \
+                         use a narrower range"
+                    ),
+                    RangeProblem::Empty => write!(
+                        f,
+                        "is empty for a {float} map: low and high round to the same \
+                         {float} value; use a wider range"
+                    ),
+                }
+            }
         }
     }
 }
@@ -94,16 +144,6 @@ impl KernelError {
                 batch_shape: batch_shape.to_vec(),
             },
             other => other,
-        }
-    }
-}
-
-impl From<crate::levels::NonFiniteValues> for KernelError {
-    fn from(e: crate::levels::NonFiniteValues) -> Self {
-        KernelError::NonFinite {
-            count: e.count,
-            first: (0, e.first.0, e.first.1),
-            batch_shape: Vec::new(),
         }
     }
 }

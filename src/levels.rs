@@ -9,11 +9,15 @@
 //! Where the reference is undefined we decide (docs/behaviour.md#levels):
 //! values outside `[0, 256)` saturate to 0 or 255, a constant map gives level 0
 //! (0/0 = NaN, which the saturating cast sends to 0), and NaN/±inf in the map are an error.
+//! A caller-given `value_range=(low, high)` ([`Scaling::Fixed`]) runs the very same
+//! min-max arithmetic with `low` and `high` rounded to the map's type
+//! (docs/behaviour.md#levels).
 
 use std::ops::{Add, Div, Mul, Sub};
 
 use ndarray::{ArrayView2, Axis};
 
+use crate::error::{KernelError, RangeProblem};
 use crate::parallel::for_each_band;
 use crate::rows::as_contiguous;
 use crate::simd::{multiversioned, prefetch};
@@ -32,6 +36,11 @@ pub trait MapFloat:
 {
     /// 255 in this type: the reference multiplies by the Python int 255.
     const FULL_SCALE: Self;
+    /// numpy's name of this type, for messages.
+    const NAME: &'static str;
+    /// `v` rounded to this type (to nearest, ties to even; ±inf beyond its range), as
+    /// numpy converts a Python float.
+    fn from_f64(v: f64) -> Self;
     /// 0 in this type.
     const ZERO: Self;
     /// Whether the value is neither NaN nor ±inf.
@@ -73,6 +82,11 @@ pub trait MapFloat:
 impl MapFloat for f32 {
     const FULL_SCALE: Self = 255.0;
     const ZERO: Self = 0.0;
+    const NAME: &'static str = "float32";
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32 // round to nearest, ties to even; ±inf beyond f32::MAX
+    }
     #[inline(always)]
     fn as_f32(values: &[Self], scale: LevelScale<Self>) -> Option<(&[f32], LevelScale<f32>)> {
         Some((values, scale))
@@ -99,6 +113,11 @@ impl MapFloat for f32 {
 impl MapFloat for f64 {
     const FULL_SCALE: Self = 255.0;
     const ZERO: Self = 0.0;
+    const NAME: &'static str = "float64";
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
     #[inline(always)]
     fn is_finite_value(self) -> bool {
         self.is_finite()
@@ -136,6 +155,17 @@ pub struct MapRange<T> {
 pub struct NonFiniteValues {
     pub count: usize,
     pub first: (usize, usize),
+}
+
+// Here, not in `error`, so that `error` depends on no kernel module (levels uses error).
+impl From<NonFiniteValues> for KernelError {
+    fn from(e: NonFiniteValues) -> Self {
+        KernelError::NonFinite {
+            count: e.count,
+            first: (0, e.first.0, e.first.1),
+            batch_shape: Vec::new(),
+        }
+    }
 }
 
 /// One pass over the map: its range, or where its non-finite values are.
@@ -240,28 +270,83 @@ pub fn row_is_finite<T: MapFloat>(row: &[T]) -> bool {
     poison.iter().all(|&p| p == T::ZERO)
 }
 
-/// The level scale of a map, checking on the way that it is finite when normalising.
+/// How a map's values become levels (docs/behaviour.md#levels): the options
+/// `normalize=False`, `normalize=True` and `value_range=(low, high)`. A `bool` converts
+/// to it (`normalize`), so the kernels take `impl Into<Scaling>`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scaling {
+    /// `v · 255`.
+    Raw,
+    /// `(v − min) / (max − min) · 255` with each map's own minimum and maximum.
+    MinMax,
+    /// `(v − f(low)) / (f(high) − f(low)) · 255`, `f` rounding to the map's type: the
+    /// min-max arithmetic with a range the caller fixes, the same for every map.
+    Fixed { low: f64, high: f64 },
+}
+
+impl From<bool> for Scaling {
+    fn from(normalize: bool) -> Self {
+        if normalize {
+            Scaling::MinMax
+        } else {
+            Scaling::Raw
+        }
+    }
+}
+
+impl Scaling {
+    /// The scaling of the Python options: `value_range` when given (it takes
+    /// precedence), else `normalize`.
+    pub fn new(normalize: bool, value_range: Option<(f64, f64)>) -> Self {
+        match value_range {
+            Some((low, high)) => Scaling::Fixed { low, high },
+            None => normalize.into(),
+        }
+    }
+
+    /// Checks, without looking at any map, that this scaling can colour maps of type
+    /// `T`: a fixed range must have a finite, positive width in `T`.
+    pub fn check<T: MapFloat>(self) -> Result<(), KernelError> {
+        match self {
+            Scaling::Fixed { low, high } => LevelScale::<T>::fixed(low, high).map(|_| ()),
+            Scaling::Raw | Scaling::MinMax => Ok(()),
+        }
+    }
+}
+
+/// The level scale of a map: for [`Scaling::MinMax`] from a range pass over it, which
+/// also checks that it is finite; for [`Scaling::Fixed`] from the given range, after
+/// the same pass (for its finiteness check; the colouring pass only checks with the
+/// raw scale).
 ///
 /// Without normalisation no pass is needed up front: the colouring pass checks the
 /// values as it colours them, and reports with [`locate_non_finite`].
 ///
 /// ```
-/// use anomaly_postprocess::levels::{level_scale, LevelScale};
+/// use anomaly_postprocess::levels::{level_scale, LevelScale, Scaling};
 /// let m = ndarray::array![[1.0f32, 3.0]];
 /// assert_eq!(level_scale(m.view(), true), Ok(LevelScale::Normalized { min: 1.0, ptp: 2.0 }));
 /// assert_eq!(level_scale(m.view(), false), Ok(LevelScale::Raw));
+/// let fixed = Scaling::Fixed { low: 1.0, high: 3.0 };
+/// assert_eq!(level_scale(m.view(), fixed), level_scale(m.view(), true));
 /// let bad = ndarray::array![[f32::NAN]];
 /// assert!(level_scale(bad.view(), true).is_err());
+/// assert!(level_scale(bad.view(), fixed).is_err());
 /// assert_eq!(level_scale(bad.view(), false), Ok(LevelScale::Raw)); // checked when colouring
 /// ```
 pub fn level_scale<T: MapFloat>(
     map: ArrayView2<'_, T>,
-    normalize: bool,
-) -> Result<LevelScale<T>, NonFiniteValues> {
-    if normalize {
-        Ok(LevelScale::new(map_range(map)?, true))
-    } else {
-        Ok(LevelScale::Raw)
+    scaling: impl Into<Scaling>,
+) -> Result<LevelScale<T>, KernelError> {
+    match scaling.into() {
+        Scaling::MinMax => Ok(LevelScale::new(map_range(map)?, true)),
+        Scaling::Raw => Ok(LevelScale::Raw),
+        Scaling::Fixed { low, high } => {
+            let scale = LevelScale::fixed(low, high)?;
+            // The range pass is vectorised and reports like the colouring pass would.
+            map_range(map)?;
+            Ok(scale)
+        }
     }
 }
 
@@ -328,6 +413,42 @@ impl<T: MapFloat> LevelScale<T> {
         } else {
             LevelScale::Raw
         }
+    }
+
+    /// The scale of `value_range=(low, high)` for maps of type `T`: `min = f(low)` and
+    /// `ptp = f(high) − f(low)` in `T`, exactly as [`LevelScale::new`] gets them from a
+    /// map's range; so a range equal to a map's `(min, max)` gives that map's scale.
+    /// `ptp` must be finite and positive in `T` (docs/behaviour.md#levels).
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::LevelScale;
+    /// assert_eq!(LevelScale::<f32>::fixed(0.25, 0.75), Ok(LevelScale::Normalized { min: 0.25, ptp: 0.5 }));
+    /// assert!(LevelScale::<f32>::fixed(-3e38, 3e38).is_err()); // ptp overflows float32
+    /// assert!(LevelScale::<f64>::fixed(-3e38, 3e38).is_ok());
+    /// assert!(LevelScale::<f32>::fixed(1.0, 1.0 + 1e-9).is_err()); // no width in float32
+    /// ```
+    pub fn fixed(low: f64, high: f64) -> Result<Self, KernelError> {
+        let (min, max) = (T::from_f64(low), T::from_f64(high));
+        let ptp = max - min;
+        let problem = if !low.is_finite() || !high.is_finite() {
+            RangeProblem::NotFinite
+        } else if low >= high {
+            RangeProblem::NotIncreasing
+        } else if !min.is_finite_value() || !max.is_finite_value() {
+            RangeProblem::BeyondType
+        } else if !ptp.is_finite_value() {
+            RangeProblem::TooWide
+        } else if ptp > T::ZERO {
+            return Ok(LevelScale::Normalized { min, ptp });
+        } else {
+            RangeProblem::Empty
+        };
+        Err(KernelError::InvalidValueRange {
+            low,
+            high,
+            float: T::NAME,
+            problem,
+        })
     }
 
     /// Whether levels come straight from the values (the map is not known finite yet).
@@ -462,6 +583,132 @@ mod tests {
         );
         let flipped = m.slice(ndarray::s![.., ..;-2]);
         assert_eq!(map_range(flipped).unwrap(), MapRange { min: 0.0, max: 4.0 });
+    }
+
+    /// docs/behaviour.md#levels: `value_range=(min, max)` of a map is its min-max scale,
+    /// bit for bit, in both float types, whatever the values.
+    #[test]
+    fn fixed_range_of_a_maps_min_and_max_is_its_min_max_scale() {
+        fn check<T: MapFloat + std::fmt::Debug + Into<f64>>(values: &[T]) {
+            let map = ndarray::Array2::from_shape_vec((1, values.len()), values.to_vec()).unwrap();
+            let range = map_range(map.view()).unwrap();
+            let fixed = Scaling::Fixed {
+                low: range.min.into(),
+                high: range.max.into(),
+            };
+            let from_range = level_scale(map.view(), fixed).unwrap();
+            assert_eq!(
+                from_range,
+                level_scale(map.view(), true).unwrap(),
+                "{values:?}"
+            );
+            for &v in values {
+                assert_eq!(from_range.level(v), LevelScale::new(range, true).level(v));
+            }
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let scale = [1e-30, 1e-3, 1.0, 300.0, 1e20][(next() % 5) as usize];
+            let values: Vec<f64> = (0..7)
+                .map(|_| ((next() >> 11) as f64 / (1u64 << 53) as f64 - 0.3) * scale)
+                .collect();
+            check::<f64>(&values);
+            check::<f32>(&values.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn fixed_range_problems() {
+        let problem = |e: Result<LevelScale<f32>, KernelError>| match e {
+            Err(KernelError::InvalidValueRange { problem, .. }) => Some(problem),
+            _ => None,
+        };
+        assert_eq!(problem(LevelScale::fixed(0.0, 1.0)), None);
+        assert_eq!(
+            problem(LevelScale::fixed(f64::NAN, 1.0)),
+            Some(RangeProblem::NotFinite)
+        );
+        assert_eq!(
+            problem(LevelScale::fixed(0.0, f64::INFINITY)),
+            Some(RangeProblem::NotFinite)
+        );
+        assert_eq!(
+            problem(LevelScale::fixed(1.0, 1.0)),
+            Some(RangeProblem::NotIncreasing)
+        );
+        assert_eq!(
+            problem(LevelScale::fixed(2.0, 1.0)),
+            Some(RangeProblem::NotIncreasing)
+        );
+        assert_eq!(
+            problem(LevelScale::fixed(-1e39, 0.0)),
+            Some(RangeProblem::BeyondType)
+        );
+        assert_eq!(
+            problem(LevelScale::fixed(-3e38, 3e38)),
+            Some(RangeProblem::TooWide)
+        );
+        assert_eq!(
+            problem(LevelScale::fixed(1.0, 1.0 + 1e-9)),
+            Some(RangeProblem::Empty)
+        );
+        // In float64 the last three are fine.
+        assert!(LevelScale::<f64>::fixed(-1e39, 0.0).is_ok());
+        assert!(LevelScale::<f64>::fixed(-3e38, 3e38).is_ok());
+        assert!(LevelScale::<f64>::fixed(1.0, 1.0 + 1e-9).is_ok());
+        let message = LevelScale::<f32>::fixed(-3e38, 3e38)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "value_range (-3e38, 3e38) is too wide for a float32 map: high - low overflows \
+             float32; use a narrower range"
+        );
+        assert_eq!(
+            Scaling::Fixed {
+                low: 1.0,
+                high: 1.0 + 1e-9
+            }
+            .check::<f32>(),
+            LevelScale::<f32>::fixed(1.0, 1.0 + 1e-9).map(|_| ())
+        );
+        assert_eq!(Scaling::new(true, None), Scaling::MinMax);
+        assert_eq!(
+            Scaling::new(true, Some((0.0, 2.0))),
+            Scaling::Fixed {
+                low: 0.0,
+                high: 2.0
+            }
+        );
+    }
+
+    #[test]
+    fn fixed_range_saturates_and_refuses_non_finite_maps() {
+        let scale = LevelScale::<f32>::fixed(2.0, 6.0).unwrap();
+        let levels: Vec<u8> = [-1e30f32, 1.999, 2.0, 2.5, 6.0, 6.5, 1e30]
+            .iter()
+            .map(|&v| scale.level(v))
+            .collect();
+        assert_eq!(levels, [0, 0, 0, 31, 255, 255, 255]);
+        let bad = array![[0.5f64, 1.0], [f64::NAN, 0.0]];
+        let fixed = Scaling::Fixed {
+            low: 0.0,
+            high: 1.0,
+        };
+        assert!(matches!(
+            level_scale(bad.view(), fixed),
+            Err(KernelError::NonFinite {
+                count: 1,
+                first: (0, 1, 0),
+                ..
+            })
+        ));
     }
 
     #[test]

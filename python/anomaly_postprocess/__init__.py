@@ -13,7 +13,9 @@ functions, and helpers around them, computed by a Rust core:
 - :func:`get_num_threads` — that number (initially ``ANOMALY_POSTPROCESS_NUM_THREADS``
   or the number of available cores)
 
-The rules they follow are in ``docs/behaviour.md``.
+Array arguments are numpy arrays, anything ``np.asarray`` takes, or tensors that
+implement DLPack (torch, JAX, CuPy, ...), read in place when in CPU memory. The rules
+they follow are in ``docs/behaviour.md``.
 """
 
 import operator

@@ -24,9 +24,11 @@ from ._args import (
     as_mask,
     as_mask_array,
     as_min_area,
+    as_ndarray,
     as_out,
     as_palette,
     as_size,
+    as_value_range,
     check_finite,
     check_no_overlap,
     mask_comparison,
@@ -47,6 +49,18 @@ def _plain_real(value: object) -> bool:
     if type(value) is float:
         return math.isfinite(value)
     return type(value) is int and -(2**53) <= value <= 2**53
+
+
+def _plain_range(value_range: object) -> TypeGuard[tuple[float, float] | None]:
+    """Whether ``value_range`` is None or a tuple of two plain reals (``_plain_real``)
+    with ``low < high``: what ``as_value_range`` passes on unchanged."""
+    return value_range is None or (
+        type(value_range) is tuple
+        and len(value_range) == 2
+        and _plain_real(value_range[0])
+        and _plain_real(value_range[1])
+        and value_range[0] < value_range[1]
+    )
 
 
 def _plain_float32_map(anomaly_map: object) -> TypeGuard[NDArray[np.float32]]:
@@ -105,6 +119,7 @@ def anomaly_map_to_color_map(
     anomaly_map: ArrayLike,
     normalize: bool = True,
     *,
+    value_range: tuple[float, float] | ArrayLike | None = None,
     colormap: str | int | ArrayLike = "jet",
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
@@ -120,6 +135,14 @@ def anomaly_map_to_color_map(
         normalize: Min-max normalise each map before applying the colour map, so its
             smallest value is dark blue and its largest dark red. Without it, values are
             expected in ``[0, 1]``. Defaults to True.
+        value_range: Keyword-only fixed range ``(low, high)`` of scores, the same for
+            every map and every call: ``low`` is dark blue, ``high`` dark red, values
+            outside saturate. Takes precedence over ``normalize``. Use it so that
+            colours mean the same score in every image (with ``normalize=True`` a good
+            part's largest score, however small, is painted dark red): e.g. ``(0,
+            2 * image_threshold)`` or the range the model's scores are normalised with.
+            Two finite real numbers, ``low < high``, whose difference is finite and
+            positive in the map's float type. Defaults to None (off).
         colormap: Keyword-only colour map: any OpenCV colormap by lower-case name
             (``"jet"``, ``"turbo"``, ``"viridis"``, ``"inferno"``, …) or by its
             ``cv2.COLORMAP_*`` integer, bit-exact with ``cv2.applyColorMap`` (RGB
@@ -132,28 +155,35 @@ def anomaly_map_to_color_map(
         A new C-contiguous ``uint8`` array of shape ``(*B, H, W, 3)``: the RGB heatmap.
         The level of a value ``v`` is ``trunc(v * 255)`` (after normalisation), computed
         in the map's own precision; levels outside ``0..255`` saturate. A constant map
-        normalises to level 0 (dark blue).
+        normalises to level 0 (dark blue). With ``value_range=(low, high)`` it is
+        ``trunc((v - low) / (high - low) * 255)``, computed exactly as the min-max
+        normalisation (``docs/behaviour.md#levels``): ``value_range=(m.min(),
+        m.max())`` gives the bytes of ``normalize=True`` for any non-constant map.
 
     Raises:
-        TypeError: ``anomaly_map`` is not a real-valued array, or ``normalize`` is not a bool.
+        TypeError: ``anomaly_map`` is not a real-valued array, ``normalize`` is not a
+            bool, or ``value_range`` is not two real numbers.
         ValueError: ``anomaly_map`` has fewer than 2 dimensions, is empty, or holds NaN/±inf;
-            or ``out`` has the wrong shape or layout.
+            ``value_range`` is not finite, not ``low < high``, or too wide or too narrow
+            for the map's float type; or ``out`` has the wrong shape or layout.
     """
     if (
         type(normalize) is bool
+        and _plain_range(value_range)
         and type(colormap) is str
         and colormap == "jet"
         and out is None
         and _plain_float32_map(anomaly_map)
     ):
-        return _native.color_map_f32(anomaly_map, normalize)
+        return _native.color_map_f32(anomaly_map, normalize, value_range)
     source = as_map_array(anomaly_map)
     maps = as_maps(source)
     flag = as_flag(normalize, "normalize")
+    fixed = as_value_range(value_range)
     palette, table = as_palette(colormap)
     shape = maps.batch_shape + maps.map_shape + (3,)
     result = _result(shape, out, {"anomaly_map": source, "colormap": table})
-    _native.color_maps(maps.stack, flag, palette, _per_map(result, 3))
+    _native.color_maps(maps.stack, flag, fixed, palette, _per_map(result, 3))
     return result
 
 
@@ -164,6 +194,7 @@ def superimpose_anomaly_map(
     gamma: float = 0,
     normalize: bool = False,
     *,
+    value_range: tuple[float, float] | ArrayLike | None = None,
     colormap: str | int | ArrayLike = "jet",
     size: str = "map",
     out: NDArray[np.uint8] | None = None,
@@ -190,6 +221,10 @@ def superimpose_anomaly_map(
             before it is added (``docs/behaviour.md#blend``).
         normalize: Min-max normalise each map before colouring it. Defaults to False,
             which expects map values in ``[0, 1]``.
+        value_range: Keyword-only fixed range ``(low, high)`` of scores for the heatmap,
+            as for :func:`anomaly_map_to_color_map` (``low`` dark blue, ``high`` dark
+            red, values outside saturate). Takes precedence over ``normalize``.
+            Defaults to None (off).
         colormap: Keyword-only colour map: any OpenCV colormap by lower-case name
             (``"jet"``, ``"turbo"``, ``"viridis"``, ``"inferno"``, …) or by its
             ``cv2.COLORMAP_*`` integer, bit-exact with ``cv2.applyColorMap`` (RGB
@@ -215,14 +250,16 @@ def superimpose_anomaly_map(
             ``size`` that is not a str.
         ValueError: mismatched shapes, empty maps, NaN/±inf in the map (counted and
             placed in the caller's map, also when it is resized), a non-finite
-            ``alpha``/``gamma``, an unknown ``size`` or colormap, or an ``out`` of the
-            wrong shape or layout or sharing memory with an input.
+            ``alpha``/``gamma``, a bad ``value_range``, an unknown ``size`` or
+            colormap, or an ``out`` of the wrong shape or layout or sharing memory with
+            an input.
     """
     if (
         type(alpha) is float
         and math.isfinite(alpha)
         and _plain_real(gamma)
         and type(normalize) is bool
+        and _plain_range(value_range)
         and type(colormap) is str
         and colormap == "jet"
         and type(size) is str
@@ -234,7 +271,9 @@ def superimpose_anomaly_map(
         and image.shape == anomaly_map.shape + (3,)
     ):
         # The general path below gives these arguments for this case (no resize).
-        return _native.superimpose_f32(anomaly_map, image, alpha, float(gamma), normalize)
+        return _native.superimpose_f32(
+            anomaly_map, image, alpha, float(gamma), normalize, value_range
+        )
     source = as_map_array(anomaly_map)
     maps = as_maps(source)
     pictures = as_images(image, maps)
@@ -242,6 +281,7 @@ def superimpose_anomaly_map(
     weight = as_finite_real(alpha, "alpha")
     offset = as_finite_real(gamma, "gamma")
     flag = as_flag(normalize, "normalize")
+    fixed = as_value_range(value_range)
     palette, table = as_palette(colormap)
     image_shape = (pictures.shape[-3], pictures.shape[-2])
     resize = image_shape != maps.map_shape
@@ -256,9 +296,11 @@ def superimpose_anomaly_map(
         # of the caller's map, not those of the resized one.
         check_finite(maps)
         return _superimpose_resized_maps(
-            _resize_maps(maps, image_shape), images, weight, offset, flag, palette, result
+            _resize_maps(maps, image_shape), images, weight, offset, flag, fixed, palette, result
         )
-    _native.superimpose_maps(maps.stack, images, weight, offset, flag, palette, _per_map(result, 3))
+    _native.superimpose_maps(
+        maps.stack, images, weight, offset, flag, fixed, palette, _per_map(result, 3)
+    )
     return result
 
 
@@ -268,6 +310,7 @@ def _superimpose_resized_maps(
     alpha: float,
     gamma: float,
     normalize: bool,
+    value_range: tuple[float, float] | None,
     palette: NDArray[np.uint8] | None,
     result: NDArray[np.uint8],
 ) -> NDArray[np.uint8]:
@@ -275,7 +318,7 @@ def _superimpose_resized_maps(
     value can only come from the interpolation, and the error says so."""
     try:
         _native.superimpose_maps(
-            maps.stack, images, alpha, gamma, normalize, palette, _per_map(result, 3)
+            maps.stack, images, alpha, gamma, normalize, value_range, palette, _per_map(result, 3)
         )
     except ValueError as error:
         if not str(error).startswith("anomaly_map must be finite"):
@@ -465,13 +508,7 @@ def _mask_axes(array: NDArray[Any]) -> NDArray[Any]:
 def _mask_stack(mask: object) -> tuple[NDArray[np.uint8], bool]:
     """The masks as a uint8 ``(B, H, W)`` stack where ``mask > 0`` is set (a view for
     uint8 and bool), and whether the caller passed a batch."""
-    try:
-        array = np.asarray(mask)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"mask must be {_MASKS_EXPECTED} of numbers or bools, got "
-            f"{type(mask).__name__} that numpy cannot convert: {error}"
-        ) from None
+    array = as_ndarray(mask, "mask", f"{_MASKS_EXPECTED} of numbers or bools")
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"mask must be {_MASKS_EXPECTED} of numbers or bools, got dtype {array.dtype}"
@@ -553,12 +590,7 @@ def _as_boxes(boxes: object) -> tuple[NDArray[np.int64], NDArray[Any]]:
     anomalib's float boxes do). ``[]`` is no boxes. Also the caller's array, for the
     overlap check of ``out=``."""
     expected = "boxes must be an integer array (K, 4) of rows (x1, y1, x2, y2)"
-    try:
-        array = np.asarray(boxes)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{expected}, got {type(boxes).__name__} that numpy cannot convert: {error}"
-        ) from None
+    array = as_ndarray(boxes, "boxes", expected.removeprefix("boxes must be "))
     if array.shape == (0,):
         return np.empty((0, 4), dtype=np.int64), array
     if array.dtype.kind not in "iuf":
@@ -591,12 +623,7 @@ def _as_boxes(boxes: object) -> tuple[NDArray[np.int64], NDArray[Any]]:
 def _as_box_image(image: object) -> NDArray[np.uint8]:
     """One uint8 RGB image ``(H, W, 3)`` (leading length-1 axes dropped)."""
     expected = "image must be one RGB image (H, W, 3) uint8"
-    try:
-        array = np.asarray(image)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{expected}, got {type(image).__name__} that numpy cannot convert: {error}"
-        ) from None
+    array = as_ndarray(image, "image", expected.removeprefix("image must be "))
     if array.dtype != np.uint8:
         raise TypeError(f"{expected}, got dtype {array.dtype}")
     squeezed = array

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import operator
 import struct
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -56,8 +57,95 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
-def _asarray(value: object, name: str, expected: str) -> NDArray[Any]:
-    """``np.asarray(value)``; what numpy cannot convert is a TypeError naming ``name``."""
+# DLPack device types (``__dlpack_device__()[0]``) and their names in messages.
+_DLPACK_CPU = 1
+_DLPACK_DEVICES = {
+    2: "cuda",
+    3: "cuda_host",
+    4: "opencl",
+    7: "vulkan",
+    8: "metal",
+    9: "vpi",
+    10: "rocm",
+    11: "rocm_host",
+    12: "ext_dev",
+    13: "cuda_managed",
+    14: "oneapi",
+    15: "webgpu",
+    16: "hexagon",
+    17: "maia",
+}
+
+# numpy >= 2.1 takes ``np.from_dlpack(x, copy=False)``: a producer that would have to copy
+# raises instead. Older numpy (our floor is 1.24) has only ``np.from_dlpack(x)``.
+_FROM_DLPACK_HAS_COPY = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
+
+
+def _dlpack_device(value: object, name: str) -> tuple[int, int]:
+    """``value.__dlpack_device__()`` as two ints; a failure is a TypeError naming ``name``."""
+    try:
+        device_type, device_id = value.__dlpack_device__()  # type: ignore[attr-defined]
+        return operator.index(device_type), operator.index(device_id)
+    except Exception as error:  # whatever the producer raises, or a malformed answer
+        raise TypeError(
+            f"{name} has __dlpack_device__, but it did not give a DLPack device "
+            f"(device_type, device_id): {type(error).__name__}: {error}"
+        ) from None
+
+
+def _from_dlpack(value: object, name: str) -> NDArray[Any]:
+    """The numpy view of a DLPack object already known to be in CPU memory."""
+    producer: Any = value  # any object with __dlpack__; numpy's stubs want a protocol
+    try:
+        if _FROM_DLPACK_HAS_COPY:
+            try:
+                return np.from_dlpack(producer, copy=False)
+            except TypeError:
+                # A producer from before DLPack 1.0's keywords (max_version, dl_device,
+                # copy) refuses them with a TypeError, and numpy retries without them
+                # only when copy= is not given: ask again the old way.
+                pass
+        return np.from_dlpack(producer)
+    except MemoryError:
+        raise
+    except Exception as error:  # the producer's reason, whatever its type
+        raise TypeError(
+            f"{name} is a DLPack tensor whose data could not be exported to numpy: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+
+
+def as_ndarray(value: object, name: str, expected: str) -> NDArray[Any]:
+    """Any array argument as a numpy array, never copying what is already in memory
+    numpy can read (``docs/behaviour.md#api``):
+
+    1. an ndarray (or numpy scalar): ``np.asarray``, as always;
+    2. an object with ``__dlpack_device__`` (a DLPack producer: torch, JAX, CuPy,
+       array-api-strict, ...): its device is checked first, without exporting
+       anything; only CPU memory (DLPack device type 1) is accepted, and it is read
+       in place through ``np.from_dlpack`` (possibly as a read-only view, which is
+       fine: inputs are never written). Another device is a TypeError naming
+       ``name`` and the device; a producer that refuses to export (e.g. torch's
+       "Can't export tensors that require gradient") is a TypeError passing on its
+       reason;
+    3. anything else: ``np.asarray``; what numpy cannot convert is a TypeError
+       naming ``name``.
+
+    Pinned (cuda_host, rocm_host) and managed (cuda_managed) memory is host-readable,
+    but GPU work queued on it may still be running, and a CPU reader has no stream to
+    wait on: those are refused like device memory.
+    """
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    if hasattr(type(value), "__dlpack_device__"):
+        device_type, device_id = _dlpack_device(value, name)
+        if device_type != _DLPACK_CPU:
+            where = _DLPACK_DEVICES.get(device_type, f"DLPack device type {device_type}")
+            raise TypeError(
+                f"{name} is on {where}:{device_id} (DLPack device ({device_type}, "
+                f"{device_id})); move it to the CPU first, e.g. with .cpu()"
+            )
+        return _from_dlpack(value, name)
     try:
         return np.asarray(value)
     except (TypeError, ValueError) as error:
@@ -69,7 +157,7 @@ def _asarray(value: object, name: str, expected: str) -> NDArray[Any]:
 
 def as_map_array(anomaly_map: object, name: str = "anomaly_map") -> NDArray[Any]:
     """The map argument as an array of an accepted dtype (not yet converted)."""
-    array = _asarray(anomaly_map, name, "a numeric array (H, W) or a batch of them")
+    array = as_ndarray(anomaly_map, name, "a numeric array (H, W) or a batch of them")
     if array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and array.dtype.itemsize > 8):
         raise TypeError(f"{name} must have dtype {_ACCEPTED_MAP_DTYPES}, got dtype {array.dtype}")
     return array
@@ -131,7 +219,7 @@ def as_images(image: object, maps: Maps, name: str = "image") -> NDArray[np.uint
     """The image argument: one uint8 RGB image ``(h, w, 3)`` for all maps, or one per
     map ``(*B, h, w, 3)``. Its size may differ from the maps' (see ``as_size``)."""
     expected = f"an RGB image (h, w, 3) uint8 for anomaly_map's (H, W) = {maps.map_shape}"
-    array = _asarray(image, name, expected)
+    array = as_ndarray(image, name, expected)
     if array.dtype != np.uint8:
         raise TypeError(f"{name} must be {expected}, got dtype {array.dtype}")
     squeezed = _squeeze(array, 3)
@@ -165,7 +253,11 @@ def as_out(out: object, shape: tuple[int, ...]) -> NDArray[np.uint8] | None:
     if out is None:
         return None
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy uint8 array of shape {shape}, got {_describe(out)}")
+        # DLPack objects are inputs only: out is written and returned as the result.
+        note = " (DLPack objects are read as inputs only)" if hasattr(out, "__dlpack__") else ""
+        raise TypeError(
+            f"out must be a numpy uint8 array of shape {shape}, got {_describe(out)}{note}"
+        )
     if out.dtype != np.uint8:
         raise TypeError(f"out must have dtype uint8, got dtype {out.dtype}")
     if out.shape != shape:
@@ -180,7 +272,7 @@ def as_out(out: object, shape: tuple[int, ...]) -> NDArray[np.uint8] | None:
 def check_no_overlap(out: NDArray[np.uint8], inputs: dict[str, NDArray[Any] | None]) -> None:
     """Inputs are never modified, so ``out`` must not share memory with them.
 
-    ``inputs`` maps each argument's name to the caller's own array (as ``np.asarray``
+    ``inputs`` maps each argument's name to the caller's own array (as ``as_ndarray``
     gives it, before any conversion, copy or resize: a converted copy never overlaps
     ``out``, the caller's array may), or None where there is no array to check.
     """
@@ -237,10 +329,14 @@ def as_palette(colormap: object) -> tuple[NDArray[np.uint8] | None, NDArray[Any]
         value, table = int(colormap), by_value[int(colormap)]
     else:
         try:
-            array = np.asarray(colormap)
-        except (TypeError, ValueError):
+            array = as_ndarray(colormap, "colormap", "a (256, 3) uint8 RGB table")
+        except TypeError as error:
+            # Always a ValueError for colormap (docs/behaviour.md#errors); a DLPack
+            # table's own problem (its device, a refused export) is passed on.
+            reason = str(error) if hasattr(type(colormap), "__dlpack_device__") else None
             raise ValueError(
-                f"colormap must be {_accepted_palettes()}; got {_describe(colormap)}"
+                f"colormap must be {_accepted_palettes()}; "
+                + (reason or f"got {_describe(colormap)}")
             ) from None
         if array.shape != (256, 3) or array.dtype != np.uint8:
             # Describe what was passed: None or 2.0 is not "an array of shape ()".
@@ -258,7 +354,7 @@ def as_palette(colormap: object) -> tuple[NDArray[np.uint8] | None, NDArray[Any]
 def as_image(image: object, shape: tuple[int, int], name: str = "image") -> NDArray[np.uint8]:
     """One uint8 RGB image of exactly ``shape`` (leading singleton axes dropped)."""
     expected = f"an RGB image (H, W, 3) = {(*shape, 3)} uint8"
-    array = _asarray(image, name, expected)
+    array = as_ndarray(image, name, expected)
     if array.dtype != np.uint8:
         raise TypeError(f"{name} must be {expected}, got dtype {array.dtype}")
     squeezed = _squeeze(array, 3)
@@ -270,9 +366,9 @@ def as_image(image: object, shape: tuple[int, int], name: str = "image") -> NDAr
 
 
 def as_mask_array(mask: object, name: str = "mask") -> NDArray[Any]:
-    """The mask argument as the caller's array (``np.asarray``, not yet converted), of
+    """The mask argument as the caller's array (``as_ndarray``, not yet converted), of
     a numeric or bool dtype."""
-    array = _asarray(mask, name, "a 2-D numeric or bool array")
+    array = as_ndarray(mask, name, "a 2-D numeric or bool array")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a 2-D numeric or bool array, got dtype {array.dtype}")
     return array
@@ -350,6 +446,61 @@ def as_finite_real(value: object, name: str) -> float:
     if not math.isfinite(result):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     return result
+
+
+def as_value_range(value: object) -> tuple[float, float] | None:
+    """``value_range=(low, high)`` (``docs/behaviour.md#levels``) as two finite floats
+    with ``low < high``, or None. Each bound is a real number (not bool): a Python or
+    numpy int or float, a ``Fraction``...; the pair a tuple, a list, or an array of two
+    values. Whether ``high - low`` is finite and positive in the map's own float type
+    is checked by the kernel, which rounds the bounds to that type."""
+    if value is None:
+        return None
+    expected = "two finite real numbers (low, high) with low < high"
+    if isinstance(value, (str, bytes, Mapping, AbstractSet, numbers.Number)):
+        raise TypeError(f"value_range must be {expected}, got {_describe(value)}")
+    items: list[object]
+    if isinstance(value, (tuple, list)):
+        items = list(value)
+    else:
+        try:
+            array = as_ndarray(value, "value_range", expected)
+        except TypeError:
+            raise TypeError(f"value_range must be {expected}, got {_describe(value)}") from None
+        if array.ndim == 0:  # a single number
+            raise TypeError(f"value_range must be {expected}, got {_describe(value)}")
+        if array.ndim != 1:
+            raise ValueError(f"value_range must be {expected}, got shape {array.shape}")
+        items = list(array)
+    if len(items) != 2:
+        raise ValueError(
+            f"value_range must be {expected}, got {len(items)} values: {_describe(value)}"
+        )
+    for item in items:
+        if (
+            isinstance(item, (bool, np.bool_))
+            or not isinstance(item, numbers.Real)
+            or (isinstance(item, np.generic) and item.dtype.kind not in "iuf")
+        ):
+            raise TypeError(
+                f"value_range must be {expected}, got {_describe(item)} in {_describe(value)}"
+            )
+    bounds = []
+    for item in items:
+        try:
+            bound = float(item)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond float64
+            bound = math.inf
+        if not math.isfinite(bound):
+            raise ValueError(
+                f"value_range must be {expected} (within float64's range), got {item!r} "
+                f"in {value!r}"
+            )
+        bounds.append(bound)
+    low, high = items
+    if not low < high:  # type: ignore[operator]
+        raise ValueError(f"value_range must be {expected}, got low {low!r} >= high {high!r}")
+    return bounds[0], bounds[1]
 
 
 def as_kernel_size(value: object, name: str = "kernel_size") -> int:

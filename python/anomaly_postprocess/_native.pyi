@@ -36,7 +36,11 @@ JET_RGB: bytes  # 256 RGB triples of the JET table, level-major
 POOLED_BYTES: int  # fresh results at least this large come from the output pool
 
 def color_maps(
-    maps: _Maps, normalize: bool, palette: NDArray[np.uint8] | None, out: NDArray[np.uint8]
+    maps: _Maps,
+    normalize: bool,
+    value_range: tuple[float, float] | None,
+    palette: NDArray[np.uint8] | None,
+    out: NDArray[np.uint8],
 ) -> None: ...
 def superimpose_maps(
     maps: _Maps,
@@ -44,6 +48,7 @@ def superimpose_maps(
     alpha: float,
     gamma: float,
     normalize: bool,
+    value_range: tuple[float, float] | None,
     palette: NDArray[np.uint8] | None,
     out: NDArray[np.uint8],
 ) -> None: ...
@@ -52,9 +57,16 @@ def masks(
 ) -> None: ...
 
 # One (H, W) float32 map into a new result, in one call (the Python layer's fast path).
-def color_map_f32(map: NDArray[np.float32], normalize: bool) -> NDArray[np.uint8]: ...
+def color_map_f32(
+    map: NDArray[np.float32], normalize: bool, value_range: tuple[float, float] | None
+) -> NDArray[np.uint8]: ...
 def superimpose_f32(
-    map: NDArray[np.float32], image: NDArray[np.uint8], alpha: float, gamma: float, normalize: bool
+    map: NDArray[np.float32],
+    image: NDArray[np.uint8],
+    alpha: float,
+    gamma: float,
+    normalize: bool,
+    value_range: tuple[float, float] | None,
 ) -> NDArray[np.uint8]: ...
 def mask_f32(map: NDArray[np.float32], threshold: float, kernel_size: int) -> NDArray[np.uint8]: ...
 def boundaries(

@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import os
+import re
 import shlex
 import sys
 import uuid
@@ -131,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.maps is None and args.images is not None:
         parser.error("--images needs MAPS")
+    if args.value_range is not None:
+        low, high = args.value_range
+        if not low < high:
+            parser.error(f"--value-range needs LOW < HIGH, got {low!r} {high!r}")
+        if args.normalize:
+            parser.error("--value-range and --normalize: use one, not both")
+        args.value_range = (low, high)
     for path in (args.maps, args.images):
         if path is not None and not path.exists():
             parser.error(f"{path} does not exist")
@@ -275,6 +283,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "image. Use --normalize for raw, unnormalized scores.",
     )
     parser.add_argument(
+        "--value-range",
+        nargs=2,
+        type=_finite_float,
+        metavar=("LOW", "HIGH"),
+        help="colour the heatmap and the overlay on a fixed range of scores: LOW is dark "
+        "blue, HIGH dark red, values outside saturate. The same range for every map, so "
+        "a colour means the same score in every image and a good part stays blue (with "
+        "--normalize its largest score, however small, is dark red); e.g. 0 and twice "
+        "the image threshold. Instead of --normalize, not with it. The mask always uses "
+        "the stored values.",
+    )
+    parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -302,6 +322,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "cores available to the process)",
     )
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    # argparse's pattern of negative numbers has no exponent (before Python 3.13), so it
+    # takes "-1e-3" for an unknown option; --value-range's LOW may be written so.
+    parser._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$", re.I)
     return parser
 
 
@@ -742,7 +765,11 @@ def _render(
 
 def _colouring(args: argparse.Namespace) -> dict[str, Any]:
     """The options that colour both the heatmap and the overlay."""
-    return {"normalize": args.normalize, "colormap": args.colormap}
+    return {
+        "normalize": args.normalize,
+        "value_range": args.value_range,
+        "colormap": args.colormap,
+    }
 
 
 def _resized_image(image: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:

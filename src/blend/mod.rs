@@ -14,7 +14,9 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
 use crate::colormap::{color_row, Palette};
 use crate::error::{check_shape, KernelError};
-use crate::levels::{level_scale, locate_non_finite, saturate_u8, LevelScale, MapFloat, NotFinite};
+use crate::levels::{
+    level_scale, locate_non_finite, saturate_u8, LevelScale, MapFloat, NotFinite, Scaling,
+};
 use crate::parallel::for_each_band;
 use crate::rows::{as_contiguous, for_each_row};
 use crate::simd::multiversioned;
@@ -266,9 +268,9 @@ impl RowBlend for FixedPointBlend {
 }
 
 /// Writes the heatmap of `map` (in `palette`) blended over `image` (both `(H, W, 3)`)
-/// into `out`. Runs the hand-written AVX-512 VBMI loop where the CPU has it, else the
-/// portable loop, and the integer blend where it gives the float blend's bytes: the
-/// same bytes on every path.
+/// into `out`; `scaling` is a [`Scaling`] or the `normalize` flag. Runs the
+/// hand-written AVX-512 VBMI loop where the CPU has it, else the portable loop, and the
+/// integer blend where it gives the float blend's bytes: the same bytes on every path.
 ///
 /// ```
 /// use anomaly_postprocess::blend::{superimpose_into, AddWeighted};
@@ -283,7 +285,7 @@ impl RowBlend for FixedPointBlend {
 pub fn superimpose_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
     image: ArrayView3<'_, u8>,
-    normalize: bool,
+    scaling: impl Into<Scaling>,
     palette: Palette<'_>,
     blend: &AddWeighted,
     out: ArrayViewMut3<'_, u8>,
@@ -291,7 +293,7 @@ pub fn superimpose_into<T: MapFloat>(
     let (h, w) = map.dim();
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
-    let scale = level_scale(map, normalize)?;
+    let scale = level_scale(map, scaling)?;
     let fixed = FixedPointBlend::find(blend);
     #[cfg(target_arch = "x86_64")]
     let vbmi = crate::simd::vbmi_enabled();
@@ -409,20 +411,24 @@ mod tests {
                 ((y * 31 + x * 7 + c * 89) % 256) as u8
             });
             for blend in [AddWeighted::new(0.4, 0.0), AddWeighted::new(2.5, -300.0)] {
-                for normalize in [true, false] {
+                let fixed = Scaling::Fixed {
+                    low: -0.4,
+                    high: 0.9,
+                };
+                for scaling in [Scaling::MinMax, Scaling::Raw, fixed] {
                     let mut dispatched = ndarray::Array3::<u8>::zeros((h, w, 3));
                     let palette = Palette::Jet;
                     superimpose_into(
                         map.view(),
                         image.view(),
-                        normalize,
+                        scaling,
                         palette,
                         &blend,
                         dispatched.view_mut(),
                     )
                     .unwrap();
                     let mut portable = ndarray::Array3::<u8>::zeros((h, w, 3));
-                    let scale = level_scale(map.view(), normalize).unwrap();
+                    let scale = level_scale(map.view(), scaling).unwrap();
                     blend_rows(
                         map.view(),
                         image.view(),
@@ -432,7 +438,7 @@ mod tests {
                         portable.view_mut(),
                     )
                     .unwrap();
-                    assert_eq!(dispatched, portable, "{h}x{w} normalize {normalize}");
+                    assert_eq!(dispatched, portable, "{h}x{w} {scaling:?}");
                 }
             }
         }

@@ -15,6 +15,7 @@ use ndarray::{ArrayView2, ArrayViewMut3, Axis};
 use crate::error::{check_shape, KernelError};
 use crate::levels::{
     level_scale, levels_of_row, locate_non_finite, row_is_finite, LevelScale, MapFloat, NotFinite,
+    Scaling,
 };
 use crate::parallel::for_each_band;
 use crate::rows::{as_contiguous, for_each_row};
@@ -167,11 +168,13 @@ pub fn color_row<T: MapFloat>(
     !scale.is_raw() || (finite && row_is_finite(tail))
 }
 
-/// Writes the RGB heatmap of one map into `out` (shape `(H, W, 3)`).
+/// Writes the RGB heatmap of one map into `out` (shape `(H, W, 3)`); `scaling` is a
+/// [`Scaling`] or the `normalize` flag.
 ///
 /// Every byte of `out` is written. Fails if the map holds NaN/±inf (nothing useful
-/// is written then) or if `out` has the wrong shape. Runs the hand-written AVX-512
-/// VBMI loop where the CPU has it, else the portable loop: the same bytes.
+/// is written then), if `out` has the wrong shape, or if a fixed range has no width in
+/// the map's type (then nothing is written). Runs the hand-written AVX-512 VBMI loop
+/// where the CPU has it, else the portable loop: the same bytes.
 ///
 /// ```
 /// use anomaly_postprocess::colormap::{color_map_into, Palette};
@@ -182,13 +185,13 @@ pub fn color_row<T: MapFloat>(
 /// ```
 pub fn color_map_into<T: MapFloat>(
     map: ArrayView2<'_, T>,
-    normalize: bool,
+    scaling: impl Into<Scaling>,
     palette: Palette<'_>,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), KernelError> {
     let (h, w) = map.dim();
     check_shape("out", &[h, w, 3], out.shape())?;
-    let scale = level_scale(map, normalize)?;
+    let scale = level_scale(map, scaling)?;
     #[cfg(target_arch = "x86_64")]
     let vbmi = crate::simd::vbmi_enabled();
     // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
@@ -316,13 +319,18 @@ mod tests {
                 (((y * w + x) as f64 * 0.731).sin() * 1.3) as f32
             });
             for palette in [Palette::Jet, Palette::Table(&palettes::PALETTES[5].2)] {
-                for normalize in [true, false] {
+                // A fixed range narrower than the values: some saturate either way.
+                let fixed = Scaling::Fixed {
+                    low: -0.4,
+                    high: 0.9,
+                };
+                for scaling in [Scaling::MinMax, Scaling::Raw, fixed] {
                     let mut dispatched = Array3::<u8>::zeros((h, w, 3));
-                    color_map_into(map.view(), normalize, palette, dispatched.view_mut()).unwrap();
+                    color_map_into(map.view(), scaling, palette, dispatched.view_mut()).unwrap();
                     let mut portable = Array3::<u8>::zeros((h, w, 3));
-                    let scale = level_scale(map.view(), normalize).unwrap();
+                    let scale = level_scale(map.view(), scaling).unwrap();
                     color_rows(map.view(), scale, palette, portable.view_mut()).unwrap();
-                    assert_eq!(dispatched, portable, "{h}x{w} normalize {normalize}");
+                    assert_eq!(dispatched, portable, "{h}x{w} {scaling:?}");
                 }
             }
         }

@@ -10,10 +10,11 @@ use super::run_detached_batch;
 use crate::batch::superimpose_maps_into;
 use crate::blend::{superimpose_into, AddWeighted};
 use crate::colormap::Palette;
+use crate::levels::Scaling;
 
-/// JET heatmaps of maps `(*B, H, W)` blended over `images` (`(H, W, 3)` for all maps,
+/// Heatmaps of maps `(*B, H, W)` blended over `images` (`(H, W, 3)` for all maps,
 /// or `(*B, H, W, 3)`) with `cv2.addWeighted(heatmap, alpha, image, 1 - alpha, gamma)`,
-/// written into `out` `(prod(B), H, W, 3)`.
+/// written into `out` `(prod(B), H, W, 3)`; `value_range` as in `color_maps`.
 // One argument per option of the Python function it serves.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
@@ -24,6 +25,7 @@ pub(crate) fn superimpose_maps(
     alpha: f64,
     gamma: f64,
     normalize: bool,
+    value_range: Option<(f64, f64)>,
     palette: Option<Bound<'_, PyArray2<u8>>>,
     out: Bound<'_, PyArray4<u8>>,
 ) -> PyResult<()> {
@@ -40,12 +42,13 @@ pub(crate) fn superimpose_maps(
     let images = items::<u8, ndarray::Ix3>(&images_read, "image")?;
     let table = palette_table(&palette_read)?;
     let batch_shape = maps.batch_shape();
+    let scaling = Scaling::new(normalize, value_range);
     with_maps!(&maps_read, |views| run_detached_batch(
         py,
         &batch_shape,
         || {
             let blend = AddWeighted::new(alpha, gamma);
-            superimpose_maps_into(&views, &images, normalize, palette_of(&table), &blend, out)
+            superimpose_maps_into(&views, &images, scaling, palette_of(&table), &blend, out)
         }
     ))
 }
@@ -61,15 +64,17 @@ pub(crate) fn superimpose_f32<'py>(
     alpha: f64,
     gamma: f64,
     normalize: bool,
+    value_range: Option<(f64, f64)>,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
     let (map, image) = (read(&map, "anomaly_map")?, read(&image, "image")?);
     let (map, image) = (map.as_array(), image.as_array());
     let blend = AddWeighted::new(alpha, gamma);
+    let scaling = Scaling::new(normalize, value_range);
     new_result_from(
         py,
         &[map.nrows(), map.ncols(), 3],
         move |out: ArrayViewMut3<'_, u8>| {
-            superimpose_into(map, image, normalize, Palette::Jet, &blend, out)
+            superimpose_into(map, image, scaling, Palette::Jet, &blend, out)
         },
     )
 }

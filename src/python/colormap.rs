@@ -9,14 +9,17 @@ use super::arrays::{
 use super::run_detached_batch;
 use crate::batch::color_maps_into;
 use crate::colormap::{color_map_into, Palette};
+use crate::levels::Scaling;
 
 /// Heatmaps of maps `(*B, H, W)` (float32/float64, any strides), written into
-/// `out` `(prod(B), H, W, 3)`; `palette` is a (256, 3) RGB table, or None for JET.
+/// `out` `(prod(B), H, W, 3)`; `value_range` (low, high), when given, takes precedence
+/// over `normalize`; `palette` is a (256, 3) RGB table, or None for JET.
 #[pyfunction]
 pub(crate) fn color_maps(
     py: Python<'_>,
     maps: MapStack<'_>,
     normalize: bool,
+    value_range: Option<(f64, f64)>,
     palette: Option<Bound<'_, PyArray2<u8>>>,
     out: Bound<'_, PyArray4<u8>>,
 ) -> PyResult<()> {
@@ -30,10 +33,11 @@ pub(crate) fn color_maps(
     let out = out.as_array_mut();
     let table = palette_table(&palette_read)?;
     let batch_shape = maps.batch_shape();
+    let scaling = Scaling::new(normalize, value_range);
     with_maps!(&maps_read, |views| run_detached_batch(
         py,
         &batch_shape,
-        || { color_maps_into(&views, normalize, palette_of(&table), out) }
+        || { color_maps_into(&views, scaling, palette_of(&table), out) }
     ))
 }
 
@@ -45,12 +49,14 @@ pub(crate) fn color_map_f32<'py>(
     py: Python<'py>,
     map: Bound<'py, PyArray2<f32>>,
     normalize: bool,
+    value_range: Option<(f64, f64)>,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
     let map = read(&map, "anomaly_map")?;
     let map = map.as_array();
+    let scaling = Scaling::new(normalize, value_range);
     new_result_from(
         py,
         &[map.nrows(), map.ncols(), 3],
-        move |out: ArrayViewMut3<'_, u8>| color_map_into(map, normalize, Palette::Jet, out),
+        move |out: ArrayViewMut3<'_, u8>| color_map_into(map, scaling, Palette::Jet, out),
     )
 }
