@@ -32,6 +32,8 @@ use multiversion::multiversion;
 
 use crate::bitmap::BitMatrix;
 
+mod distance;
+
 /// Erosion or dilation: how words combine and what lies outside the image.
 trait Op: Copy {
     /// The value of pixels outside the image, which leaves a combination unchanged.
@@ -369,6 +371,51 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
     }
 }
 
+/// Which algorithm computes an erosion or a dilation. Every method gives the same bytes;
+/// only the time differs. Public for the fuzz targets and benches, not part of the API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The cheaper of the two for this mask and radius, by [`prefers_distance`].
+    Auto,
+    /// Horizontal runs per width of the disk (this module): cost grows with the radius.
+    Runs,
+    /// Per-column distances and unions of intervals (`distance`): cost independent of it.
+    Distance,
+}
+
+/// The cost model: whether the distance method is expected to beat the run method.
+fn prefers_distance(mask: &BitMatrix, radius: u64) -> bool {
+    let _ = mask;
+    radius >= 64
+}
+
+fn erode_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    let distance = match method {
+        Method::Auto => prefers_distance(mask, radius),
+        Method::Runs => false,
+        Method::Distance => true,
+    };
+    if distance {
+        distance::morph_in_place::<false>(mask, radius);
+    } else {
+        morph_in_place::<Erode>(mask, radius);
+    }
+}
+
+fn dilate_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    let distance = match method {
+        Method::Auto => prefers_distance(mask, radius),
+        Method::Runs => false,
+        Method::Distance => true,
+    };
+    if distance {
+        distance::morph_in_place::<true>(mask, radius);
+    } else {
+        morph_in_place::<Dilate>(mask, radius);
+    }
+}
+
 /// Erosion by `disk(radius)`; pixels outside the image count as foreground.
 ///
 /// ```
@@ -380,7 +427,7 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
 /// ```
 pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
     let mut out = src.clone();
-    morph_in_place::<Erode>(&mut out, radius);
+    erode_in_place(&mut out, radius, Method::Auto);
     out
 }
 
@@ -395,7 +442,7 @@ pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// ```
 pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
     let mut out = src.clone();
-    morph_in_place::<Dilate>(&mut out, radius);
+    dilate_in_place(&mut out, radius, Method::Auto);
     out
 }
 
@@ -411,15 +458,34 @@ pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert!(opened.get(3, 1));
 /// ```
 pub fn open_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
+    open_disk_with(src, radius, Method::Auto)
+}
+
+/// [`open_disk`] by a given [`Method`] (the same bytes for every method).
+///
+/// ```
+/// use anomaly_postprocess::bitmap::BitMatrix;
+/// use anomaly_postprocess::morphology::{open_disk, open_disk_with, Method};
+/// let m = BitMatrix::from_fn(40, 70, |y, x| (y * 7 + x * 3) % 11 < 8);
+/// let runs = open_disk_with(&m, 5, Method::Runs);
+/// assert_eq!(open_disk_with(&m, 5, Method::Distance), runs);
+/// assert_eq!(open_disk(&m, 5), runs);
+/// ```
+#[doc(hidden)]
+pub fn open_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
     let mut out = src.clone();
-    open_disk_in_place(&mut out, radius);
+    open_in_place(&mut out, radius, method);
     out
 }
 
 /// [`open_disk`] in place: no image-sized memory besides `mask` itself.
 pub fn open_disk_in_place(mask: &mut BitMatrix, radius: u64) {
-    morph_in_place::<Erode>(mask, radius);
-    morph_in_place::<Dilate>(mask, radius);
+    open_in_place(mask, radius, Method::Auto);
+}
+
+fn open_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    erode_in_place(mask, radius, method);
+    dilate_in_place(mask, radius, method);
 }
 
 #[cfg(test)]
