@@ -376,7 +376,7 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
-    /// The cheaper of the two for this mask and radius, by [`prefers_distance`].
+    /// The cheaper of the two for this mask and radius, by a cost model (`distance`).
     Auto,
     /// Horizontal runs per width of the disk (this module): cost grows with the radius.
     Runs,
@@ -384,15 +384,9 @@ pub enum Method {
     Distance,
 }
 
-/// The cost model: whether the distance method is expected to beat the run method.
-fn prefers_distance(mask: &BitMatrix, radius: u64) -> bool {
-    let _ = mask;
-    radius >= 64
-}
-
 fn erode_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
     let distance = match method {
-        Method::Auto => prefers_distance(mask, radius),
+        Method::Auto => distance::prefers_distance::<false>(mask, radius),
         Method::Runs => false,
         Method::Distance => true,
     };
@@ -405,7 +399,7 @@ fn erode_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
 
 fn dilate_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
     let distance = match method {
-        Method::Auto => prefers_distance(mask, radius),
+        Method::Auto => distance::prefers_distance::<true>(mask, radius),
         Method::Runs => false,
         Method::Distance => true,
     };
@@ -475,6 +469,22 @@ pub fn open_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 pub fn open_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
     let mut out = src.clone();
     open_in_place(&mut out, radius, method);
+    out
+}
+
+/// [`erode_disk`] by a given [`Method`] (the same bytes for every method).
+#[doc(hidden)]
+pub fn erode_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
+    let mut out = src.clone();
+    erode_in_place(&mut out, radius, method);
+    out
+}
+
+/// [`dilate_disk`] by a given [`Method`] (the same bytes for every method).
+#[doc(hidden)]
+pub fn dilate_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
+    let mut out = src.clone();
+    dilate_in_place(&mut out, radius, method);
     out
 }
 
