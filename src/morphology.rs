@@ -488,14 +488,23 @@ pub fn dilate_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatr
     out
 }
 
-/// [`open_disk`] in place: no image-sized memory besides `mask` itself.
+/// [`open_disk`] in place. Scratch memory besides `mask`: the run method keeps a few
+/// strips of up to about `6r` rows (cache-sized for the small disks it is chosen for);
+/// the distance method, one bit-packed copy of the image and a few rows.
 pub fn open_disk_in_place(mask: &mut BitMatrix, radius: u64) {
     open_in_place(mask, radius, Method::Auto);
 }
 
 fn open_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    // An empty mask erodes and dilates to itself: noise often erodes to nothing.
+    let is_empty = |mask: &BitMatrix| mask.words().iter().all(|&w| w == 0);
+    if is_empty(mask) {
+        return;
+    }
     erode_in_place(mask, radius, method);
-    dilate_in_place(mask, radius, method);
+    if !is_empty(mask) {
+        dilate_in_place(mask, radius, method);
+    }
 }
 
 #[cfg(test)]

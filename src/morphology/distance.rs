@@ -17,27 +17,32 @@
 //! exact, tabulated once per call), and a row of the result is a **union of intervals**
 //! centred on the columns with `g ≤ r`.
 //!
-//! Rows are processed top to bottom, in place (each output row is written only after
-//! every later input row it depends on has been read), with O(columns) state:
+//! The nearest site of column `x'` to row `y` is its last site at or above `y` or its
+//! first at or below, and `w` decreases with `g`, so the union splits into the intervals
+//! of the sites above and those of the sites below. Two sweeps compute them:
 //!
-//! - For a column that is not a site in the current row, the last site row above it is
-//!   recorded when a vertical run of sites ends, and the first site row below it (within
-//!   `r`) is searched for at that moment, word-parallel over 64 columns; a column with
-//!   none in reach only has to look at the row entering its window, `y + r`. Each search
-//!   scans a stretch of non-site rows of its column that no other search of that column
-//!   scans again, so all of them together read each word of the image at most once per
-//!   column of that word.
-//! - The sites of the row itself (`g = 0`) are handled as runs with word operations:
-//!   their union `[a − r, b + r]` is filled word-wise. Only the other columns within `r`
-//!   of a pixel that these leave uncovered can still change the row, and only those are
-//!   looked at one by one.
-//! - Their intervals, sorted by centre, are merged in two sweeps: the right halves
+//! - Downwards, each row gets the intervals of its own sites and of each column's last
+//!   site above; the result is kept in a bit-packed buffer the size of the image.
+//!   Upwards, each row adds those of each column's last site below (the first below,
+//!   seen from the row) and is written in place: the rows above, which the sweep still
+//!   needs, are untouched.
+//! - A sweep records, per column, the row where its last vertical run of sites ended
+//!   (one store per run end) and marks the column as having a site in reach; a column
+//!   whose last site has fallen out of reach is unmarked when it is next looked at.
+//! - The sites of the row itself (`g = 0`) are handled with word operations: their runs
+//!   widened by `r` are merged and filled word-wise, jumping from run to run (runs that
+//!   start within `2r + 1` of the current end merge with it, and only the last of those
+//!   matters). Only the marked non-site columns within `r` of a pixel still uncovered
+//!   can change the row, and only those are looked at one by one.
+//! - Their intervals, sorted by centre, are merged in two passes: the right halves
 //!   `[x', x' + w]` sorted by left end (a running right end), the left halves
 //!   `[x' − w, x']` by right end (a running left end, from the right).
 //!
-//! The cost is linear in the pixels in the worst case and usually closer to linear in
-//! the words plus the sites near an edge, whatever the radius; `super` chooses between
-//! this and the run method, which is faster for small disks.
+//! Per row and sweep that is O(words + columns / r) plus one step per run end and per
+//! column looked at: linear in the pixels at worst, whatever the radius, and close to
+//! linear in the words when the sites are sparse or the rows' own sites cover them.
+//! Memory: one bit-packed image and a few rows. The run method (`super`) is faster for
+//! small disks and for masks its early exits empty quickly; [`prefers_distance`] chooses.
 
 use multiversion::multiversion;
 
@@ -270,9 +275,10 @@ impl Sweep {
         self.near.fill(0);
         widen_runs(&self.uncovered, half_widths[0], cols, &mut self.near);
         self.intervals.clear();
-        for k in 0..wpr {
-            let candidates = self.near[k] & self.active[k] & !sites[k];
-            let (last, active, intervals) = (&self.last, &mut self.active[k], &mut self.intervals);
+        let (last, intervals) = (&self.last, &mut self.intervals);
+        let words = self.active.iter_mut().zip(&self.near).zip(sites);
+        for (k, ((active, &near), &site)) in words.enumerate() {
+            let candidates = near & *active & !site;
             for_each_bit(candidates, 64 * k, |x| {
                 let g = y.abs_diff(last[x]);
                 if g <= reach {
@@ -544,7 +550,7 @@ mod tests {
                 let step = 1 + rng.below(5) as usize;
                 let offset = rng.below(7) as usize;
                 BitMatrix::from_fn(rows, cols, |y, x| {
-                    (x + offset + y) % (step + 2) == 0 || x % 17 == offset
+                    (x + offset + y).is_multiple_of(step + 2) || x % 17 == offset
                 })
             }
             _ => {
