@@ -1,6 +1,7 @@
-//! Criterion benches of each kernel on a 1024×1024 map (single thread).
+//! Criterion benches of each kernel on a 1024×1024 map (single thread), and of
+//! `compute_mask`'s opening on masks of several kinds and radii.
 //!
-//! `cargo bench --bench kernels`. The side-by-side comparison with OpenCV, which is
+//! `cargo bench --bench kernels` (`-- "mask by content"` for the second group). The side-by-side comparison with OpenCV, which is
 //! where speed claims come from, is `benches/compare.py`.
 
 use std::hint::black_box;
@@ -79,9 +80,105 @@ fn kernels(c: &mut Criterion) {
     group.finish();
 }
 
+/// Uniform noise in [0, 1), reproducible.
+fn noise(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+    let mut state = seed.wrapping_mul(6364136223846793005) | 1;
+    Array2::from_shape_fn((rows, cols), |_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    })
+}
+
+/// A separable Gaussian blur (3σ taps, edges clamped): a smooth field of blobs about
+/// `2σ` across.
+fn blur(m: &Array2<f32>, sigma: f32) -> Array2<f32> {
+    let radius = (3.0 * sigma).ceil() as isize;
+    let taps: Vec<f32> = (-radius..=radius)
+        .map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f32 = taps.iter().sum();
+    let (rows, cols) = m.dim();
+    let at = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+    let across = Array2::from_shape_fn((rows, cols), |(y, x)| {
+        let sum: f32 = (taps.iter().enumerate())
+            .map(|(i, t)| t * m[[y, at(x as isize + i as isize - radius, cols)]])
+            .sum();
+        sum / total
+    });
+    Array2::from_shape_fn((rows, cols), |(y, x)| {
+        let sum: f32 = (taps.iter().enumerate())
+            .map(|(i, t)| t * across[[at(y as isize + i as isize - radius, rows), x]])
+            .sum();
+        sum / total
+    })
+}
+
+/// A smooth field and its median, the threshold that makes about half of it a defect.
+fn smooth(size: usize, sigma: f32, seed: u64) -> (Array2<f32>, f64) {
+    let field = blur(&noise(size, size, seed), sigma);
+    let mut values: Vec<f32> = field.iter().copied().collect();
+    let middle = values.len() / 2;
+    values.select_nth_unstable_by(middle, f32::total_cmp);
+    (field, f64::from(values[middle]))
+}
+
+/// All above the threshold but eight 6×6 holes: the opening's worst case for the run
+/// method, whose cost grows with the radius when nothing lets it stop early.
+fn holes(size: usize) -> Array2<f32> {
+    let mut map = Array2::from_elem((size, size), 1.0f32);
+    let mut state = 12345u64;
+    for _ in 0..8 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let (cy, cx) = (
+            (state % size as u64) as usize,
+            ((state >> 32) % size as u64) as usize,
+        );
+        map.slice_mut(ndarray::s![
+            cy.saturating_sub(3)..(cy + 3).min(size),
+            cx.saturating_sub(3)..(cx + 3).min(size)
+        ])
+        .fill(0.0);
+    }
+    map
+}
+
+/// `compute_mask` (threshold, opening, 0/255) by content and radius: the cost of the
+/// disk should not grow with its radius.
+fn mask_by_content(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mask by content");
+    let holes_4096 = holes(4096);
+    let (smooth_4096, median_4096) = smooth(4096, 4.0, 1);
+    let (smooth_4, median_4) = smooth(1024, 4.0, 2);
+    let (smooth_12, median_12) = smooth(1024, 12.0, 3);
+    let cases: [(&str, &Array2<f32>, f64, &[u64]); 4] = [
+        ("holes 4096²", &holes_4096, 0.5, &[16, 256, 2048]),
+        ("smooth σ=4 4096²", &smooth_4096, median_4096, &[16]),
+        ("smooth σ=4 1024²", &smooth_4, median_4, &[1, 16]),
+        ("smooth σ=12 1024²", &smooth_12, median_12, &[1, 16]),
+    ];
+    for (name, map, threshold, radii) in cases {
+        let mut out = Array2::<u8>::zeros(map.dim());
+        for &k in radii {
+            group.bench_function(format!("{name} k={k}"), |b| {
+                b.iter(|| mask_into(black_box(map.view()), threshold, k, 0, out.view_mut()))
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(2));
     targets = kernels
 }
-criterion_main!(benches);
+criterion_group! {
+    name = by_content;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(2));
+    targets = mask_by_content
+}
+criterion_main!(benches, by_content);

@@ -32,6 +32,8 @@
 use crate::bitmap::BitMatrix;
 use crate::simd::multiversioned;
 
+mod distance;
+
 /// Erosion or dilation: how words combine and what lies outside the image.
 trait Op: Copy {
     /// The value of pixels outside the image, which leaves a combination unchanged.
@@ -366,6 +368,45 @@ multiversioned! {
     }
 }
 
+/// Which algorithm computes an erosion or a dilation. Every method gives the same bytes;
+/// only the time differs. Public for the fuzz targets and benches, not part of the API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The cheaper of the two for this mask and radius, by a cost model (`distance`).
+    Auto,
+    /// Horizontal runs per width of the disk (this module): cost grows with the radius.
+    Runs,
+    /// Per-column distances and unions of intervals (`distance`): cost independent of it.
+    Distance,
+}
+
+fn erode_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    let distance = match method {
+        Method::Auto => distance::prefers_distance::<false>(mask, radius),
+        Method::Runs => false,
+        Method::Distance => true,
+    };
+    if distance {
+        distance::morph_in_place::<false>(mask, radius);
+    } else {
+        morph_in_place::<Erode>(mask, radius);
+    }
+}
+
+fn dilate_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    let distance = match method {
+        Method::Auto => distance::prefers_distance::<true>(mask, radius),
+        Method::Runs => false,
+        Method::Distance => true,
+    };
+    if distance {
+        distance::morph_in_place::<true>(mask, radius);
+    } else {
+        morph_in_place::<Dilate>(mask, radius);
+    }
+}
+
 /// Erosion by `disk(radius)`; pixels outside the image count as foreground.
 ///
 /// ```
@@ -377,7 +418,7 @@ multiversioned! {
 /// ```
 pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
     let mut out = src.clone();
-    morph_in_place::<Erode>(&mut out, radius);
+    erode_in_place(&mut out, radius, Method::Auto);
     out
 }
 
@@ -392,7 +433,7 @@ pub fn erode_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// ```
 pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
     let mut out = src.clone();
-    morph_in_place::<Dilate>(&mut out, radius);
+    dilate_in_place(&mut out, radius, Method::Auto);
     out
 }
 
@@ -408,12 +449,45 @@ pub fn dilate_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert!(opened.get(3, 1));
 /// ```
 pub fn open_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
+    open_disk_with(src, radius, Method::Auto)
+}
+
+/// [`open_disk`] by a given [`Method`] (the same bytes for every method).
+///
+/// ```
+/// use anomaly_postprocess::bitmap::BitMatrix;
+/// use anomaly_postprocess::morphology::{open_disk, open_disk_with, Method};
+/// let m = BitMatrix::from_fn(40, 70, |y, x| (y * 7 + x * 3) % 11 < 8);
+/// let runs = open_disk_with(&m, 5, Method::Runs);
+/// assert_eq!(open_disk_with(&m, 5, Method::Distance), runs);
+/// assert_eq!(open_disk(&m, 5), runs);
+/// ```
+#[doc(hidden)]
+pub fn open_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
     let mut out = src.clone();
-    open_disk_in_place(&mut out, radius);
+    open_in_place(&mut out, radius, method);
     out
 }
 
-/// [`open_disk`] in place: no image-sized memory besides `mask` itself.
+/// [`erode_disk`] by a given [`Method`] (the same bytes for every method).
+#[doc(hidden)]
+pub fn erode_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
+    let mut out = src.clone();
+    erode_in_place(&mut out, radius, method);
+    out
+}
+
+/// [`dilate_disk`] by a given [`Method`] (the same bytes for every method).
+#[doc(hidden)]
+pub fn dilate_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatrix {
+    let mut out = src.clone();
+    dilate_in_place(&mut out, radius, method);
+    out
+}
+
+/// [`open_disk`] in place. Scratch memory besides `mask`: the run method keeps a few
+/// strips of up to about `6r` rows (cache-sized for the small disks it is chosen for);
+/// the distance method, one bit-packed copy of the image and a few rows.
 ///
 /// ```
 /// use anomaly_postprocess::bitmap::BitMatrix;
@@ -424,8 +498,19 @@ pub fn open_disk(src: &BitMatrix, radius: u64) -> BitMatrix {
 /// assert_eq!(opened, open_disk(&m, 1));
 /// ```
 pub fn open_disk_in_place(mask: &mut BitMatrix, radius: u64) {
-    morph_in_place::<Erode>(mask, radius);
-    morph_in_place::<Dilate>(mask, radius);
+    open_in_place(mask, radius, Method::Auto);
+}
+
+fn open_in_place(mask: &mut BitMatrix, radius: u64, method: Method) {
+    // An empty mask erodes and dilates to itself: noise often erodes to nothing.
+    let is_empty = |mask: &BitMatrix| mask.words().iter().all(|&w| w == 0);
+    if is_empty(mask) {
+        return;
+    }
+    erode_in_place(mask, radius, method);
+    if !is_empty(mask) {
+        dilate_in_place(mask, radius, method);
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 #![no_main]
 //! mask_into on arbitrary maps, thresholds and radii (huge ones included): never a
-//! panic, and the opening equals erosion-then-dilation by the disk's definition.
+//! panic, and the opening equals erosion-then-dilation by the disk's definition. Both
+//! methods behind the morphology (runs and distances), forced one by one, give the same
+//! erosion, dilation and opening, and the opening that mask_into wrote.
 
 use anomaly_postprocess::bitmap::BitMatrix;
 use anomaly_postprocess::mask::{mask_into, threshold_bits};
+use anomaly_postprocess::morphology::{dilate_disk_with, erode_disk_with, open_disk_with, Method};
 use libfuzzer_sys::fuzz_target;
 use ndarray::Array2;
 
@@ -41,6 +44,8 @@ fuzz_target!(|data: &[u8]| {
     let radius: u64 = match bytes.byte() % 8 {
         0 => u64::MAX >> 2,
         1 => 1 << 33,
+        // Up to past the widest map: where the distance method takes over.
+        7 => u64::from(bytes.byte()) % 160,
         r => u64::from(bytes.byte() % 20) + u64::from(r),
     };
     let min_area = bytes.below(6);
@@ -48,8 +53,19 @@ fuzz_target!(|data: &[u8]| {
     let view = common::strided_view(&map, &wide, how);
     let mut out = Array2::<u8>::zeros(view.dim());
     mask_into(view, threshold, radius, min_area, out.view_mut()).unwrap();
+    let bits = threshold_bits(map.view(), threshold);
+    let runs = open_disk_with(&bits, radius, Method::Runs);
+    assert_eq!(open_disk_with(&bits, radius, Method::Distance), runs);
+    assert_eq!(open_disk_with(&bits, radius, Method::Auto), runs);
+    for op in [erode_disk_with, dilate_disk_with] {
+        assert_eq!(op(&bits, radius, Method::Distance), op(&bits, radius, Method::Runs));
+    }
+    if min_area <= 1 {
+        for ((y, x), &v) in out.indexed_iter() {
+            assert_eq!(v, if runs.get(y, x) { 255 } else { 0 });
+        }
+    }
     if min_area <= 1 && radius < 64 {
-        let bits = threshold_bits(map.view(), threshold);
         let r = radius as i64;
         let opened = if r == 0 { bits } else { naive(&naive(&bits, r, true), r, false) };
         for ((y, x), &v) in out.indexed_iter() {
