@@ -354,9 +354,10 @@ mod tests {
         // blend_rows runs the CPU's best SIMD path (FMA instructions where present);
         // apply() in this test binary is compiled for the baseline target, where
         // mul_add is libm's fmaf. Same bytes either way.
-        // Under Miri a map of one full 64-pixel chunk and a tail a row, and only weights
-        // outside 0..=1: the others make FixedPointBlend::find try all 65 536 byte pairs,
-        // minutes under Miri.
+        // Under Miri a map of one full 64-pixel chunk and a tail a row, weights outside
+        // 0..=1 (no integer form to search for) and the default weights (integer form):
+        // each other weight makes FixedPointBlend::find try all 65 536 byte pairs, a
+        // minute or more under Miri.
         let (h, w) = if cfg!(miri) { (3, 70) } else { (37, 53) };
         let map =
             ndarray::Array2::from_shape_fn((h, w), |(y, x)| ((y * w + x) as f32 * 0.37).sin());
@@ -371,7 +372,7 @@ mod tests {
             (0.123456, 0.5),
         ];
         let weights = if cfg!(miri) {
-            &weights[..2]
+            &weights[..3]
         } else {
             &weights[..]
         };
@@ -404,8 +405,8 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "Miri runs no AVX-512, so both sides would be the portable loop, and the \
-                  integer blend's search takes it minutes"
+        ignore = "Miri runs no AVX-512: both sides would be the portable loop, which \
+                  dispatched_rows_equal_the_portable_formula runs under Miri"
     )]
     fn dispatched_rows_equal_the_portable_loop() {
         // Without VBMI both sides run the portable loop: say that the test could not
