@@ -289,3 +289,73 @@ impl BitMatrix {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array2};
+
+    /// Every pixel and the padding invariant, against a predicate.
+    fn check(m: &BitMatrix, f: impl Fn(usize, usize) -> bool, what: &str) {
+        for y in 0..m.rows() {
+            for x in 0..m.cols() {
+                assert_eq!(m.get(y, x), f(y, x), "{what} at {y},{x}");
+            }
+            if let Some(&last) = m.row(y).last() {
+                assert_eq!(last & !m.last_word_mask(), 0, "{what}: padding of row {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn packing_strided_views_equals_packing_their_copies() {
+        // Full words and tails; rows in place, transposed, reversed and column-stepped.
+        // Under Miri (a minute for all) one column and a full word with a tail.
+        let widths = if cfg!(miri) {
+            &[1, 65][..]
+        } else {
+            &[1, 63, 64, 65, 130][..]
+        };
+        for &cols in widths {
+            let a = Array2::from_shape_fn((5, cols), |(y, x)| ((y * 7 + x * 3) % 5) as u8);
+            let views = [
+                a.view(),
+                a.t(),
+                a.slice(s![..;-1, ..;-1]),
+                a.slice(s![1.., ..;2]),
+            ];
+            for view in views {
+                let bits = BitMatrix::from_view(view, |v| v > 1);
+                assert_eq!(bits.rows(), view.nrows());
+                assert_eq!(
+                    bits,
+                    BitMatrix::from_view(view.to_owned().view(), |v| v > 1)
+                );
+                check(&bits, |y, x| view[[y, x]] > 1, &format!("{view:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn reused_words_hold_no_trace_of_the_earlier_matrix() {
+        let full = BitMatrix::from_fn(9, 200, |_, _| true);
+        let small = Array2::from_shape_fn((3, 70), |(y, x)| (y + x) % 4 == 0);
+        let bits = BitMatrix::from_view_reusing(small.view(), |v| v, full.into_words());
+        assert_eq!(bits.words().len(), 3 * 2);
+        check(&bits, |y, x| (y + x) % 4 == 0, "reused");
+        assert_eq!(bits, BitMatrix::from_view(small.view(), |v| v));
+    }
+
+    #[test]
+    fn fill_keeps_the_padding_clear_and_empty_shapes_work() {
+        for (rows, cols) in [(3, 1), (2, 64), (4, 65), (0, 5), (3, 0)] {
+            let mut m = BitMatrix::zeros(rows, cols);
+            m.fill(true);
+            check(&m, |_, _| true, "filled");
+            assert!(m.is_full());
+            assert_eq!(m.count_ones(), rows * cols);
+            m.fill(false);
+            assert_eq!(m.count_ones(), 0);
+        }
+    }
+}

@@ -533,7 +533,14 @@ mod tests {
     fn normalized_levels_use_division_not_reciprocal() {
         // A value where x / p and x * (1 / p) truncate differently in f32.
         let mut found = false;
-        for i in 1..200_000u32 {
+        // The full scan finds i = 14 000 and 28 000; under Miri, where it takes minutes,
+        // only the neighbourhood of the first.
+        let range = if cfg!(miri) {
+            13_900..14_100
+        } else {
+            1..200_000u32
+        };
+        for i in range {
             let x = i as f32 * 1e-5;
             let p = 0.3f32;
             let by_division = (x / p * 255.0) as u8;

@@ -580,10 +580,18 @@ mod tests {
             (200, 65),
             (300, 9),
         ];
+        // Under Miri, where the definition takes seconds an image, small sizes and
+        // radii (the empty disk, the cross, a disk, one covering the image).
+        let sizes = if cfg!(miri) { &sizes[..5] } else { &sizes[..] };
+        let radii: &[i64] = if cfg!(miri) {
+            &[0, 1, 3, 70]
+        } else {
+            &[0, 1, 2, 3, 4, 5, 7, 10, 16, 33, 70]
+        };
         for (i, &(rows, cols)) in sizes.iter().enumerate() {
             for density in [30, 85, 97] {
                 let m = random_matrix(rows, cols, i as u64 * 31 + density, density);
-                for r in [0i64, 1, 2, 3, 4, 5, 7, 10, 16, 33, 70] {
+                for &r in radii {
                     assert_eq!(
                         erode_disk(&m, r as u64),
                         naive(&m, r, Which::Erode),
@@ -621,7 +629,7 @@ mod tests {
 
     #[test]
     fn width_groups_cover_every_row_offset() {
-        for r in 0..200u64 {
+        for r in 0..if cfg!(miri) { 64 } else { 200u64 } {
             let widths = disk_half_widths(r, 1000, 1000);
             let groups = width_groups(&widths);
             // Narrowest first, strictly widening, and every d in exactly one group.
@@ -640,7 +648,7 @@ mod tests {
 
     #[test]
     fn widening_steps_keep_windows_contiguous_and_land_on_every_width() {
-        for r in 0..300u64 {
+        for r in 0..if cfg!(miri) { 64 } else { 300u64 } {
             let widths = disk_half_widths(r, 1000, 1000);
             let mut width = 0;
             for g in width_groups(&widths) {
@@ -685,7 +693,10 @@ mod tests {
     #[test]
     fn uniform_images_and_the_early_exits() {
         // An image of one value is its own erosion and dilation, whatever the radius.
-        for (rows, cols) in [(1, 1), (2, 3), (70, 64), (130, 129), (300, 65)] {
+        let sizes = [(1, 1), (2, 3), (70, 64), (130, 129), (300, 65)];
+        // Under Miri (minutes past these) the sizes up to two strips.
+        let sizes = if cfg!(miri) { &sizes[..3] } else { &sizes[..] };
+        for &(rows, cols) in sizes {
             for value in [false, true] {
                 let m = BitMatrix::from_fn(rows, cols, |_, _| value);
                 for r in (0..=12).chain([16, 31, 32, 33, 63, 64, 65, 70, 500]) {
@@ -697,6 +708,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "images of 300 rows against the definition: hours under Miri"
+    )]
     fn sparse_features_across_strips_and_words() {
         // Mostly empty or mostly full images: whole strips take an early exit while
         // their neighbours do not, features sit on strip and word boundaries.
@@ -727,6 +742,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "every radius up to 70 against the definition: hours under Miri"
+    )]
     fn noise_with_every_radius_up_to_70() {
         // Dense noise: erosion settles to all zero within a few run widths.
         let radii: Vec<i64> = (0..=70).collect();

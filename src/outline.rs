@@ -75,3 +75,64 @@ pub fn mark_boundaries_into(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array2, Array3};
+
+    /// From the definition: the pixel's 4-neighbourhood (itself included, pixels outside
+    /// ignored) holds both set and clear pixels.
+    fn on_boundary(mask: &Array2<u8>, y: usize, x: usize) -> bool {
+        let (rows, cols) = mask.dim();
+        let mut seen = [false; 2];
+        for (dy, dx) in [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)] {
+            let (ny, nx) = (y as i64 + dy, x as i64 + dx);
+            if (0..rows as i64).contains(&ny) && (0..cols as i64).contains(&nx) {
+                seen[usize::from(mask[[ny as usize, nx as usize]] > 0)] = true;
+            }
+        }
+        seen == [true, true]
+    }
+
+    #[test]
+    fn boundaries_follow_the_definition_for_strided_images_and_outputs() {
+        let sizes = [(1, 1), (3, 5), (9, 70), (7, 64), (5, 130)];
+        // Under Miri (a minute for all) the sizes up to two words a row.
+        let sizes = if cfg!(miri) { &sizes[..3] } else { &sizes[..] };
+        for &(rows, cols) in sizes {
+            let mask = Array2::from_shape_fn((rows, cols), |(y, x)| {
+                u8::from((y * 5 + x * 3) % 7 < 3 || (y, x) == (rows / 2, cols / 2))
+            });
+            // The image, reversed along both axes; the output, transposed.
+            let base =
+                Array3::from_shape_fn((rows, cols, 3), |(y, x, c)| (y * 31 + x * 7 + c) as u8);
+            let image = base.slice(s![..;-1, ..;-1, ..]);
+            let mut out_t = Array3::<u8>::zeros((cols, rows, 3));
+            let out = out_t.view_mut().permuted_axes([1, 0, 2]);
+            let color = [250, 1, 128];
+            mark_boundaries_into(image, &nonzero_bits(mask.view()), color, out).unwrap();
+            let out = out_t.permuted_axes([1, 0, 2]);
+            for ((y, x, c), &got) in out.indexed_iter() {
+                let expected = if on_boundary(&mask, y, x) {
+                    color[c]
+                } else {
+                    image[[y, x, c]]
+                };
+                assert_eq!(got, expected, "{rows}x{cols} at {y},{x},{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_errors() {
+        let mask = nonzero_bits(Array2::<u8>::zeros((2, 3)).view());
+        let image = Array3::<u8>::zeros((2, 3, 3));
+        let mut out = Array3::<u8>::zeros((3, 2, 3));
+        assert!(mark_boundaries_into(image.view(), &mask, [0; 3], out.view_mut()).is_err());
+        let mut out = Array3::<u8>::zeros((2, 3, 3));
+        let wrong = Array3::<u8>::zeros((2, 3, 4));
+        assert!(mark_boundaries_into(wrong.view(), &mask, [0; 3], out.view_mut()).is_err());
+        assert!(mark_boundaries_into(image.view(), &mask, [0; 3], out.view_mut()).is_ok());
+    }
+}

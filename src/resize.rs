@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn constant_images_stay_constant() {
-        for &(h, w, h2, w2) in &[
+        let cases = [
             (1, 1, 5, 7),
             (3, 4, 1, 1),
             (5, 7, 13, 2),
@@ -628,7 +628,10 @@ mod tests {
             (10, 6, 5, 3),
             (17, 31, 40, 11),
             (100, 3, 7, 250),
-        ] {
+        ];
+        // Under Miri (a minute past these) the small ones, enlarging and shrinking.
+        let cases = if cfg!(miri) { &cases[..5] } else { &cases[..] };
+        for &(h, w, h2, w2) in cases {
             for v in [0u8, 1, 2, 127, 128, 254, 255] {
                 let src = Array3::from_elem((h, w, 3), v);
                 let out = resized(&src, h2, w2);
@@ -672,7 +675,10 @@ mod tests {
         let big = image(40, 30, 3, 7);
         let view = big.slice(s![..;-2, 1..;3, ..]);
         let copy = view.to_owned();
-        for &(h, w) in &[(7, 9), (10, 5), (33, 21), (20, 10)] {
+        let sizes = [(7, 9), (33, 21), (10, 5), (20, 10)];
+        // Under Miri (a minute past these) a shrinking and an enlarging size.
+        let sizes = if cfg!(miri) { &sizes[..2] } else { &sizes[..] };
+        for &(h, w) in sizes {
             let mut a = Array3::zeros((h, w, 3));
             let mut b = Array3::zeros((h, w, 3));
             resize_linear_u8(view, a.view_mut()).unwrap();

@@ -155,9 +155,9 @@ impl FixedPointBlend {
     /// offset inside the interval that every byte pair allows, then checks all pairs.
     fn search(blend: &AddWeighted) -> Option<Self> {
         let (heat, image, _) = blend.weights();
-        let expected: Vec<u8> = (0..=u16::MAX)
-            .map(|pair| blend.apply((pair >> 8) as u8, pair as u8))
-            .collect();
+        // Every pair's float result, made when the first candidate needs it: weights
+        // outside 0..=1 have none, and skip the 65 536 float blends.
+        let mut expected: Option<Vec<u8>> = None;
         let to_u16 = |w: f64| (0.0..=65535.0).contains(&w).then_some(w as u16);
         let heat_0 = (f64::from(heat) * 65536.0).round();
         let image_0 = (f64::from(image) * 65536.0).round();
@@ -166,6 +166,11 @@ impl FixedPointBlend {
             else {
                 continue;
             };
+            let expected = expected.get_or_insert_with(|| {
+                (0..=u16::MAX)
+                    .map(|pair| blend.apply((pair >> 8) as u8, pair as u8))
+                    .collect()
+            });
             let candidate = |offset: i64| FixedPointBlend {
                 heat: p,
                 image: q,
@@ -176,7 +181,7 @@ impl FixedPointBlend {
             // for its weighted sum s; results 0 and 255 are also reached by saturating.
             let (mut low, mut high) = (-65535i64, 65535i64);
             let scaled = candidate(0);
-            for (pair, &r) in (0..=u16::MAX).zip(&expected) {
+            for (pair, &r) in (0..=u16::MAX).zip(expected.iter()) {
                 let s = i64::from(scaled.weighted_sum((pair >> 8) as u8, pair as u8));
                 let r = i64::from(r);
                 if r > 0 {
@@ -194,7 +199,7 @@ impl FixedPointBlend {
             }
             let found = candidate((low + high) / 2);
             let exact = (0..=u16::MAX)
-                .zip(&expected)
+                .zip(expected.iter())
                 .all(|(pair, &r)| found.apply((pair >> 8) as u8, pair as u8) == r);
             if exact {
                 return Some(found);
@@ -361,20 +366,31 @@ mod tests {
         // blend_rows runs the CPU's best SIMD path (FMA instructions where present);
         // apply() in this test binary is compiled for the baseline target, where
         // mul_add is libm's fmaf. Same bytes either way.
+        // Under Miri a map of one full 64-pixel chunk and a tail a row, weights outside
+        // 0..=1 (no integer form to search for) and the default weights (integer form):
+        // each other weight makes FixedPointBlend::find try all 65 536 byte pairs, a
+        // minute or more under Miri.
+        let (h, w) = if cfg!(miri) { (3, 70) } else { (37, 53) };
         let map =
-            ndarray::Array2::from_shape_fn((37, 53), |(y, x)| ((y * 53 + x) as f32 * 0.37).sin());
-        let image = ndarray::Array3::from_shape_fn((37, 53, 3), |(y, x, c)| {
+            ndarray::Array2::from_shape_fn((h, w), |(y, x)| ((y * w + x) as f32 * 0.37).sin());
+        let image = ndarray::Array3::from_shape_fn((h, w, 3), |(y, x, c)| {
             ((y * 7 + x * 13 + c * 101) % 256) as u8
         });
-        for (alpha, gamma) in [
-            (0.4, 0.0),
-            (0.3, 0.0),
+        let weights = [
             (-0.7, 3.25),
             (1.9, -40.0),
+            (0.4, 0.0),
+            (0.3, 0.0),
             (0.123456, 0.5),
-        ] {
+        ];
+        let weights = if cfg!(miri) {
+            &weights[..3]
+        } else {
+            &weights[..]
+        };
+        for &(alpha, gamma) in weights {
             let blend = AddWeighted::new(alpha, gamma);
-            let mut out = ndarray::Array3::<u8>::zeros((37, 53, 3));
+            let mut out = ndarray::Array3::<u8>::zeros((h, w, 3));
             superimpose_into(
                 map.view(),
                 image.view(),
@@ -399,6 +415,11 @@ mod tests {
     /// On CPUs with VBMI, `superimpose_into` runs the VBMI loop: it must give the
     /// bytes of the portable loop, tails included, for float32 and float64 maps.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri runs no AVX-512: both sides would be the portable loop, which \
+                  dispatched_rows_equal_the_portable_formula runs under Miri"
+    )]
     fn dispatched_rows_equal_the_portable_loop() {
         // Without VBMI both sides run the portable loop: say that the test could not
         // compare the two.
@@ -452,6 +473,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "all 65 536 byte pairs through soft-float FMAs: minutes under Miri (arithmetic only)"
+    )]
     fn fused_differs_from_unfused_somewhere() {
         let (alpha, gamma) = (0.3f64, 0.0f64);
         let blend = AddWeighted::new(alpha, gamma);
@@ -475,6 +500,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "FixedPointBlend::find checks all 65 536 byte pairs per candidate: minutes under Miri (arithmetic only)"
+    )]
     fn fixed_point_blends_give_the_float_bytes() {
         // The default, and others without exact ties, with offsets that saturate both ways.
         for (alpha, gamma) in [(0.4, 0.0), (0.2, 10.0), (0.6, -20.0), (0.8, 0.0)] {
@@ -497,6 +526,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "FixedPointBlend::find checks all 65 536 byte pairs per candidate: minutes under Miri (arithmetic only)"
+    )]
     fn no_fixed_point_blend_where_none_is_exact() {
         // Exact ties that float32 error decides (0.5, 0.3, 0.1); weights outside 0..1.
         for (alpha, gamma) in [(0.5, 0.0), (0.3, 0.0), (0.1, 0.0), (-0.7, 3.25), (1.9, 0.0)] {
@@ -506,6 +539,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "four FixedPointBlend::find searches of 65 536 byte pairs each: an hour under Miri"
+    )]
     fn fixed_point_search_from_many_threads() {
         let blend = AddWeighted::new(0.4, 3.0);
         let found: Vec<_> = std::thread::scope(|s| {
