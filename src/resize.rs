@@ -6,7 +6,7 @@
 //! float data, the Intel IPP backend OpenCV hands those resizes to
 //! (`hal/ipp/src/resize_ipp.cpp`). Nothing here is copied from OpenCV; the arithmetic
 //! below was read from those sources and then checked against the installed `cv2` over
-//! thousands of random sizes (`tests/test_resize.py`).
+//! thousands of random sizes (`tests/parity/test_resize.py`).
 //!
 //! # Dispatch
 //!

@@ -359,3 +359,71 @@ def spec_compute_mask(anomaly_map: Any, threshold: Any, kernel_size: int = 4) ->
     batch_shape, maps = spec_canonical_maps(anomaly_map)
     out = np.stack([spec_compute_mask_2d(m, threshold, kernel_size) for m in maps])
     return out.reshape(batch_shape + out.shape[1:])
+
+
+# ------------------------------------------------------------------------------- resizing
+
+
+def _opencv_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's per-destination source index ``floor(f)`` and fraction ``f - floor(f)``
+    of ``f = f32((d + 0.5) * scale - 0.5)`` with ``scale = 1 / (dst / src)`` in f64."""
+    scale = 1.0 / (dst / src)
+    f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    s = np.floor(f)
+    return s.astype(np.int64), (f - s).astype(np.float32)
+
+
+def _fixed_weight(w: np.ndarray) -> np.ndarray:
+    """``saturate_cast<short>(w * 2048)``, the product in float32, rounded half to even."""
+    return np.clip(np.rint(w * np.float32(2048)), -32768, 32767).astype(np.int64)
+
+
+def opencv_x86_resize_u8(src: np.ndarray, dst_h: int, dst_w: int) -> np.ndarray:
+    """``cv2.resize(src, (dst_w, dst_h), interpolation=cv2.INTER_LINEAR)`` for a uint8
+    ``(H, W, C)`` image as OpenCV's x86-64 build computes it (docs/behaviour.md#resizing),
+    written from that description with numpy alone.
+
+    It is the reference where the platform's own OpenCV is not: OpenCV's aarch64 wheels
+    hand several uint8 resizes to other HALs that round differently, while the package
+    gives the x86-64 bytes on every CPU. ``tests/parity/test_resize.py`` checks it
+    against ``cv2.resize`` on x86-64.
+    """
+    src = np.asarray(src)
+    if src.dtype != np.uint8 or src.ndim != 3:
+        raise TypeError(f"opencv_x86_resize_u8 takes uint8 (H, W, C), got {src.dtype}{src.shape}")
+    src_h, src_w, channels = src.shape
+    if (src_h, src_w) == (dst_h, dst_w):
+        return src.copy()
+    data = src.astype(np.int64)
+
+    def exact_half(n_src: int, n_dst: int) -> bool:
+        scale = 1.0 / (n_dst / n_src)
+        return abs(scale - round(scale)) < np.finfo(np.float64).eps and round(scale) == 2
+
+    if exact_half(src_w, dst_w) and exact_half(src_h, dst_h):
+        # INTER_AREA's fast path: the mean of each 2x2 block.
+        top, bottom = data[0 : 2 * dst_h : 2], data[1 : 2 * dst_h : 2]
+        block = top[:, 0 : 2 * dst_w : 2] + top[:, 1 : 2 * dst_w : 2]
+        block = block + bottom[:, 0 : 2 * dst_w : 2] + bottom[:, 1 : 2 * dst_w : 2]
+        if channels in (1, 3, 4):
+            return ((block + 2) >> 2).astype(np.uint8)
+        return np.rint(block.astype(np.float32) * np.float32(0.25)).astype(np.uint8)
+
+    # Horizontal pass: taps clamped at both borders, S[lo] * a0 + S[hi] * a1.
+    s, f = _opencv_taps(src_w, dst_w)
+    left, right = s < 0, s >= src_w - 1
+    f = np.where(left | right, np.float32(0), f)
+    lo = np.clip(s, 0, src_w - 1)
+    hi = np.minimum(lo + 1, src_w - 1)
+    a0 = _fixed_weight(np.float32(1) - f)[None, :, None]
+    a1 = _fixed_weight(f)[None, :, None]
+    rows = data[:, lo] * a0 + data[:, hi] * a1
+
+    # Vertical pass: rows clipped, weights from the unclamped fraction, OpenCV's
+    # ((b0 * (H0 >> 4)) >> 16) + ((b1 * (H1 >> 4)) >> 16) + 2) >> 2.
+    t, g = _opencv_taps(src_h, dst_h)
+    b0 = _fixed_weight(np.float32(1) - g)[:, None, None]
+    b1 = _fixed_weight(g)[:, None, None]
+    h0 = rows[np.clip(t, 0, src_h - 1)] >> 4
+    h1 = rows[np.clip(t + 1, 0, src_h - 1)] >> 4
+    return ((((b0 * h0) >> 16) + ((b1 * h1) >> 16) + 2) >> 2).astype(np.uint8)

@@ -25,19 +25,9 @@ PARITY_DEPS=${PARITY_DEPS:-"opencv-python-headless>=4.10 scikit-image>=0.22 pyte
 # names: `anomaly_postprocess::simd::dispatch_target`'s docs).
 EXPECT=${EXPECT_AARCH64:-"^NEON; no hand-written loops$"}
 FORBID=${FORBID_AARCH64:-"AVX|SSE|x86"}
-# Parametrisations whose *input* is wrong on aarch64 (deselected, listed in the log; see
-# scripts/ci/ci_deselect.py): they build a "constant" map with numpy's cast of an
-# out-of-range float (-5.25 to uint8, 1e30 to int32), which C leaves undefined and
-# aarch64 numpy evaluates differently in its SIMD blocks and its scalar tail, so the map
-# is not constant there (e.g. 251 ×16 then 0 ×4) and cannot colour as level 0. The
-# package matches the reference on those very maps. Fix: cast the value once
-# (np.full(shape, np.array(value).astype(dtype))); then drop these entries.
-AARCH64_DESELECT=${AARCH64_DESELECT:-"\
-test_constant_maps_normalised_are_level_zero_without_warnings[shape1-1e+30-int32];\
-test_constant_maps_normalised_are_level_zero_without_warnings[shape2-1e+30-int32];\
-test_constant_maps_normalised_are_level_zero_without_warnings[shape3--5.25-uint8];\
-test_constant_maps_normalised_are_level_zero_without_warnings[shape3-1e+30-int32];\
-test_constant_maps_normalised_are_level_zero_without_warnings[shape4--5.25-uint8]"}
+# Parametrisations to deselect, `;`-separated `test_name[param-id]` entries, each with its
+# reason here (scripts/ci/ci_deselect.py lists them in the log). None today.
+AARCH64_DESELECT=${AARCH64_DESELECT:-}
 # The wheel's manylinux policy (maturin --compatibility) and the tag it must carry.
 AARCH64_WHEEL_POLICY=${AARCH64_WHEEL_POLICY:-manylinux2014}
 AARCH64_WHEEL_TAG=${AARCH64_WHEEL_TAG:-manylinux_2_17_aarch64}
@@ -161,12 +151,15 @@ step "parity tests under qemu-aarch64"
 export PYTHONPATH=$root/$site
 "${qpython[@]}" scripts/ci/report_dispatch.py --label aarch64 --expect "$EXPECT" --forbid "$FORBID"
 "${qpython[@]}" -c 'import cv2, skimage; print("OpenCV", cv2.__version__, "scikit-image", skimage.__version__)'
-# OpenCV's aarch64 addWeighted fuses in the other order and gives other bytes than the
-# x86-64 FMA ones the package gives everywhere (docs/behaviour.md#simd): the superimpose
-# references use those bytes (scripts/ci/fma_reference.py).
+# OpenCV's aarch64 addWeighted fuses in the other order, and its uint8 resizes round
+# differently in places: both give other bytes than the x86-64 ones the package gives
+# everywhere (docs/behaviour.md#simd, #resizing), so the references use those bytes
+# (scripts/ci/fma_reference.py, scripts/ci/resize_reference.py).
 # shellcheck disable=SC2086
-PYTHONPATH=$PYTHONPATH:$root/scripts/ci ANOMALY_POSTPROCESS_FMA_REFERENCE=1 \
+PYTHONPATH=$PYTHONPATH:$root/scripts/ci:$root/tests ANOMALY_POSTPROCESS_FMA_REFERENCE=1 \
+    ANOMALY_POSTPROCESS_RESIZE_REFERENCE=1 \
     ANOMALY_POSTPROCESS_CI_DESELECT=$AARCH64_DESELECT ANOMALY_POSTPROCESS_EXPECT_WHEEL=1 \
-    "${qpython[@]}" -m pytest -q -p no:cacheprovider -p fma_reference -p ci_deselect \
+    "${qpython[@]}" -m pytest -q -p no:cacheprovider -p fma_reference -p resize_reference \
+    -p ci_deselect \
     $PARITY_FILES $EMULATED_PYTEST_ARGS
 step "done"

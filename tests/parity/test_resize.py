@@ -6,11 +6,14 @@ for the arithmetic and the OpenCV code paths it reproduces).
 
 from __future__ import annotations
 
+import platform
+
 import cv2
 import numpy as np
 import pytest
 
 from anomaly_postprocess import _native
+from reference import opencv_x86_resize_u8
 
 # (src_h, src_w, dst_h, dst_w): 1-pixel sizes, exact 2x/3x/4x down and up (both axes and
 # one axis), odd ratios, near-identity, extreme ratios and camera-sized images.
@@ -129,6 +132,22 @@ def random_sizes(rng: np.random.Generator, n: int, hi: int) -> list[tuple[int, i
 
 
 # ------------------------------------------------------------------------------- uint8 images
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"),
+    reason="the reference is OpenCV's x86-64 arithmetic; OpenCV's aarch64 wheels round "
+    "some uint8 resizes differently (docs/behaviour.md#resizing)",
+)
+def test_x86_reference_is_cv2_resize(rng: np.random.Generator) -> None:
+    """The numpy reference that stands in for ``cv2.resize`` where OpenCV's own build
+    gives other bytes (scripts/ci/resize_reference.py) is OpenCV's x86-64 arithmetic."""
+    for sh, sw, dh, dw in SIZES + random_sizes(rng, 60, 90):
+        for channels in (1, 2, 3, 4, 5):
+            src = rng.integers(0, 256, (sh, sw, channels), dtype=np.uint8)
+            expected = cv2_resize(src, dh, dw)
+            got = opencv_x86_resize_u8(src, dh, dw)
+            assert np.array_equal(got, expected), ((sh, sw, dh, dw), channels)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "{}x{}->{}x{}".format(*s))
