@@ -10,14 +10,10 @@
 # from `make test` for maturin and pip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/ci/parity_files.sh
+source scripts/ci/parity_files.sh
 
 # ---- what runs; each can be overridden from the environment ---------------------------
-PARITY_FILE_LISTS=(
-    "tests/parity/test_color_map.py tests/parity/test_superimpose.py tests/parity/test_compute_mask.py"
-    "tests/test_colormap.py tests/test_superimpose.py tests/test_mask.py"
-)
-PARITY_FILES=${PARITY_FILES:-}
-EMULATED_PYTEST_ARGS=${EMULATED_PYTEST_ARGS:-}
 # The parity tests' own dependencies (as in pyproject.toml's `test` extra); numpy comes
 # with the wheel's requirement.
 PARITY_DEPS=${PARITY_DEPS:-"opencv-python-headless>=4.10 scikit-image>=0.22 pytest>=8"}
@@ -31,19 +27,10 @@ AARCH64_DESELECT=${AARCH64_DESELECT:-}
 # The wheel's manylinux policy (maturin --compatibility) and the tag it must carry.
 AARCH64_WHEEL_POLICY=${AARCH64_WHEEL_POLICY:-manylinux2014}
 AARCH64_WHEEL_TAG=${AARCH64_WHEEL_TAG:-manylinux_2_17_aarch64}
-VENV=${VENV:-.venv-make}
 WORK=${WORK:-target/ci/aarch64}
 TARGET=aarch64-unknown-linux-gnu
 # ----------------------------------------------------------------------------------------
 
-if [ -z "$PARITY_FILES" ]; then
-    for list in "${PARITY_FILE_LISTS[@]}"; do
-        missing=0
-        for f in $list; do [ -f "$f" ] || missing=1; done
-        if [ "$missing" = 0 ]; then PARITY_FILES=$list && break; fi
-    done
-fi
-[ -n "$PARITY_FILES" ] || { echo "aarch64: no parity file list exists" >&2; exit 1; }
 
 step() { echo "=== aarch64: $* ($SECONDS s)"; }
 

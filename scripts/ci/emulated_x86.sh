@@ -10,19 +10,11 @@
 # run is mostly one thread; the machine has two cores); their logs follow each other.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/ci/parity_files.sh
+source scripts/ci/parity_files.sh
 
 # ---- what runs; each can be overridden from the environment ---------------------------
-# Parity test files of the three functions: the first list whose files all exist.
-PARITY_FILE_LISTS=(
-    "tests/parity/test_color_map.py tests/parity/test_superimpose.py tests/parity/test_compute_mask.py"
-    "tests/test_colormap.py tests/test_superimpose.py tests/test_mask.py"
-)
-PARITY_FILES=${PARITY_FILES:-}
-# Extra pytest arguments for the emulated runs (e.g. -x, -k 'not large'); none by default:
-# every parametrisation of the three files runs (about 3 CPU minutes per model).
-EMULATED_PYTEST_ARGS=${EMULATED_PYTEST_ARGS:-}
 X86_MODELS=${X86_MODELS:-"haswell nehalem"}
-VENV=${VENV:-.venv-make}
 LOG_DIR=${LOG_DIR:-target/ci}
 
 # Per model: the -cpu argument, whether it has FMA, and regexes (case-insensitive) that
@@ -41,15 +33,6 @@ declare -A EXPECT=(
 )
 declare -A FORBID=([haswell]="AVX-512|VBMI" [nehalem]="AVX|FMA|VBMI")
 # ----------------------------------------------------------------------------------------
-
-if [ -z "$PARITY_FILES" ]; then
-    for list in "${PARITY_FILE_LISTS[@]}"; do
-        missing=0
-        for f in $list; do [ -f "$f" ] || missing=1; done
-        if [ "$missing" = 0 ]; then PARITY_FILES=$list && break; fi
-    done
-fi
-[ -n "$PARITY_FILES" ] || { echo "emulated_x86: no parity file list exists" >&2; exit 1; }
 
 command -v qemu-x86_64 >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >/dev/null
