@@ -2,25 +2,34 @@
 # The library's unit tests under Miri, which interprets them and stops at undefined
 # behaviour: out-of-bounds or misaligned access, use after free, double free, leaks,
 # invalid values (`to_int_unchecked` out of range), aliasing violations, data races.
-# It covers the output pool's buffers (src/pool/), the level casts (src/levels.rs,
-# src/blend/), the row views (src/rows.rs), the bit matrices and the portable kernels.
 #
-# What Miri cannot run is skipped with its reason in the log: `ignored, <reason>` for
-# `#[cfg_attr(miri, ignore = "...")]` tests (fork(), inputs too large for an interpreter)
-# and `skipped: <test>: Miri reports no AVX-512 ...` for the hand-written AVX-512 tests:
-# Miri's feature detection reports nothing beyond the target's baseline, so every
-# `multiversioned!` kernel runs its baseline clone (simd::tests checks this under Miri).
-# Tests shrink their inputs under `cfg(miri)`; `cargo test` runs them at full size.
-# Doc tests are left out (`--lib`): all 61 under Miri took 4.4 min of CPU, 4 of them in
-# the five examples that search FixedPointBlend's integer form (65 536 byte pairs; each
-# example is a process of its own, so none reuses another's answer), and
-# `set_num_threads`' example builds the thread pool (it needs run 2's flags). The rest
-# show the unit-tested paths on smaller inputs.
+# Which tests: those of every module with `unsafe` code in it (found here with grep,
+# so a module that gains `unsafe` is run without editing this file), plus the bit
+# matrices (src/bitmap.rs), the row views (src/rows.rs), which every kernel's strided
+# input goes through, and src/simd/ (which clone runs). Today: the output pool's
+# buffers (src/pool/), the level casts (src/levels.rs, src/blend/), the portable colour,
+# blend and threshold kernels and their dispatch, the thread pool (src/parallel.rs).
+# Not run under Miri, because they have no `unsafe` of their own and take minutes in an
+# interpreter: draw, regions, outline, morphology, resize, batch (but its parallel
+# tests), frame. They are safe Rust over ndarray (whose unsafe indexing the tests above
+# exercise) and run natively in `cargo test`, the parity suite and the fuzz targets.
+# Excluded too: `*/avx512.rs` (Miri runs no AVX-512 intrinsics; its feature detection
+# reports only the baseline, so every `multiversioned!` kernel runs its baseline clone,
+# which simd::tests checks under Miri) and src/python/ (needs CPython; the pytest suite
+# runs it).
+#
+# What Miri cannot run among those is skipped with its reason in the log: `ignored,
+# <reason>` for `#[cfg_attr(miri, ignore = "...")]` tests (fork(), inputs too large for
+# an interpreter) and `skipped: <test>: Miri reports no AVX-512 ...` for the hand-written
+# AVX-512 tests. Tests shrink their inputs under `cfg(miri)`; `cargo test` runs them at
+# full size. Doc tests are left out (`--lib`): they show the unit-tested paths on
+# smaller inputs, and each is a process of its own (the five that search
+# FixedPointBlend's integer form took 4 of the 4.4 CPU minutes of all 61).
 #
 # Two runs, because rayon's crossbeam-epoch is not clean under Miri's default checks
 # (crossbeam-rs/crossbeam#996: it is checked with Tree Borrows, and it casts integers
 # to pointers):
-#   1. every test but those with `parallel` in their path, with Stacked Borrows,
+#   1. the tests above but those with `parallel` in their path, with Stacked Borrows,
 #      -Zmiri-strict-provenance (no integer-to-pointer casts anywhere) and
 #      -Zmiri-symbolic-alignment-check (alignment from the types and layouts asked for,
 #      never from where the allocator happened to put a block). These never build the
@@ -32,10 +41,7 @@
 # A new test that builds the pool must have `parallel` in its path, or run 1 stops in
 # crossbeam-epoch.
 # Isolation stays on in both (no host clock, files or environment): nothing needs more.
-#
-# Cost on the 2-core machine, from an empty target/miri: about 4.5 min of CPU and as
-# much wall time, most of it in run 1. Before that, `cargo miri setup` builds Miri's
-# sysroot once (~30 s of CPU, kept in ~/.cache/miri).
+# Before the runs, `cargo miri setup` builds Miri's sysroot once (kept in ~/.cache/miri).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -48,9 +54,24 @@ cargo "+$toolchain" miri setup
 
 # Miri ignores opt-level and warns about the test profile's; say 0 and keep the log clean.
 export CARGO_PROFILE_TEST_OPT_LEVEL=0
+# The test-name filters: the module path of every file under src/ with `unsafe` in it
+# (src/a/b.rs and src/a/b/mod.rs -> "a::b::", src/a/tests.rs -> "a::"), then the extras.
+mapfile -t unsafe_files < <(grep -rlE '\bunsafe\b' src --include='*.rs' |
+    grep -vE '^src/python/|/avx512\.rs$|^src/lib\.rs$' | sort)
+filters=()
+for file in "${unsafe_files[@]}"; do
+    module=${file#src/}
+    module=${module%.rs}
+    module=${module%/mod}
+    module=${module%/tests}
+    filters+=("${module//\//::}::")
+done
+filters+=(bitmap:: rows:: simd::)
+echo "miri: tests of ${filters[*]} (from ${#unsafe_files[@]} files with unsafe code)"
+
 start=$SECONDS
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check" \
-    cargo "+$toolchain" miri test --lib -- --skip parallel
+    cargo "+$toolchain" miri test --lib -- --skip parallel "${filters[@]}"
 MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-permissive-provenance -Zmiri-ignore-leaks" \
     cargo "+$toolchain" miri test --lib -- parallel
 echo "miri: both runs passed in $((SECONDS - start)) s"
