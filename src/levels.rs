@@ -304,6 +304,21 @@ impl Scaling {
         }
     }
 
+    /// Whether levels of this scaling need a pass over the map before the colouring
+    /// pass: the map's range for [`Scaling::MinMax`]; for [`Scaling::Fixed`] its
+    /// finiteness (the range pass is vectorised and reports like the colouring pass
+    /// would; the colouring pass only checks with the raw scale).
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::Scaling;
+    /// assert!(!Scaling::Raw.needs_range_pass());
+    /// assert!(Scaling::MinMax.needs_range_pass());
+    /// assert!(Scaling::Fixed { low: 0.0, high: 2.0 }.needs_range_pass());
+    /// ```
+    pub fn needs_range_pass(self) -> bool {
+        !matches!(self, Scaling::Raw)
+    }
+
     /// Checks, without looking at any map, that this scaling can colour maps of type
     /// `T`: a fixed range must have a finite, positive width in `T`.
     pub fn check<T: MapFloat>(self) -> Result<(), KernelError> {
@@ -338,16 +353,15 @@ pub fn level_scale<T: MapFloat>(
     map: ArrayView2<'_, T>,
     scaling: impl Into<Scaling>,
 ) -> Result<LevelScale<T>, KernelError> {
-    match scaling.into() {
-        Scaling::MinMax => Ok(LevelScale::new(map_range(map)?, true)),
-        Scaling::Raw => Ok(LevelScale::Raw),
-        Scaling::Fixed { low, high } => {
-            let scale = LevelScale::fixed(low, high)?;
-            // The range pass is vectorised and reports like the colouring pass would.
-            map_range(map)?;
-            Ok(scale)
-        }
-    }
+    let scaling = scaling.into();
+    // An unusable fixed range is the caller's error, whatever the map holds: first.
+    scaling.check::<T>()?;
+    let range = if scaling.needs_range_pass() {
+        Some(map_range(map)?)
+    } else {
+        None
+    };
+    LevelScale::of(scaling, range)
 }
 
 /// Lanes the range scan keeps apart so that it vectorises.
@@ -412,6 +426,34 @@ impl<T: MapFloat> LevelScale<T> {
             }
         } else {
             LevelScale::Raw
+        }
+    }
+
+    /// The scale of `scaling` for a map whose range pass gave `range`: the one
+    /// definition behind [`level_scale`], also for callers that colour one map with
+    /// several scalings after a single range pass (`crate::frame`). `range` is needed
+    /// exactly when [`Scaling::needs_range_pass`] says so.
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::{LevelScale, MapRange, Scaling};
+    /// let range = Some(MapRange { min: 1.0f32, max: 3.0 });
+    /// assert_eq!(LevelScale::of(Scaling::MinMax, range), Ok(LevelScale::Normalized { min: 1.0, ptp: 2.0 }));
+    /// assert_eq!(LevelScale::of(Scaling::Raw, None), Ok(LevelScale::<f32>::Raw));
+    /// assert_eq!(LevelScale::of(Scaling::Fixed { low: 0.0, high: 4.0 }, range),
+    ///            Ok(LevelScale::Normalized { min: 0.0, ptp: 4.0 }));
+    /// ```
+    ///
+    /// # Panics
+    /// If `range` is `None` for a scaling that needs it (a bug of the caller's).
+    pub fn of(scaling: Scaling, range: Option<MapRange<T>>) -> Result<Self, KernelError> {
+        let range = || range.expect("a range pass for a scaling that needs one");
+        match scaling {
+            Scaling::Raw => Ok(LevelScale::Raw),
+            Scaling::MinMax => Ok(LevelScale::new(range(), true)),
+            Scaling::Fixed { low, high } => {
+                range();
+                LevelScale::fixed(low, high)
+            }
         }
     }
 
