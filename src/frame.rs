@@ -1,24 +1,31 @@
 //! Every product of one frame from one sweep over its map: `postprocess`
 //! (docs/behaviour.md#api). An inspection line wants, for each map, the heatmap, the
 //! overlay, the mask and the boxes with their scores; the separate kernels read the
-//! map once each ([`crate::colormap`], [`crate::blend`], [`crate::mask`], then the
-//! boxes re-read the mask). Here the map is read once for all per-pixel products:
+//! map once each ([`crate::colormap`] twice with its range pass, [`crate::blend`],
+//! [`crate::mask`], then the boxes re-pack the mask's bytes). Here:
 //!
-//! 1. at most one range pass ([`map_range`]), when the heatmap or the overlay takes
-//!    levels from a normalisation or a fixed range (docs/behaviour.md#levels);
-//! 2. one sweep over the map in strips of rows small enough to stay in the core's cache
-//!    ([`STRIP_PIXELS`]): for each strip the existing row kernels run back to back on
-//!    the same rows — the heatmap's colour pass ([`ColorPass`]), the overlay's colour
-//!    and blend pass ([`BlendPass`]), the threshold into the bit-packed mask
-//!    ([`threshold_rows`]) — each with its operation's one dispatch, so every byte is
-//!    the byte of the separate call by construction;
-//! 3. on the packed mask: the opening ([`open_disk_in_place`]), `min_area`
-//!    ([`remove_small_components`]), the 0/255 bytes ([`unpack_rows`]) and, from the
+//! 1. One sweep over the map in strips of rows small enough to stay in the core's
+//!    cache ([`STRIP_PIXELS`]): for each strip the existing row kernels run back to
+//!    back on the same rows — the range scan (`RangeLanes`, when a product is
+//!    normalised or has a fixed range: docs/behaviour.md#levels), the heatmap's colour
+//!    pass (`ColorPass`) and the overlay's colour-and-blend pass (`BlendPass`) for
+//!    the products whose levels need no range of the map's own (raw and fixed scales),
+//!    and the threshold into the bit-packed mask (`threshold_rows`). Each runs with
+//!    its operation's one dispatch, so every byte is the byte of the separate call by
+//!    construction.
+//! 2. When a product is min-max normalised (the heatmap's default), a second sweep
+//!    colours it with the range the first one found. That is the range pass any
+//!    normalised product needs, with every other per-pixel product riding along: the
+//!    map is read twice, as the range pass and the one fused sweep would read it, but
+//!    the scan, which is cheap beside the colour passes, no longer streams the map on
+//!    its own.
+//! 3. On the packed mask: the opening ([`open_disk_in_place`]), `min_area`
+//!    ([`remove_small_components`]), the 0/255 bytes (`unpack_rows`) and, from the
 //!    same bits (never re-thresholded or re-packed from the bytes), the components with
 //!    their maxima ([`components_with_max`]) for the boxes and scores.
 //!
 //! A product not asked for has no output here ([`FrameOut`]), and nothing is computed
-//! for it. The sweep runs in bands of rows in parallel exactly as the separate kernels
+//! for it. The sweeps run in bands of rows in parallel exactly as the separate kernels
 //! do ([`for_each_band`], docs/behaviour.md#threads); batches are
 //! [`crate::batch::frames_into`].
 
@@ -28,7 +35,7 @@ use crate::bitmap::BitMatrix;
 use crate::blend::{AddWeighted, BlendPass};
 use crate::colormap::{ColorPass, Palette};
 use crate::error::{check_shape, KernelError};
-use crate::levels::{locate_non_finite, map_range, LevelScale, MapFloat, NotFinite, Scaling};
+use crate::levels::{locate_non_finite, LevelScale, MapFloat, NotFinite, RangeLanes, Scaling};
 use crate::mask::{keep_mask_words, take_mask_words, threshold_rows, unpack_rows};
 use crate::morphology::open_disk_in_place;
 use crate::parallel::{for_each_band, SliceRows, SplitRows};
@@ -68,10 +75,13 @@ pub struct FrameOut<'i, 'o> {
     pub mask: Option<ArrayViewMut2<'o, u8>>,
 }
 
-/// Pixels of one strip of the sweep (whole rows, at least one): the strip's map values
-/// (32 KiB of float32) are read by up to three passes in a row, so they must still be
-/// in the core's cache for the second and the third; with the strip's image and outputs
-/// (up to 13 bytes a pixel) the strip stays in L2.
+/// Pixels of one strip of a sweep (whole rows, at least one): the strip's map values
+/// (32 KiB of float32) are read by up to four passes in a row, so they must still be
+/// in the core's cache for all but the first; with the strip's image and outputs (up
+/// to 13 bytes a pixel) the strip stays in L2. Measured on the 2-core development VM
+/// (1 MiB L2; single thread, CPU time, 2048×2448 float32, all products): 8192 and
+/// 2448–32 768 pixels alike, whole bands (no strips) 5–8% slower; at 1024×1024, where
+/// the whole map stays in L3, no difference.
 pub const STRIP_PIXELS: usize = 8192;
 
 /// Rows per strip for rows of `cols` pixels.
@@ -83,7 +93,8 @@ fn strip_rows(cols: usize) -> usize {
 /// asked for with [`FrameOptions::boxes`], its 8-connected components with the map's
 /// maximum over each (NaN ignored), in `cv2.connectedComponentsWithStats` label order.
 ///
-/// Each product is, byte for byte, what the separate kernel writes:
+/// Each product is, byte for byte, what the separate kernel writes (see the module
+/// docs for how the map is read):
 /// the heatmap [`crate::colormap::color_map_into`]`(map, options.heatmap, palette)`,
 /// the overlay [`crate::blend::superimpose_into`]`(map, image, options.overlay,
 /// palette, blend)`, the mask [`crate::mask::mask_into`]`(threshold_map or map,
@@ -177,25 +188,21 @@ pub fn frame_into<T: MapFloat>(
     if h == 0 || w == 0 {
         return Ok(boxes.then(Vec::new)); // no pixel: nothing to write, no component
     }
-    // One range pass serves both colour products.
-    let range = if scalings
+    let scan = scalings
         .into_iter()
         .flatten()
-        .any(Scaling::needs_range_pass)
-    {
-        Some(map_range(map)?)
-    } else {
-        None
+        .any(Scaling::needs_range_pass);
+    // Products whose levels need the map's own range come in a second sweep; the
+    // others (raw and fixed scales) ride along with the range scan in the first.
+    let (heat_first, heat_second) = split_by_range(heatmap, options.heatmap);
+    let (overlay_first, overlay_second) = split_by_range(overlay, options.overlay);
+    let heat_pass = |range| {
+        (LevelScale::of(options.heatmap, range)).map(|s| ColorPass::new(s, options.palette))
     };
-    let heat_pass = heat_scaling
-        .map(|s| Ok::<_, KernelError>(ColorPass::new(LevelScale::of(s, range)?, options.palette)))
-        .transpose()?;
-    let blend_pass = overlay_scaling
-        .map(|s| {
-            let scale = LevelScale::of(s, range)?;
-            Ok::<_, KernelError>(BlendPass::new(scale, options.palette, &options.blend))
-        })
-        .transpose()?;
+    let blend_pass = |range| {
+        (LevelScale::of(options.overlay, range))
+            .map(|s| BlendPass::new(s, options.palette, &options.blend))
+    };
     let per_row = w.div_ceil(64);
     let mut words = mask.as_ref().map(|_| {
         let mut words = take_mask_words();
@@ -203,30 +210,62 @@ pub fn frame_into<T: MapFloat>(
         words.resize(h * per_row, 0);
         words
     });
+    let first_heat = heat_first.as_ref().map(|_| heat_pass(None)).transpose()?;
+    let first_blend = overlay_first
+        .as_ref()
+        .map(|_| blend_pass(None))
+        .transpose()?;
     let rows = Rows {
         map,
         threshold_map,
-        heatmap,
-        overlay,
+        heatmap: heat_first,
+        overlay: overlay_first,
         bits: words.as_mut().map(|items| SliceRows { items, per_row }),
     };
     let passes = Passes {
-        heat: heat_pass.as_ref(),
-        blend: blend_pass.as_ref(),
+        heat: first_heat.as_ref(),
+        blend: first_blend.as_ref(),
         threshold: T::floor_from_f64(options.threshold),
     };
+    let first = map[[0, 0]];
     // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
     // first non-finite value, whichever band met one.
-    let bands = for_each_band(h, w, rows, |_, band| sweep(band, &passes));
-    if bands
-        .into_iter()
-        .collect::<Result<(), NotFinite>>()
-        .is_err()
-    {
+    let bands = for_each_band(h, w, rows, |_, band| {
+        sweep(band, &passes, scan.then(|| RangeLanes::new(first)))
+    });
+    let range = match bands.into_iter().collect::<Result<Vec<_>, NotFinite>>() {
+        Ok(_) if !scan => Ok(None),
+        Ok(lanes) => RangeLanes::finish(lanes.into_iter().flatten().collect())
+            .map(Some)
+            .ok_or(NotFinite),
+        Err(NotFinite) => Err(NotFinite),
+    };
+    let Ok(range) = range else {
         if let Some(words) = words {
             keep_mask_words(words);
         }
         return Err(locate_non_finite(map).into());
+    };
+    if heat_second.is_some() || overlay_second.is_some() {
+        let second_heat = heat_second.as_ref().map(|_| heat_pass(range)).transpose()?;
+        let second_blend = overlay_second
+            .as_ref()
+            .map(|_| blend_pass(range))
+            .transpose()?;
+        let rows = Rows {
+            map,
+            threshold_map: None,
+            heatmap: heat_second,
+            overlay: overlay_second,
+            bits: None,
+        };
+        let passes = Passes {
+            heat: second_heat.as_ref(),
+            blend: second_blend.as_ref(),
+            threshold: passes.threshold,
+        };
+        // A normalising scale comes from the range scan, which checked every value.
+        for_each_band(h, w, rows, |_, band| sweep(band, &passes, None));
     }
     let (Some(out), Some(words)) = (mask, words) else {
         return Ok(None);
@@ -244,7 +283,16 @@ pub fn frame_into<T: MapFloat>(
     Ok(found)
 }
 
-/// The passes of the sweep, each present exactly when its output is.
+/// `(product, None)` when its levels need no range of the map's own (a raw or fixed
+/// scale: the first sweep), `(None, product)` when they do (min-max: the second).
+fn split_by_range<P>(product: Option<P>, scaling: Scaling) -> (Option<P>, Option<P>) {
+    match scaling {
+        Scaling::MinMax => (None, product),
+        Scaling::Raw | Scaling::Fixed { .. } => (product, None),
+    }
+}
+
+/// The passes of a sweep, each present exactly when its output is.
 struct Passes<'a, 'p, T> {
     heat: Option<&'a ColorPass<'p, T>>,
     blend: Option<&'a BlendPass<'p, T>>,
@@ -252,7 +300,7 @@ struct Passes<'a, 'p, T> {
     threshold: T,
 }
 
-/// The rows of a band or strip: the map's, and those of every output asked for.
+/// The rows of a band or strip: the map's, and those of every output of the sweep.
 struct Rows<'m, 'i, 'o, 'w, T> {
     map: ArrayView2<'m, T>,
     threshold_map: Option<ArrayView2<'m, T>>,
@@ -288,19 +336,25 @@ impl<T: Sync> SplitRows for Rows<'_, '_, '_, '_, T> {
     }
 }
 
-/// One band of the sweep: strip after strip, the passes back to back on the strip's
-/// rows. Stops at the first row whose values are not all finite (raw scales only: a
-/// normalising one comes from the range pass, which checked).
+/// One band of a sweep: strip after strip, the range scan (`range`, when given) and
+/// the passes back to back on the strip's rows; returns the band's range lanes. Stops
+/// at the first row whose values are not all finite (raw scales only: the range scan
+/// reports the others when it finishes).
 fn sweep<T: MapFloat>(
     mut rows: Rows<'_, '_, '_, '_, T>,
     passes: &Passes<'_, '_, T>,
-) -> Result<(), NotFinite> {
+    mut range: Option<RangeLanes<T>>,
+) -> Result<Option<RangeLanes<T>>, NotFinite> {
     let strip = strip_rows(rows.map.ncols());
-    // The portable overlay loop's colour row, kept across strips.
-    let mut heat = Vec::new();
+    // The portable overlay loop's colour row and the scan's copy of a strided row,
+    // kept across strips.
+    let (mut heat, mut scratch) = (Vec::new(), Vec::new());
     while rows.map.nrows() > 0 {
         let next = strip.min(rows.map.nrows());
         let (head, rest) = rows.split_at_row(next);
+        if let Some(lanes) = &mut range {
+            lanes.add_rows(head.map, &mut scratch);
+        }
         if let (Some(pass), Some(out)) = (passes.heat, head.heatmap) {
             pass.rows(head.map, out)?;
         }
@@ -313,7 +367,7 @@ fn sweep<T: MapFloat>(
         }
         rows = rest;
     }
-    Ok(())
+    Ok(range)
 }
 
 #[cfg(test)]

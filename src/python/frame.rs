@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::arrays::{
-    items, palette_of, palette_span, palette_table, read, read_palette, span, write_as,
-    MapStack, MapsRead,
+    items, palette_of, palette_span, palette_table, read, read_palette, span, write_as, MapStack,
+    MapsRead,
 };
 use super::boxes::box_rows;
 use super::run_detached_batch;
