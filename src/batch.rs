@@ -10,11 +10,10 @@ use ndarray::{
 use crate::blend::{superimpose_into, AddWeighted};
 use crate::colormap::{color_map_into, Palette};
 use crate::error::{check_shape, KernelError};
-use crate::frame::{frame_into, FrameOptions, FrameOut};
+use crate::frame::{frame_into, FrameOptions, FrameOut, ScoredComponents};
 use crate::levels::{MapFloat, Scaling};
 use crate::mask::mask_into;
 use crate::parallel::map_items;
-use crate::regions::Component;
 
 /// Splits a view into the views of its trailing `D::NDIM` axes, one per index of the
 /// leading (batch) axes, in row-major order. No data is copied, whatever the strides.
@@ -218,7 +217,7 @@ pub fn frames_into<T: MapFloat>(
     images: &[ArrayView3<'_, u8>],
     options: &FrameOptions<'_>,
     out: FramesOut<'_>,
-) -> Result<Vec<Option<Vec<(Component, T)>>>, KernelError> {
+) -> Result<Vec<Option<ScoredComponents<T>>>, KernelError> {
     let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
     let n = maps.len();
     let FramesOut {

@@ -41,6 +41,10 @@ use crate::morphology::open_disk_in_place;
 use crate::parallel::{for_each_band, SliceRows, SplitRows};
 use crate::regions::{components_with_max, remove_small_components, Component};
 
+/// A mask's 8-connected components in `cv2.connectedComponentsWithStats` label order,
+/// each with the map's maximum over its pixels (its box and score).
+pub type ScoredComponents<T> = Vec<(Component, T)>;
+
 /// The options of every product of a frame; those of a product not asked for (see
 /// [`FrameOut`]) are not used.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -157,7 +161,7 @@ pub fn frame_into<T: MapFloat>(
     threshold_map: Option<ArrayView2<'_, T>>,
     options: &FrameOptions<'_>,
     out: FrameOut<'_, '_>,
-) -> Result<Option<Vec<(Component, T)>>, KernelError> {
+) -> Result<Option<ScoredComponents<T>>, KernelError> {
     let (h, w) = map.dim();
     let FrameOut {
         heatmap,

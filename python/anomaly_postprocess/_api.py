@@ -738,7 +738,9 @@ def _nested(flat: list[Any], batch_shape: tuple[int, ...]) -> Any:
     if len(batch_shape) == 1:
         return flat
     step = math.prod(batch_shape[1:])
-    return [_nested(flat[i * step : (i + 1) * step], batch_shape[1:]) for i in range(batch_shape[0])]
+    return [
+        _nested(flat[i * step : (i + 1) * step], batch_shape[1:]) for i in range(batch_shape[0])
+    ]
 
 
 def postprocess(
@@ -902,8 +904,9 @@ def postprocess(
     threshold_maps = None
     if compared is not None and compared is not source:
         # An integer map against an integer threshold, compared exactly by numpy
-        # (docs/behaviour.md#threshold): its 0/1 result is what the kernel thresholds.
-        threshold_maps = as_maps(compared).stack.astype(maps.stack.dtype)
+        # (docs/behaviour.md#threshold): its 0/1 result is what the kernel thresholds,
+        # in the map's compute dtype (float64 for integer maps, docs/behaviour.md#dtypes).
+        threshold_maps = as_maps(compared).stack.astype(np.float64)
     fused_overlay = None if resized_overlay else overlay_result
     found = None
     if heat_result is not None or fused_overlay is not None or mask_result is not None:

@@ -1798,7 +1798,6 @@ for _label, _dtype, _offset in [
     )
 
 
-
 # ============================================================================ postprocess
 # Every argument of postprocess (docs/behaviour.md#api) against the same bad values as the
 # separate functions' rows above, checked whether or not its product is asked for; its
@@ -1817,7 +1816,9 @@ def postprocess_row(
     if argument in ("anomaly_map", "image", "threshold"):
         position = ("anomaly_map", "image", "threshold").index(argument)
         args = tuple(BAD if i == position else a for i, a in enumerate(_PP_CALL))
-        reject(ap.postprocess, argument, value, exc, *patterns, label=label, args=args, kwargs=kwargs)
+        reject(
+            ap.postprocess, argument, value, exc, *patterns, label=label, args=args, kwargs=kwargs
+        )
     else:
         reject(
             ap.postprocess,

@@ -39,7 +39,6 @@ from conftest import (
     another_thread_ran_during,
     base_values,
     blobby_map,
-    map_values,
     random_image,
     smooth_maps,
 )

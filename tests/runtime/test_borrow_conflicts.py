@@ -165,9 +165,11 @@ def writer(name: str, maps: list[np.ndarray], images: list[np.ndarray], mask: np
         "mark_boundaries": lambda v, out: ap.mark_boundaries(images[v], mask, out=out),
         "draw_boxes": lambda v, out: ap.draw_boxes(images[v], boxes, thickness=5, out=out),
         # Its overlay into out (out_overlay), with a mask and boxes besides.
-        "postprocess": lambda v, out: ap.postprocess(
-            maps[v], images[v], 0.5, heatmap=False, kernel_size=2, out_overlay=out
-        ).overlay,
+        "postprocess": lambda v, out: (
+            ap.postprocess(
+                maps[v], images[v], 0.5, heatmap=False, kernel_size=2, out_overlay=out
+            ).overlay
+        ),
     }
     assert sorted(calls) == sorted(WRITERS)
     call = calls[name]

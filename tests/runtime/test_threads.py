@@ -20,8 +20,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
