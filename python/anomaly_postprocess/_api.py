@@ -767,12 +767,14 @@ def postprocess(
     boxes with their scores (``docs/behaviour.md#api``).
 
     Each product is exactly, byte for byte, what the separate call returns for the same
-    arguments (and raises what it raises), but the map is read once for all of them: one
-    pass for its range when a product is normalised, then one sweep in which the
-    heatmap's colours, the overlay's colours and blend, and the threshold run on each
-    strip of rows while it is in cache; the opening, ``min_area``, the mask's bytes and
-    the boxes then work on the packed mask that sweep produced, never re-reading the map
-    or the mask's bytes. Products not asked for are not computed.
+    arguments (and raises what it raises), but the map is read once for all per-pixel
+    products: one sweep runs, on each strip of rows while it is in cache, the range scan
+    (when a product is normalised or has a fixed range), the colour products whose
+    levels need no range of the map's own, and the threshold; a product normalised by
+    the map's own range (the heatmap's default) is coloured in a second sweep, the pass
+    any normalised product needs. The opening, ``min_area``, the mask's bytes and the
+    boxes then work on the packed mask, never re-reading the mask's bytes. Products not
+    asked for are not computed.
 
     - ``heatmap`` is ``anomaly_map_to_color_map(anomaly_map, normalize_heatmap,
       value_range=value_range, colormap=colormap)``, computed when ``heatmap=True``;

@@ -414,6 +414,9 @@ def test_the_same_bytes_on_any_number_of_threads(restore_threads: None, threads:
     batch = blobby_map(rng, (3, 301, 257), np.float32)
     check(batch, random_image(rng, (3, 301, 257)), 0.5)
     check(np.stack([single, single[::-1]]), image, 0.6, heatmap=False)
+    # Large enough for one band per thread on 7 threads.
+    large = blobby_map(rng, (1901, 2039), np.float32)
+    check(large, random_image(rng, (1901, 2039)), 0.5, value_range=(0.2, 0.9))
 
 
 def test_hand_written_loops_and_portable_loops_agree() -> None:
