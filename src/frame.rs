@@ -1,5 +1,5 @@
-//! Every product of one frame from one sweep over its map: `postprocess`
-//! (docs/behaviour.md#api). An inspection line wants, for each map, the heatmap, the
+//! Every product of one frame from one sweep over its map (and a second for a product
+//! min-max normalised by the map's own range): `postprocess` (docs/behaviour.md#api). An inspection line wants, for each map, the heatmap, the
 //! overlay, the mask and the boxes with their scores; the separate kernels read the
 //! map once each ([`crate::colormap`] twice with its range pass, [`crate::blend`],
 //! [`crate::mask`], then the boxes re-pack the mask's bytes). Here:
