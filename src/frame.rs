@@ -506,31 +506,45 @@ mod tests {
 
     #[test]
     fn every_product_equals_the_separate_kernel() {
-        // One strip, several strips with a short last one, one row a strip.
+        // One strip, several strips with a short last one, one row a strip. Under Miri
+        // (minutes a map past these) a pixel and a one-strip map, with the default
+        // blend: each other blend's integer-form search tries all 65 536 byte pairs.
         let sizes = [(1, 1), (37, 53), (401, 53), (3, 9000), (64, 129)];
-        let sizes = if cfg!(miri) { &sizes[..2] } else { &sizes[..] };
+        let sizes = if cfg!(miri) {
+            &[(1, 1), (5, 70)][..]
+        } else {
+            &sizes[..]
+        };
         let fixed = Scaling::Fixed {
             low: 0.3,
             high: 0.62,
         };
         let table = Palette::Table(&PALETTES[20].2);
+        let scalings = [
+            (Scaling::MinMax, Scaling::Raw),
+            (fixed, fixed),
+            (Scaling::Raw, Scaling::MinMax),
+            (Scaling::MinMax, Scaling::MinMax),
+        ];
+        let scalings = if cfg!(miri) {
+            &scalings[..2]
+        } else {
+            &scalings[..]
+        };
         for (i, &(h, w)) in sizes.iter().enumerate() {
             let map = smooth_map(h, w, 17 + i as u64);
             let picture = image(h, w, 3 + i as u64);
             let map32 = map.mapv(|v| v as f32);
-            for (heatmap, overlay) in [
-                (Scaling::MinMax, Scaling::Raw),
-                (Scaling::Raw, Scaling::MinMax),
-                (fixed, fixed),
-                (Scaling::MinMax, Scaling::MinMax),
-            ] {
+            for &(heatmap, overlay) in scalings {
                 for palette in [Palette::Jet, table] {
                     let mut o = options(palette, heatmap, overlay);
                     check(map.view(), picture.view(), &o);
                     check(map32.view(), picture.view(), &o);
                     // A float blend (no integer form), another threshold, min_area,
                     // no opening and a disk larger than the map.
-                    o.blend = AddWeighted::new(0.5, 3.0);
+                    if !cfg!(miri) {
+                        o.blend = AddWeighted::new(0.5, 3.0);
+                    }
                     o.threshold = 0.45;
                     o.min_area = 6;
                     check(map32.view(), picture.view(), &o);
