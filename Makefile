@@ -44,7 +44,7 @@ clean:
 # overflow checks on, see fuzz/Cargo.toml). cargo-fuzz needs nightly-only compiler
 # flags; RUSTC_BOOTSTRAP=1 lets the machine's stable toolchain accept them.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := color_map superimpose mask regions boxes resize
+FUZZ_TARGETS := color_map superimpose mask regions boxes resize frame
 
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -4,10 +4,12 @@ Run with the `bench` extra installed (OpenCV, scikit-image):
 
     python benches/compare.py [--sizes 256x256 1024x1024 2048x2448] [--rounds 15]
         [--threads single|default|both] [--cold] [--warm-allocator] [--no-reference]
-        [--mask-content] [--output docs/performance.md] [--note TEXT]
+        [--mask-content] [--frame-only] [--output docs/performance.md] [--note TEXT]
 
-Prints the timings as they are taken and writes its section of docs/performance.md
-(see benches/report.py, whose preamble explains the method). In one process, for each
+Prints the timings as they are taken and writes its two sections of docs/performance.md
+(see benches/report.py, whose preamble explains the method): the separate functions, and
+`postprocess` (one frame's every product in one call) against those four calls and
+against OpenCV's four pipelines (`--frame-only`: only that section). In one process, for each
 thread mode (both libraries single-threaded, then both at their default thread counts),
 each round times every contender once, in an order shuffled every round; the tables
 report per-call medians over the rounds and the ratio ours / OpenCV. "floor" is the
@@ -48,9 +50,18 @@ def cv_superimpose(m: np.ndarray, image: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(color, 0.4, image, 0.6, 0)
 
 
-def cv_mask(m: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    _, mask = cv2.threshold(m, 0.5, 255, cv2.THRESH_BINARY)
+def cv_mask(m: np.ndarray, kernel: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    _, mask = cv2.threshold(m, threshold, 255, cv2.THRESH_BINARY)
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+
+
+def cv_frame(m: np.ndarray, image: np.ndarray, kernel: np.ndarray, threshold: float) -> object:
+    """OpenCV's four pipelines for one frame: the colour map, the overlay, the mask, and
+    the mask's components with their statistics (its boxes)."""
+    heatmap = cv_color_map(m)
+    overlay = cv_superimpose(m, image)
+    mask = cv_mask(m, kernel, threshold)
+    return heatmap, overlay, cv2.connectedComponentsWithStats(mask, connectivity=8)
 
 
 # --- anomalib's reference (numpy + OpenCV + scikit-image) ------------------------------
@@ -74,6 +85,22 @@ def ref_mask(m: np.ndarray, radius: int) -> np.ndarray:
     mask[m > 0.5] = 1
     mask = morphology.opening(mask, morphology.disk(radius))
     return mask * 255
+
+
+def ours_separately(m: np.ndarray, image: np.ndarray, threshold: float) -> object:
+    """What an inspection line calls today for one frame: the four functions in a row."""
+    heatmap = ap.anomaly_map_to_color_map(m)
+    overlay = ap.superimpose_anomaly_map(m, image)
+    mask = ap.compute_mask(m, threshold)
+    return heatmap, overlay, mask, ap.mask_to_boxes(mask, anomaly_map=m)
+
+
+def smooth_field(size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Gaussian-smoothed uniform noise (σ = 12 pixels), normalised to [0, 1]: thresholds
+    give blobs, like a model's map (float32)."""
+    noise = np.random.default_rng(seed).random(size, dtype=np.float32)
+    smooth = cv2.GaussianBlur(noise, (0, 0), 12)
+    return ((smooth - smooth.min()) / (smooth.max() - smooth.min())).astype(np.float32)
 
 
 def cache_flusher(megabytes: int = 512) -> Callable[[], None]:
@@ -239,6 +266,12 @@ def parse_args() -> argparse.Namespace:
         help="also time compute_mask on three kinds of content (noise, large and few blobs)",
     )
     parser.add_argument(
+        "--frame-only",
+        action="store_true",
+        help="only the postprocess section (one frame's every product in one call), at "
+        "1024x1024 and 2048x2448; --sizes, --no-reference and --mask-content do not apply",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -280,6 +313,14 @@ def main() -> None:
         f"anomaly_postprocess {ap.__version__}; default threads: OpenCV {defaults['cv2']}, "
         f"ours {defaults['ours']}; {conditions}"
     )
+
+    if args.frame_only:
+        try:
+            frame_section(args, modes, defaults, before)
+        finally:
+            cv2.setNumThreads(defaults["cv2"])
+            ap.set_num_threads(defaults["ours"])
+        return
 
     tables: dict[str, list[list[str]]] = {}
     disk_rows: list[list[str]] = []
@@ -340,6 +381,7 @@ def main() -> None:
                     ]
                 )
         content_rows = mask_cost_by_content(args.rounds) if args.mask_content else None
+        frame_section(args, modes, defaults, before)
     finally:
         cv2.setNumThreads(defaults["cv2"])
         ap.set_num_threads(defaults["ours"])
@@ -399,6 +441,100 @@ def main() -> None:
         ]
     write_section(args.output, "compare", "\n".join(body))
     print(f"\nwrote the compare section of {args.output}")
+
+
+# The frame comparison: sizes of the usual inspection cameras' maps, and a threshold
+# that leaves a few blobs of the smooth field (the usual defect mask).
+FRAME_SIZES = [(1024, 1024), (2048, 2448)]
+FRAME_THRESHOLD = 0.7
+
+
+def frame_section(
+    args: argparse.Namespace,
+    modes: dict[str, dict[str, int]],
+    defaults: dict[str, int],
+    before: Callable[[], None] | None,
+) -> None:
+    """Times postprocess against our four separate calls and OpenCV's four pipelines, in
+    each thread mode, and writes the postprocess section of the document."""
+    kernel = morphology.disk(4).astype(np.uint8)
+    rows = []
+    print(
+        f"\npostprocess (heatmap, overlay, mask, boxes with scores) vs the four separate "
+        f"calls vs OpenCV's four pipelines; smooth field, threshold {FRAME_THRESHOLD}, k=4"
+    )
+    header = (
+        f"{'threads':>8} {'size':>10} {'fused ms':>9} {'separate':>9} {'OpenCV':>9} "
+        f"{'/separate':>9} {'/OpenCV':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for mode, threads in modes.items():
+        cv2.setNumThreads(threads["cv2"])
+        ap.set_num_threads(threads["ours"])
+        for size in FRAME_SIZES:
+            m = smooth_field(size)
+            image = np.random.default_rng(1).integers(0, 256, size + (3,), dtype=np.uint8)
+            t = median_times(
+                {
+                    "fused": lambda m=m, i=image: ap.postprocess(m, i, FRAME_THRESHOLD),
+                    "separate": lambda m=m, i=image: ours_separately(m, i, FRAME_THRESHOLD),
+                    "cv2": lambda m=m, i=image: cv_frame(m, i, kernel, FRAME_THRESHOLD),
+                },
+                args.rounds,
+                before,
+            )
+            fused_separate = t["fused"] / t["separate"]
+            fused_cv = t["fused"] / t["cv2"]
+            print(
+                f"{mode:>8} {size_label(size):>10} {ms(t['fused'])} {ms(t['separate'])} "
+                f"{ms(t['cv2'])} {fused_separate:9.3f} {fused_cv:8.3f}"
+            )
+            rows.append(
+                [
+                    f"{mode} (OpenCV {threads['cv2']}, ours {threads['ours']})",
+                    size_label(size),
+                    ms_cell(t["fused"]),
+                    ms_cell(t["separate"]),
+                    ms_cell(t["cv2"]),
+                    f"**{ratio_cell(fused_separate)}**",
+                    f"**{ratio_cell(fused_cv)}**",
+                ]
+            )
+    conditions = f"medians of {args.rounds} interleaved rounds" + (
+        "; caches evicted before every call" if args.cold else ""
+    )
+    argv = sys.argv[1:] if args.frame_only else [*sys.argv[1:], "(its postprocess part)"]
+    body = [
+        "## `compare.py`: one frame, every product — `postprocess`",
+        "",
+        run_header(
+            "benches/compare.py",
+            argv,
+            args.note,
+            [
+                f"default threads: OpenCV {defaults['cv2']}, ours {defaults['ours']}",
+                conditions,
+                f"map: Gaussian-smoothed noise (σ = 12), float32; threshold "
+                f"{FRAME_THRESHOLD}, kernel_size 4; a random uint8 image of the map's size",
+            ],
+        ),
+        table(
+            [
+                "threads",
+                "size",
+                "postprocess ms",
+                "four separate calls ms",
+                "OpenCV's four pipelines ms",
+                "postprocess / separate",
+                "postprocess / OpenCV",
+            ],
+            rows,
+            right=2,
+        ),
+    ]
+    write_section(args.output, "frame", "\n".join(body))
+    print(f"\nwrote the frame section of {args.output}")
 
 
 def mask_cost_by_content(rounds: int) -> list[list[str]]:

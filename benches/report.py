@@ -23,9 +23,10 @@ from machine import cores, cpu_name, load_average, simd_level
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
-# The sections, in document order, and the script that writes each.
+# The sections, in document order, and the command that writes each.
 SECTIONS = {
     "compare": "benches/compare.py",
+    "frame": "benches/compare.py --frame-only",
     "throughput": "benches/throughput.py",
     "cli": "benches/cli.py",
 }
@@ -46,6 +47,7 @@ To regenerate on a quiet machine (a full run takes several minutes):
 ```sh
 make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[bench,cli]"
 .venv-make/bin/python benches/compare.py        # add --cold, --warm-allocator, --mask-content
+                                                # (--frame-only: just the postprocess section)
 .venv-make/bin/python benches/throughput.py
 .venv-make/bin/python benches/cli.py            # the command-line tool
 ```
@@ -69,9 +71,9 @@ make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[ben
 - **Threads.** "single-threaded": `cv2.setNumThreads(1)` and `set_num_threads(1)`.
   "default threads": both libraries at their defaults (OpenCV's `getNumThreads()` at
   start-up, ours from `ANOMALY_POSTPROCESS_NUM_THREADS` or the available cores), which is
-  how most users run them. A single map always runs on the calling thread in this
-  package (batches use the pool, see `throughput.py`), while OpenCV splits some single
-  images across its threads.
+  how most users run them. From 1024 × 1024 pixels this package splits a single map
+  into bands of rows across its threads (batches use the pool map by map, see
+  `throughput.py`), as OpenCV splits some single images across its threads.
 - **"OpenCV alone" and "warm allocator".** OpenCV's time depends on what else the
   process allocates. Its temporaries (1–3 MB each) come from glibc's `malloc`, which
   either recycles freed memory or hands back fresh zero-filled pages (about half of
@@ -91,6 +93,14 @@ make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[ben
   interleaved with each other only, each library on its own ("k=16 / k=1"). Uniform
   noise is the easy case for the opening (erosion empties it within a few steps);
   `--mask-content` also times a smooth field with large blobs and one with a few.
+- **One frame, all products** (`compare.py`'s `postprocess` section): per map, what an
+  inspection line writes — heatmap, overlay, mask, boxes with scores — on
+  Gaussian-smoothed noise (σ = 12 pixels, normalised to `[0, 1]`) thresholded at 0.7
+  (a few blobs) with the default disk (radius 4). *postprocess*: one
+  `postprocess(map, image, 0.7)`; *separate*: `anomaly_map_to_color_map`,
+  `superimpose_anomaly_map`, `compute_mask` and `mask_to_boxes(mask, anomaly_map=map)`
+  back to back, one contender; *OpenCV*: the colour map, overlay and mask pipelines
+  above, then `connectedComponentsWithStats(mask, connectivity=8)`, back to back.
 - **Hot-cache kernel timings**, without Python: `cargo bench --bench kernels`
   (criterion).
 - Shared virtual machines move these numbers by ±30% from run to run; compare ratios

@@ -10,6 +10,7 @@ use ndarray::{
 use crate::blend::{superimpose_into, AddWeighted};
 use crate::colormap::{color_map_into, Palette};
 use crate::error::{check_shape, KernelError};
+use crate::frame::{frame_into, FrameOptions, FrameOut, ScoredComponents};
 use crate::levels::{MapFloat, Scaling};
 use crate::mask::mask_into;
 use crate::parallel::map_items;
@@ -48,6 +49,11 @@ pub fn split_batch<'a, T, D: Dimension>(
 
 /// The first error in batch order; a non-finite count covers the whole batch.
 fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError> {
+    every_map(results).map(drop)
+}
+
+/// Every map's result, or the first error in batch order (see [`first_error`]).
+fn every_map<R>(results: Vec<Result<R, KernelError>>) -> Result<Vec<R>, KernelError> {
     let maps = results.len();
     let total: usize = results
         .iter()
@@ -56,12 +62,17 @@ fn first_error(results: Vec<Result<(), KernelError>>) -> Result<(), KernelError>
             _ => 0,
         })
         .sum();
-    let Some((b, first)) = results
-        .into_iter()
-        .enumerate()
-        .find_map(|(b, r)| r.err().map(|e| (b, e)))
-    else {
-        return Ok(());
+    let (mut values, mut first_error) = (Vec::with_capacity(maps), None);
+    for (b, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(value) => values.push(value),
+            Err(error) => {
+                first_error.get_or_insert((b, error));
+            }
+        }
+    }
+    let Some((b, first)) = first_error else {
+        return Ok(values);
     };
     Err(match first {
         KernelError::NonFinite {
@@ -161,6 +172,93 @@ pub fn masks_into<T: MapFloat>(
     let items: Vec<_> = maps.iter().zip(out.outer_iter_mut()).collect();
     first_error(map_items(items, |(map, out)| {
         mask_into(*map, threshold, kernel_size, min_area, out)
+    }))
+}
+
+/// The products of a batch asked for, each with where it goes (a leading axis of one
+/// entry per map); `None`: not computed. See [`FrameOut`].
+#[derive(Debug)]
+pub struct FramesOut<'o> {
+    /// The heatmaps, `(B, H, W, 3)`.
+    pub heatmap: Option<ArrayViewMut4<'o, u8>>,
+    /// The overlays, `(B, H, W, 3)` (over the images given to [`frames_into`]).
+    pub overlay: Option<ArrayViewMut4<'o, u8>>,
+    /// The masks, `(B, H, W)`.
+    pub mask: Option<ArrayViewMut3<'o, u8>>,
+}
+
+/// [`frame_into`] for every map, in parallel: `threshold_maps` (one per map) as there;
+/// `images` one per map or one for all (used when the overlay is asked for). Returns
+/// each map's components with their scores when the masks are asked for with
+/// [`FrameOptions::boxes`].
+///
+/// ```
+/// use anomaly_postprocess::batch::{frames_into, FramesOut};
+/// use anomaly_postprocess::blend::AddWeighted;
+/// use anomaly_postprocess::colormap::Palette;
+/// use anomaly_postprocess::frame::FrameOptions;
+/// use anomaly_postprocess::levels::Scaling;
+/// let mut maps = ndarray::Array3::<f64>::zeros((2, 5, 6));
+/// maps[[1, 2, 3]] = 0.9;
+/// let views: Vec<_> = maps.outer_iter().collect();
+/// let options = FrameOptions {
+///     palette: Palette::Jet, heatmap: Scaling::MinMax, overlay: Scaling::Raw,
+///     blend: AddWeighted::new(0.4, 0.0), threshold: 0.5, kernel_size: 0, min_area: 0, boxes: true,
+/// };
+/// let mut masks = ndarray::Array3::<u8>::zeros((2, 5, 6));
+/// let out = FramesOut { heatmap: None, overlay: None, mask: Some(masks.view_mut()) };
+/// let found = frames_into(&views, None, &[], &options, out).unwrap();
+/// assert_eq!((found[0].as_ref().unwrap().len(), found[1].as_ref().unwrap()[0].1), (0, 0.9));
+/// assert_eq!(masks[[1, 2, 3]], 255);
+/// ```
+pub fn frames_into<T: MapFloat>(
+    maps: &[ArrayView2<'_, T>],
+    threshold_maps: Option<&[ArrayView2<'_, T>]>,
+    images: &[ArrayView3<'_, u8>],
+    options: &FrameOptions<'_>,
+    out: FramesOut<'_>,
+) -> Result<Vec<Option<ScoredComponents<T>>>, KernelError> {
+    let (h, w) = maps.first().map_or((0, 0), |m| m.dim());
+    let n = maps.len();
+    let FramesOut {
+        mut heatmap,
+        mut overlay,
+        mut mask,
+    } = out;
+    if let Some(out) = &heatmap {
+        check_shape("out_heatmap", &[n, h, w, 3], out.shape())?;
+        // An unusable range is the caller's error, not a map's: before any map is written.
+        options.heatmap.check::<T>()?;
+    }
+    if let Some(out) = &overlay {
+        check_shape("out_overlay", &[n, h, w, 3], out.shape())?;
+        if images.len() != 1 {
+            check_shape("image", &[n], &[images.len()])?;
+        }
+        options.overlay.check::<T>()?;
+    }
+    if let Some(out) = &mask {
+        check_shape("out_mask", &[n, h, w], out.shape())?;
+    }
+    if let Some(compared) = threshold_maps {
+        check_shape("threshold_map", &[n], &[compared.len()])?;
+    }
+    let mut heatmaps = heatmap.as_mut().map(|o| o.outer_iter_mut());
+    let mut overlays = overlay.as_mut().map(|o| o.outer_iter_mut());
+    let mut masks = mask.as_mut().map(|o| o.outer_iter_mut());
+    let items: Vec<_> = (maps.iter().enumerate())
+        .map(|(b, &map)| {
+            let out = FrameOut {
+                heatmap: heatmaps.as_mut().and_then(Iterator::next),
+                overlay: (overlays.as_mut().and_then(Iterator::next))
+                    .map(|o| (images[b % images.len()], o)),
+                mask: masks.as_mut().and_then(Iterator::next),
+            };
+            (map, threshold_maps.map(|t| t[b]), out)
+        })
+        .collect();
+    every_map(map_items(items, |(map, compared, out)| {
+        frame_into(map, compared, options, out)
     }))
 }
 

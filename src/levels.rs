@@ -180,47 +180,14 @@ impl From<NonFiniteValues> for KernelError {
 pub fn map_range<T: MapFloat>(map: ArrayView2<'_, T>) -> Result<MapRange<T>, NonFiniteValues> {
     let first = map[[0, 0]];
     let (rows, cols) = map.dim();
-    // Bands of rows in parallel (docs/behaviour.md#threads). Every band starts from the
-    // map's first value and lanes are combined in band order keeping the earlier value
-    // on ties, so each lane ends as in one pass over all rows (down to the sign of a
-    // zero extreme).
+    // Bands of rows in parallel (docs/behaviour.md#threads); see `RangeLanes` for why
+    // the result is that of one pass over all rows.
     let bands = for_each_band(rows, cols, map, |_, band| {
-        let mut acc = RangeLanes {
-            min: [first; LANES],
-            max: [first; LANES],
-            poison: [T::ZERO; LANES],
-        };
-        let mut scratch = Vec::new();
-        for row in band.axis_iter(Axis(0)) {
-            accumulate_range(as_contiguous(row, &mut scratch), &mut acc);
-        }
+        let mut acc = RangeLanes::new(first);
+        acc.add_rows(band, &mut Vec::new());
         acc
     });
-    let mut bands = bands.into_iter();
-    let mut acc = bands.next().expect("at least one band");
-    for band in bands {
-        for (a, b) in acc.min.iter_mut().zip(band.min) {
-            *a = if b < *a { b } else { *a };
-        }
-        for (a, b) in acc.max.iter_mut().zip(band.max) {
-            *a = if b > *a { b } else { *a };
-        }
-        for (a, b) in acc.poison.iter_mut().zip(band.poison) {
-            *a = *a + b;
-        }
-    }
-    if acc.poison.iter().all(|&p| p == T::ZERO) {
-        let fold = |lanes: [T; LANES], pick: fn(T, T) -> bool| {
-            lanes
-                .into_iter()
-                .fold(lanes[0], |a, b| if pick(b, a) { b } else { a })
-        };
-        return Ok(MapRange {
-            min: fold(acc.min, |b, a| b < a),
-            max: fold(acc.max, |b, a| b > a),
-        });
-    }
-    Err(locate_non_finite(map))
+    RangeLanes::finish(bands).ok_or_else(|| locate_non_finite(map))
 }
 
 /// Counts and locates the NaN/±inf values of a map (the slow path to an error).
@@ -304,6 +271,21 @@ impl Scaling {
         }
     }
 
+    /// Whether levels of this scaling need a pass over the map before the colouring
+    /// pass: the map's range for [`Scaling::MinMax`]; for [`Scaling::Fixed`] its
+    /// finiteness (the range pass is vectorised and reports like the colouring pass
+    /// would; the colouring pass only checks with the raw scale).
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::Scaling;
+    /// assert!(!Scaling::Raw.needs_range_pass());
+    /// assert!(Scaling::MinMax.needs_range_pass());
+    /// assert!(Scaling::Fixed { low: 0.0, high: 2.0 }.needs_range_pass());
+    /// ```
+    pub fn needs_range_pass(self) -> bool {
+        !matches!(self, Scaling::Raw)
+    }
+
     /// Checks, without looking at any map, that this scaling can colour maps of type
     /// `T`: a fixed range must have a finite, positive width in `T`.
     pub fn check<T: MapFloat>(self) -> Result<(), KernelError> {
@@ -338,47 +320,109 @@ pub fn level_scale<T: MapFloat>(
     map: ArrayView2<'_, T>,
     scaling: impl Into<Scaling>,
 ) -> Result<LevelScale<T>, KernelError> {
-    match scaling.into() {
-        Scaling::MinMax => Ok(LevelScale::new(map_range(map)?, true)),
-        Scaling::Raw => Ok(LevelScale::Raw),
-        Scaling::Fixed { low, high } => {
-            let scale = LevelScale::fixed(low, high)?;
-            // The range pass is vectorised and reports like the colouring pass would.
-            map_range(map)?;
-            Ok(scale)
-        }
-    }
+    let scaling = scaling.into();
+    // An unusable fixed range is the caller's error, whatever the map holds: first.
+    scaling.check::<T>()?;
+    let range = if scaling.needs_range_pass() {
+        Some(map_range(map)?)
+    } else {
+        None
+    };
+    LevelScale::of(scaling, range)
 }
 
 /// Lanes the range scan keeps apart so that it vectorises.
 const LANES: usize = 16;
 
-/// Per-lane minimum, maximum and "poison": the sum of `v * 0`, which stays 0 while
-/// every value is finite and becomes NaN at the first NaN or ±inf.
-struct RangeLanes<T> {
+/// The range scan of one band of rows: per-lane minimum, maximum and "poison" (the
+/// sum of `v * 0`, which stays 0 while every value is finite and becomes NaN at the
+/// first NaN or ±inf). [`map_range`] runs one per band; `crate::frame` runs one per
+/// band of its first sweep, strip after strip, beside the passes that need no range.
+///
+/// Every band starts from the map's first value and [`RangeLanes::finish`] combines the
+/// lanes in band order keeping the earlier value on ties, so each lane ends as in one
+/// pass over all rows (down to the sign of a zero extreme): the range is the same for
+/// every split into bands, and for every split of a band into consecutive rows.
+pub(crate) struct RangeLanes<T> {
     min: [T; LANES],
     max: [T; LANES],
     poison: [T; LANES],
 }
 
+impl<T: MapFloat> RangeLanes<T> {
+    /// A scan starting from `first`, the map's first value.
+    pub(crate) fn new(first: T) -> Self {
+        RangeLanes {
+            min: [first; LANES],
+            max: [first; LANES],
+            poison: [T::ZERO; LANES],
+        }
+    }
+
+    /// Folds in the rows of `rows`, in order (`scratch`: for rows that are not
+    /// contiguous).
+    pub(crate) fn add_rows(&mut self, rows: ArrayView2<'_, T>, scratch: &mut Vec<T>) {
+        for row in rows.axis_iter(Axis(0)) {
+            accumulate_range(as_contiguous(row, scratch), self);
+        }
+    }
+
+    /// The range of the map whose bands, in order, gave `bands`; `None` if a value was
+    /// not finite.
+    pub(crate) fn finish(bands: Vec<Self>) -> Option<MapRange<T>> {
+        let mut bands = bands.into_iter();
+        let mut acc = bands.next().expect("at least one band");
+        for band in bands {
+            for (a, b) in acc.min.iter_mut().zip(band.min) {
+                *a = if b < *a { b } else { *a };
+            }
+            for (a, b) in acc.max.iter_mut().zip(band.max) {
+                *a = if b > *a { b } else { *a };
+            }
+            for (a, b) in acc.poison.iter_mut().zip(band.poison) {
+                *a = *a + b;
+            }
+        }
+        if !acc.poison.iter().all(|&p| p == T::ZERO) {
+            return None;
+        }
+        let fold = |lanes: [T; LANES], pick: fn(T, T) -> bool| {
+            lanes
+                .into_iter()
+                .fold(lanes[0], |a, b| if pick(b, a) { b } else { a })
+        };
+        Some(MapRange {
+            min: fold(acc.min, |b, a| b < a),
+            max: fold(acc.max, |b, a| b > a),
+        })
+    }
+}
+
 multiversioned! {
     /// Folds one row into the per-lane range and poison, compiled for each SIMD target.
     fn accumulate_range<T: MapFloat>(row: &[T], acc: &mut RangeLanes<T>) {
+        // The lanes as locals and the chunks as fixed-size arrays, so that the lanes
+        // live in vector registers: through `acc`, LLVM shuffled and stored them back
+        // on every chunk, and the scan cost as much as the colour pass.
+        let (mut min, mut max, mut poison) = (acc.min, acc.max, acc.poison);
         let chunks = row.chunks_exact(LANES);
         let tail = chunks.remainder();
         for chunk in chunks {
             prefetch::ahead_of(chunk);
-            for (i, &v) in chunk.iter().enumerate() {
-                acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
-                acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
-                acc.poison[i] = acc.poison[i] + v * T::ZERO;
+            let chunk: &[T; LANES] = chunk.try_into().expect("chunks_exact");
+            for i in 0..LANES {
+                let v = chunk[i];
+                min[i] = if v < min[i] { v } else { min[i] };
+                max[i] = if v > max[i] { v } else { max[i] };
+                poison[i] = poison[i] + v * T::ZERO;
             }
         }
         for (i, &v) in tail.iter().enumerate() {
-            acc.min[i] = if v < acc.min[i] { v } else { acc.min[i] };
-            acc.max[i] = if v > acc.max[i] { v } else { acc.max[i] };
-            acc.poison[i] = acc.poison[i] + v * T::ZERO;
+            min[i] = if v < min[i] { v } else { min[i] };
+            max[i] = if v > max[i] { v } else { max[i] };
+            poison[i] = poison[i] + v * T::ZERO;
         }
+        (acc.min, acc.max, acc.poison) = (min, max, poison);
     }
 }
 
@@ -412,6 +456,34 @@ impl<T: MapFloat> LevelScale<T> {
             }
         } else {
             LevelScale::Raw
+        }
+    }
+
+    /// The scale of `scaling` for a map whose range is `range`: the one definition
+    /// behind [`level_scale`], also for callers that colour one map with several
+    /// scalings (`crate::frame`). Only [`Scaling::MinMax`] uses `range`; the caller
+    /// still runs the range pass for a fixed range (its finiteness check,
+    /// [`Scaling::needs_range_pass`]).
+    ///
+    /// ```
+    /// use anomaly_postprocess::levels::{LevelScale, MapRange, Scaling};
+    /// let range = Some(MapRange { min: 1.0f32, max: 3.0 });
+    /// assert_eq!(LevelScale::of(Scaling::MinMax, range), Ok(LevelScale::Normalized { min: 1.0, ptp: 2.0 }));
+    /// assert_eq!(LevelScale::of(Scaling::Raw, None), Ok(LevelScale::<f32>::Raw));
+    /// assert_eq!(LevelScale::of(Scaling::Fixed { low: 0.0, high: 4.0 }, None),
+    ///            Ok(LevelScale::Normalized { min: 0.0, ptp: 4.0 }));
+    /// ```
+    ///
+    /// # Panics
+    /// If `range` is `None` for [`Scaling::MinMax`] (a bug of the caller's).
+    pub fn of(scaling: Scaling, range: Option<MapRange<T>>) -> Result<Self, KernelError> {
+        match scaling {
+            Scaling::Raw => Ok(LevelScale::Raw),
+            Scaling::MinMax => Ok(LevelScale::new(
+                range.expect("the map's range for a min-max scale"),
+                true,
+            )),
+            Scaling::Fixed { low, high } => LevelScale::fixed(low, high),
         }
     }
 

@@ -16,6 +16,7 @@
 //! | 8-connected components: `min_area`, `mask_to_boxes`, box scores | [`regions`] | `#regions` |
 //! | mask outlines (`mark_boundaries`) | [`outline`] | `#regions` |
 //! | box outlines as `cv2.rectangle` draws them (`draw_boxes`) | [`draw`] | `#regions` |
+//! | every product of a frame from one sweep over its map: `postprocess` | [`frame`] | `#api` |
 //! | bilinear resizing (`cv2.resize` `INTER_LINEAR` parity) | [`resize`] | `#resizing` |
 //! | batch axes: one call per map, errors naming the map | [`batch`] | `#shapes` |
 //! | batches in parallel, the thread pool | [`parallel`] | `#threads` |
@@ -35,6 +36,7 @@ pub mod blend;
 pub mod colormap;
 pub mod draw;
 pub mod error;
+pub mod frame;
 pub mod levels;
 pub mod mask;
 pub mod morphology;

@@ -240,6 +240,17 @@ thread_local! {
     static BAND_THREADS: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
+/// Runs `f` with the maps this thread starts split as on `threads` threads (bands for
+/// `threads`, run on the pool's threads): for tests of other modules, which must not
+/// change the process-wide count that concurrent tests share.
+#[cfg(test)]
+pub(crate) fn with_band_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    let outer = BAND_THREADS.replace(Some(threads));
+    let result = f();
+    BAND_THREADS.set(outer);
+    result
+}
+
 /// The fewest pixels a band of rows gets: a map is split only from twice this many
 /// pixels (1024×1024), into at most one band per thread.
 ///
@@ -312,6 +323,19 @@ impl<T: Send> SplitRows for SliceRows<'_, T> {
             SliceRows { items: a, per_row },
             SliceRows { items: b, per_row },
         )
+    }
+}
+
+/// A part that only some calls have (an output not asked for: `crate::frame`).
+impl<A: SplitRows> SplitRows for Option<A> {
+    fn split_at_row(self, row: usize) -> (Self, Self) {
+        match self {
+            Some(a) => {
+                let (a0, a1) = a.split_at_row(row);
+                (Some(a0), Some(a1))
+            }
+            None => (None, None),
+        }
     }
 }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import platform
 import sys
+import threading
+import time
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -394,3 +396,44 @@ def skip_unless_cpu_has(*flags: str, loops: str) -> None:
     if missing:
         names = ", ".join(f"AVX-512 {flag.removeprefix('avx512').upper()}" for flag in missing)
         pytest.skip(f"CPU lacks {names}: only the portable loops can run ({loops})")
+
+
+# ============================================================================= the GIL
+
+
+def another_thread_ran_during(
+    call: Callable[[], Any], iterations: int = 100, patience: float = 10.0
+) -> bool:
+    """Whether a second Python thread got to run while ``call`` was looping.
+
+    With a huge switch interval, the interpreter never forces a GIL hand-over, so the
+    second thread runs only if ``call`` releases the GIL itself. ``call`` runs at least
+    ``iterations`` times, and until the other thread has run or ``patience`` seconds have
+    passed: on a loaded machine the OS may take many calls to schedule that thread at a
+    moment the GIL is free. (A call that holds the GIL never lets it run, however long.)
+    """
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        ran = threading.Event()
+        seen: list[bool] = []
+
+        def looping() -> None:
+            deadline = time.monotonic() + patience
+            done = 0
+            while True:
+                call()
+                done += 1
+                if ran.is_set() or (done >= iterations and time.monotonic() >= deadline):
+                    break
+            seen.append(ran.is_set())
+
+        a = threading.Thread(target=looping)
+        b = threading.Thread(target=ran.set)
+        a.start()
+        b.start()
+        a.join()
+        b.join()
+        return seen[0]
+    finally:
+        sys.setswitchinterval(old)

@@ -9,6 +9,8 @@ functions, and helpers around them, computed by a Rust core:
 - :func:`mask_to_boxes` — the bounding box of each region of a mask (and its score)
 - :func:`draw_boxes` — an image with boxes drawn on it, as ``cv2.rectangle`` draws them
 - :func:`mark_boundaries` — an image with the outline of a mask's regions painted on it
+- :func:`postprocess` — every product of a frame (heatmap, overlay, mask, boxes and
+  scores) in one call that reads the map once, as a :class:`Frame`
 - :func:`set_num_threads` — the number of threads batches of maps are processed on
 - :func:`get_num_threads` — that number (initially ``ANOMALY_POSTPROCESS_NUM_THREADS``
   or the number of available cores)
@@ -24,11 +26,13 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 from ._api import (
+    Frame,
     anomaly_map_to_color_map,
     compute_mask,
     draw_boxes,
     mark_boundaries,
     mask_to_boxes,
+    postprocess,
     superimpose_anomaly_map,
 )
 from ._native import get_num_threads as _get_num_threads
@@ -91,6 +95,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "Frame",
     "__version__",
     "anomaly_map_to_color_map",
     "compute_mask",
@@ -98,6 +103,7 @@ __all__ = [
     "get_num_threads",
     "mark_boundaries",
     "mask_to_boxes",
+    "postprocess",
     "set_num_threads",
     "superimpose_anomaly_map",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 from typing import Any, TypeGuard, overload
 
 import numpy as np
@@ -89,6 +90,12 @@ def _result(
     if given is not None:
         check_no_overlap(given, inputs)
         return given
+    return _new_result(shape)
+
+
+def _new_result(shape: tuple[int, ...]) -> NDArray[np.uint8]:
+    """A new C-contiguous uint8 array whose pages are ready to be written (from the
+    output pool when large)."""
     if math.prod(shape) >= _POOLED_BYTES:
         return _native.new_output(shape)
     return np.empty(shape, dtype=np.uint8)
@@ -677,3 +684,271 @@ def draw_boxes(
     result = _result(picture.shape, out, {"image": picture, "boxes": source})
     _native.draw_boxes(picture, table, rgb, width, result)
     return result
+
+
+# --- postprocess: every product of a frame in one call --------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Frame:
+    """The products of :func:`postprocess` for one map or a batch of maps
+    (``docs/behaviour.md#api``); a product that was not asked for is None.
+
+    Attributes:
+        heatmap: ``uint8 (*B, H, W, 3)``, as :func:`anomaly_map_to_color_map` returns it.
+        overlay: ``uint8 (*B, H, W, 3)`` (the image's ``(h, w)`` with
+            ``size="image"``), as :func:`superimpose_anomaly_map` returns it.
+        mask: ``uint8 (*B, H, W)``, 0 and 255, as :func:`compute_mask` returns it.
+        boxes: the mask's boxes, ``int64 (K, 4)``, as :func:`mask_to_boxes` returns
+            them; for a batch, a list with one entry per map (nested lists for several
+            batch axes).
+        scores: each box's score, ``(K,)`` float32 or float64, the maximum of the map
+            over the box's region; for a batch, lists as for ``boxes``.
+    """
+
+    heatmap: NDArray[np.uint8] | None
+    overlay: NDArray[np.uint8] | None
+    mask: NDArray[np.uint8] | None
+    boxes: Boxes | list[Any] | None
+    scores: Scores | list[Any] | None
+
+    def __repr__(self) -> str:
+        fields = ("heatmap", "overlay", "mask", "boxes", "scores")
+        return "Frame(" + ", ".join(f"{f}={_summary(getattr(self, f))}" for f in fields) + ")"
+
+
+def _summary(value: object, items: int = 4) -> str:
+    """An array as its dtype and shape (its bytes would fill the screen), a list as the
+    summaries of its first ``items`` entries."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}{value.shape}"
+    if isinstance(value, list):
+        shown = [_summary(v, items) for v in value[:items]]
+        if len(value) > items:
+            shown.append(f"… {len(value) - items} more")
+        return "[" + ", ".join(shown) + "]"
+    return repr(value)
+
+
+def _nested(flat: list[Any], batch_shape: tuple[int, ...]) -> Any:
+    """The per-map results of a flat (row-major) batch as nested lists along the batch
+    axes; for one map, its result itself."""
+    if not batch_shape:
+        return flat[0]
+    if len(batch_shape) == 1:
+        return flat
+    step = math.prod(batch_shape[1:])
+    return [
+        _nested(flat[i * step : (i + 1) * step], batch_shape[1:]) for i in range(batch_shape[0])
+    ]
+
+
+def postprocess(
+    anomaly_map: ArrayLike,
+    image: ArrayLike | None = None,
+    threshold: float | None = None,
+    *,
+    heatmap: bool = True,
+    boxes: bool = True,
+    normalize_heatmap: bool = True,
+    normalize_overlay: bool = False,
+    value_range: tuple[float, float] | ArrayLike | None = None,
+    alpha: float = 0.4,
+    gamma: float = 0,
+    colormap: str | int | ArrayLike = "jet",
+    size: str = "map",
+    kernel_size: int = 4,
+    min_area: int = 0,
+    out_heatmap: NDArray[np.uint8] | None = None,
+    out_overlay: NDArray[np.uint8] | None = None,
+    out_mask: NDArray[np.uint8] | None = None,
+) -> Frame:
+    """Every product of a frame in one call: the heatmap, the overlay, the mask and the
+    boxes with their scores (``docs/behaviour.md#api``).
+
+    Each product is exactly, byte for byte, what the separate call returns for the same
+    arguments (and raises what it raises), but the map is read once for all per-pixel
+    products: one sweep runs, on each strip of rows while it is in cache, the range scan
+    (when a product is normalised or has a fixed range), the colour products whose
+    levels need no range of the map's own, and the threshold; a product normalised by
+    the map's own range (the heatmap's default) is coloured in a second sweep, the pass
+    any normalised product needs. The opening, ``min_area``, the mask's bytes and the
+    boxes then work on the packed mask, never re-reading the mask's bytes. Products not
+    asked for are not computed.
+
+    - ``heatmap`` is ``anomaly_map_to_color_map(anomaly_map, normalize_heatmap,
+      value_range=value_range, colormap=colormap)``, computed when ``heatmap=True``;
+    - ``overlay`` is ``superimpose_anomaly_map(anomaly_map, image, alpha, gamma,
+      normalize_overlay, value_range=value_range, colormap=colormap, size=size)``,
+      computed when ``image`` is given;
+    - ``mask`` is ``compute_mask(anomaly_map, threshold, kernel_size,
+      min_area=min_area)``, computed when ``threshold`` is given;
+    - ``boxes, scores`` are ``mask_to_boxes(mask, anomaly_map=anomaly_map)`` (also
+      ``mask_to_boxes(mask, min_area, anomaly_map=anomaly_map)``: the mask holds no
+      region under ``min_area`` pixels), computed when ``threshold`` is given and
+      ``boxes=True``.
+
+    Args:
+        anomaly_map: Anomaly map ``(H, W)`` or a batch ``(*B, H, W)``, with the shape
+            and dtype rules of the separate functions.
+        image: Optional uint8 RGB image ``(h, w, 3)``, one for every map or one per map
+            ``(*B, h, w, 3)``: when given, the overlay is computed. Another ``(h, w)``
+            than the map's is resized per ``size``.
+        threshold: Optional anomaly score above which (strictly) a pixel is a defect, as
+            for :func:`compute_mask`: when given, the mask (and the boxes) are computed.
+        heatmap: Keyword-only ``bool``: whether to compute the heatmap. Defaults to True.
+        boxes: Keyword-only ``bool``: whether to compute the boxes and scores of the
+            mask (only with ``threshold``). Defaults to True.
+        normalize_heatmap: Keyword-only: the heatmap's ``normalize`` (min-max normalise
+            each map). Defaults to True, as :func:`anomaly_map_to_color_map`.
+        normalize_overlay: Keyword-only: the overlay's ``normalize``. Defaults to False,
+            as :func:`superimpose_anomaly_map`.
+        value_range: Keyword-only fixed range ``(low, high)`` of scores for both the
+            heatmap and the overlay; as in the separate functions it takes precedence
+            over ``normalize_heatmap`` and ``normalize_overlay``. Defaults to None.
+        alpha: Keyword-only weight of the heatmap in the overlay. Defaults to 0.4.
+        gamma: Keyword-only value added to the overlay's channels, any finite real
+            number. Defaults to 0.
+        colormap: Keyword-only colour map of the heatmap and of the overlay (a name, a
+            ``cv2.COLORMAP_*`` integer or a (256, 3) uint8 RGB table). Defaults to
+            ``"jet"``.
+        size: Keyword-only ``"map"`` or ``"image"``: which size the overlay takes when
+            the image's differs from the map's (see :func:`superimpose_anomaly_map`).
+            With ``"image"`` the overlay is of the resized map, computed in a pass of
+            its own; the other products keep the map's size. Defaults to ``"map"``.
+        kernel_size: Keyword-only radius of the mask's opening disk. Defaults to 4.
+        min_area: Keyword-only: remove the mask's regions of fewer pixels. Defaults to 0.
+        out_heatmap: Optional keyword-only destination of the heatmap (as ``out=`` of
+            :func:`anomaly_map_to_color_map`); only with ``heatmap=True``.
+        out_overlay: Optional keyword-only destination of the overlay; only with
+            ``image``.
+        out_mask: Optional keyword-only destination of the mask; only with
+            ``threshold``.
+
+    Every argument is checked, also those of products not asked for. Each ``out_*``
+    follows the ``out=`` rules (``docs/behaviour.md#memory``): exactly the result's
+    shape, C-contiguous, writable uint8, sharing no memory with any input nor with
+    another ``out_*``; it receives its product and is the frame's field.
+
+    Returns:
+        A :class:`Frame` with the fields ``heatmap``, ``overlay``, ``mask``, ``boxes``
+        and ``scores``; None for a product not asked for. For a batch of maps the arrays
+        carry the batch axes and ``boxes``/``scores`` are lists with one entry per map,
+        as :func:`mask_to_boxes` returns them for a batch (nested lists for several
+        batch axes, in the arrays' order).
+
+    Raises:
+        TypeError: an argument of the wrong type or dtype (as the separate functions;
+            ``heatmap`` and ``boxes`` must be bools).
+        ValueError: a value or shape the separate functions refuse (NaN/±inf in the map
+            when the heatmap or the overlay is computed), or an ``out_*`` of the wrong
+            shape or layout, sharing memory with an input or another ``out_*``, or given
+            for a product that is not computed.
+    """
+    source = as_map_array(anomaly_map)
+    maps = as_maps(source)
+    want_heatmap = as_flag(heatmap, "heatmap")
+    want_boxes = as_flag(boxes, "boxes")
+    heat_flag = as_flag(normalize_heatmap, "normalize_heatmap")
+    overlay_flag = as_flag(normalize_overlay, "normalize_overlay")
+    fixed = as_value_range(value_range)
+    palette, table = as_palette(colormap)
+    target = as_size(size)
+    weight = as_finite_real(alpha, "alpha")
+    offset = as_finite_real(gamma, "gamma")
+    radius = as_kernel_size(kernel_size)
+    smallest = as_min_area(min_area)
+    pictures = None if image is None else as_images(image, maps)
+    compared, limit = (None, None) if threshold is None else mask_comparison(source, threshold)
+
+    map_shape = maps.batch_shape + maps.map_shape
+    image_shape = maps.map_shape if pictures is None else (pictures.shape[-3], pictures.shape[-2])
+    products: dict[str, tuple[object, bool, str, tuple[int, ...]]] = {
+        "out_heatmap": (out_heatmap, want_heatmap, "heatmap=False", map_shape + (3,)),
+        "out_overlay": (
+            out_overlay,
+            pictures is not None,
+            "no image",
+            maps.batch_shape + (image_shape if target == "image" else maps.map_shape) + (3,),
+        ),
+        "out_mask": (out_mask, limit is not None, "no threshold", map_shape),
+    }
+    given: dict[str, NDArray[np.uint8]] = {}
+    for name, (out, asked, why, shape) in products.items():
+        if out is not None and not asked:
+            product = name.removeprefix("out_")
+            raise ValueError(
+                f"{name} was given, but with {why} no {product} is computed: ask for the "
+                f"{product} or leave {name} out"
+            )
+        checked = as_out(out, shape, name)
+        if checked is not None:
+            given[name] = checked
+    inputs = {"anomaly_map": source, "image": pictures, "colormap": table}
+    for name, out in given.items():
+        others = {other: array for other, array in given.items() if other != name}
+        check_no_overlap(out, inputs, name, others)
+    # Every argument is checked: now the results.
+    results = {
+        name: (given[name] if name in given else _new_result(shape)) if asked else None
+        for name, (_, asked, _, shape) in products.items()
+    }
+    heat_result, overlay_result, mask_result = results.values()
+    images = pictures
+    resized_overlay = False
+    if pictures is not None and image_shape != maps.map_shape:
+        if target == "map":
+            images = _resize_images(pictures, maps.map_shape)
+        else:
+            # As superimpose_anomaly_map: the caller's map is checked before the resize.
+            check_finite(maps)
+            resized_overlay = True
+    threshold_maps = None
+    if compared is not None and compared is not source:
+        # An integer map against an integer threshold, compared exactly by numpy
+        # (docs/behaviour.md#threshold): its 0/1 result is what the kernel thresholds,
+        # in the map's compute dtype (float64 for integer maps, docs/behaviour.md#dtypes).
+        threshold_maps = as_maps(compared).stack.astype(np.float64)
+    fused_overlay = None if resized_overlay else overlay_result
+    found = None
+    if heat_result is not None or fused_overlay is not None or mask_result is not None:
+        found = _native.frames(
+            maps.stack,
+            threshold_maps,
+            None if fused_overlay is None else images,
+            palette,
+            heat_flag,
+            overlay_flag,
+            fixed,
+            weight,
+            offset,
+            0.0 if limit is None else limit,
+            radius,
+            smallest,
+            want_boxes,
+            None if heat_result is None else _per_map(heat_result, 3),
+            None if fused_overlay is None else _per_map(fused_overlay, 3),
+            None if mask_result is None else _per_map(mask_result, 2),
+        )
+    if resized_overlay and overlay_result is not None and pictures is not None:
+        _superimpose_resized_maps(
+            _resize_maps(maps, image_shape),
+            pictures,
+            weight,
+            offset,
+            overlay_flag,
+            fixed,
+            palette,
+            overlay_result,
+        )
+    box_lists = score_lists = None
+    if found is not None:
+        box_lists = _nested([b for b, _ in found], maps.batch_shape)
+        score_lists = _nested([s for _, s in found], maps.batch_shape)
+    return Frame(
+        heatmap=heat_result,
+        overlay=overlay_result,
+        mask=mask_result,
+        boxes=box_lists,
+        scores=score_lists,
+    )

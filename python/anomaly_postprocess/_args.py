@@ -248,39 +248,54 @@ def as_size(size: object) -> str:
     return str(size)
 
 
-def as_out(out: object, shape: tuple[int, ...]) -> NDArray[np.uint8] | None:
-    """A caller's ``out=`` array, checked: C-contiguous, writable uint8 of ``shape``."""
+def as_out(out: object, shape: tuple[int, ...], name: str = "out") -> NDArray[np.uint8] | None:
+    """A caller's ``out=`` array (the argument ``name``: ``out``, or ``out_heatmap``, …
+    of ``postprocess``), checked: C-contiguous, writable uint8 of ``shape``."""
     if out is None:
         return None
     if not isinstance(out, np.ndarray):
         # DLPack objects are inputs only: out is written and returned as the result.
         note = " (DLPack objects are read as inputs only)" if hasattr(out, "__dlpack__") else ""
         raise TypeError(
-            f"out must be a numpy uint8 array of shape {shape}, got {_describe(out)}{note}"
+            f"{name} must be a numpy uint8 array of shape {shape}, got {_describe(out)}{note}"
         )
     if out.dtype != np.uint8:
-        raise TypeError(f"out must have dtype uint8, got dtype {out.dtype}")
+        raise TypeError(f"{name} must have dtype uint8, got dtype {out.dtype}")
     if out.shape != shape:
-        raise ValueError(f"out must have shape {shape} (the result's), got shape {out.shape}")
+        raise ValueError(f"{name} must have shape {shape} (the result's), got shape {out.shape}")
     if not out.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous (e.g. from np.empty), got a strided array")
+        raise ValueError(f"{name} must be C-contiguous (e.g. from np.empty), got a strided array")
     if not out.flags.writeable:
-        raise ValueError("out must be writable, got a read-only array")
+        raise ValueError(f"{name} must be writable, got a read-only array")
     return out
 
 
-def check_no_overlap(out: NDArray[np.uint8], inputs: dict[str, NDArray[Any] | None]) -> None:
-    """Inputs are never modified, so ``out`` must not share memory with them.
+def check_no_overlap(
+    out: NDArray[np.uint8],
+    inputs: dict[str, NDArray[Any] | None],
+    name: str = "out",
+    outputs: dict[str, NDArray[np.uint8]] | None = None,
+) -> None:
+    """Inputs are never modified, so ``out`` (the argument ``name``) must not share
+    memory with them; nor with the call's other ``outputs`` (``postprocess``'s
+    ``out_*``), each of which gets a result of its own.
 
     ``inputs`` maps each argument's name to the caller's own array (as ``as_ndarray``
     gives it, before any conversion, copy or resize: a converted copy never overlaps
     ``out``, the caller's array may), or None where there is no array to check.
     """
-    for name, array in inputs.items():
+    for input_name, array in inputs.items():
         if array is not None and np.may_share_memory(out, array):
             raise ValueError(
-                f"out must not share memory with {name}: inputs are never modified "
-                "(docs/behaviour.md#memory); pass a separate array as out"
+                f"{name} must not share memory with {input_name}: inputs are never modified "
+                f"(docs/behaviour.md#memory); pass a separate array as {name}"
+            )
+    for other, array in (outputs or {}).items():
+        if np.may_share_memory(out, array):
+            raise ValueError(
+                f"{name} must not share memory with {other}: each result is written into "
+                f"memory of its own (docs/behaviour.md#memory); pass separate arrays as "
+                f"{name} and {other}"
             )
 
 

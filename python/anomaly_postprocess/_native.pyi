@@ -18,6 +18,7 @@ __all__ = [
     "color_maps",
     "dispatch_target",
     "draw_boxes",
+    "frames",
     "get_num_threads",
     "mask_f32",
     "masks",
@@ -55,6 +56,26 @@ def superimpose_maps(
 def masks(
     maps: _Maps, threshold: float, kernel_size: int, min_area: int, out: NDArray[np.uint8]
 ) -> None: ...
+
+# Every product of postprocess asked for by the outputs given, in one call.
+def frames(
+    maps: _Maps,
+    threshold_maps: _Maps | None,
+    images: NDArray[np.uint8] | None,
+    palette: NDArray[np.uint8] | None,
+    normalize_heatmap: bool,
+    normalize_overlay: bool,
+    value_range: tuple[float, float] | None,
+    alpha: float,
+    gamma: float,
+    threshold: float,
+    kernel_size: int,
+    min_area: int,
+    boxes: bool,
+    out_heatmap: NDArray[np.uint8] | None,
+    out_overlay: NDArray[np.uint8] | None,
+    out_mask: NDArray[np.uint8] | None,
+) -> list[tuple[NDArray[np.int64], _Maps]] | None: ...
 
 # One (H, W) float32 map into a new result, in one call (the Python layer's fast path).
 def color_map_f32(

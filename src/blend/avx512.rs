@@ -286,7 +286,7 @@ unsafe fn superimpose_chunks<T: MapFloat, B: LaneBlend>(
 
 /// [`super::blend_rows`] with the VBMI row loop: [`superimpose_chunks`], then the last
 /// `W mod 64` pixels of each row through the portable [`color_row`] and
-/// [`RowBlend::apply_row`].
+/// [`RowBlend::apply_row`]. `registers` hold `palette`.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`).
@@ -296,10 +296,10 @@ pub(super) unsafe fn blend_rows<T: MapFloat, B: LaneBlend>(
     image: ArrayView3<'_, u8>,
     scale: LevelScale<T>,
     palette: Palette<'_>,
+    registers: &PaletteRegisters,
     blend: B,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
-    let registers = PaletteRegisters::new(palette.table());
     // SAFETY: this function's caller guarantees the CPU features.
     let lanes = unsafe { blend.lanes() };
     let mut heat = [0u8; 3 * CHUNK];
@@ -309,7 +309,7 @@ pub(super) unsafe fn blend_rows<T: MapFloat, B: LaneBlend>(
         let base = as_contiguous(image.index_axis(Axis(0), y), &mut image_scratch);
         // SAFETY: this function's caller guarantees the CPU features.
         let (done, finite) =
-            unsafe { superimpose_chunks::<T, B>(values, scale, &registers, &lanes, base, px) };
+            unsafe { superimpose_chunks::<T, B>(values, scale, registers, &lanes, base, px) };
         let rest = &values[done..];
         let rest_finite = color_row(rest, scale, palette, &mut heat[..3 * rest.len()]);
         let (base, px) = (&base[3 * done..], &mut px[3 * done..]);

@@ -298,30 +298,11 @@ pub fn superimpose_into<T: MapFloat>(
     let (h, w) = map.dim();
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
-    let scale = level_scale(map, scaling)?;
-    let fixed = FixedPointBlend::find(blend);
-    #[cfg(target_arch = "x86_64")]
-    let vbmi = crate::simd::vbmi_enabled();
+    let pass = BlendPass::new(level_scale(map, scaling)?, palette, blend);
     // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
     // first non-finite value, whichever band met one.
     let bands = for_each_band(h, w, (map, image, out), |_, (map, image, out)| {
-        #[cfg(target_arch = "x86_64")]
-        if vbmi {
-            return match fixed {
-                // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and
-                // VBMI, the features avx512::blend_rows is compiled for and all it
-                // requires.
-                Some(fixed) => unsafe {
-                    avx512::blend_rows(map, image, scale, palette, fixed, out)
-                },
-                // SAFETY: vbmi_enabled() checked the CPU features, as for the arm above.
-                None => unsafe { avx512::blend_rows(map, image, scale, palette, *blend, out) },
-            };
-        }
-        match fixed {
-            Some(fixed) => blend_rows(map, image, scale, palette, fixed, out),
-            None => blend_rows(map, image, scale, palette, *blend, out),
-        }
+        pass.rows(map, image, out, &mut Vec::new())
     });
     match bands.into_iter().collect::<Result<(), NotFinite>>() {
         Ok(()) => Ok(()),
@@ -329,11 +310,80 @@ pub fn superimpose_into<T: MapFloat>(
     }
 }
 
+/// The overlay pass of one map with one scale, palette and blend: the one choice of the
+/// blend's form (the integer [`FixedPointBlend`] where one gives the float blend's
+/// bytes) and of the loop (the hand-written AVX-512 VBMI loop where the CPU has it,
+/// its palette registers loaded once here; else the portable [`blend_rows`]), made
+/// once, then run on any rows of the map — the bands of [`superimpose_into`], or the
+/// strips of `crate::frame`. The same bytes on every path.
+pub(crate) struct BlendPass<'p, T> {
+    scale: LevelScale<T>,
+    palette: Palette<'p>,
+    blend: AddWeighted,
+    fixed: Option<FixedPointBlend>,
+    /// The palette in registers when the VBMI loop runs.
+    #[cfg(target_arch = "x86_64")]
+    vbmi: Option<crate::colormap::avx512::PaletteRegisters>,
+}
+
+impl<'p, T: MapFloat> BlendPass<'p, T> {
+    pub(crate) fn new(scale: LevelScale<T>, palette: Palette<'p>, blend: &AddWeighted) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        let vbmi = if crate::simd::vbmi_enabled() {
+            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
+            // the features `PaletteRegisters::new` is compiled for.
+            Some(unsafe { crate::colormap::avx512::PaletteRegisters::new(palette.table()) })
+        } else {
+            None
+        };
+        BlendPass {
+            scale,
+            palette,
+            blend: *blend,
+            fixed: FixedPointBlend::find(blend),
+            #[cfg(target_arch = "x86_64")]
+            vbmi,
+        }
+    }
+
+    /// Colours the rows of `map` and blends them over the same rows of `image` into
+    /// `out` (both `(rows, W, 3)`). `heat` is scratch for the portable loop, kept by
+    /// the caller across calls. Fails as [`crate::colormap::ColorPass::rows`] does.
+    pub(crate) fn rows(
+        &self,
+        map: ArrayView2<'_, T>,
+        image: ArrayView3<'_, u8>,
+        out: ArrayViewMut3<'_, u8>,
+        heat: &mut Vec<u8>,
+    ) -> Result<(), NotFinite> {
+        let (scale, palette) = (self.scale, self.palette);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(registers) = &self.vbmi {
+            return match self.fixed {
+                // SAFETY: `registers` exist only where vbmi_enabled() said the CPU has
+                // AVX-512 F, BW and VBMI (`new`), the features avx512::blend_rows is
+                // compiled for and all it requires.
+                Some(fixed) => unsafe {
+                    avx512::blend_rows(map, image, scale, palette, registers, fixed, out)
+                },
+                // SAFETY: as for the arm above.
+                None => unsafe {
+                    avx512::blend_rows(map, image, scale, palette, registers, self.blend, out)
+                },
+            };
+        }
+        match self.fixed {
+            Some(fixed) => blend_rows(map, image, scale, palette, fixed, out, heat),
+            None => blend_rows(map, image, scale, palette, self.blend, out, heat),
+        }
+    }
+}
+
 multiversioned! {
-    /// The portable loop: each row coloured with [`color_row`] into a buffer, then
-    /// blended over its image row; compiled for each SIMD target. Fails when a row's
-    /// values were not all finite (only the raw scale checks: a normalising scale
-    /// comes from a range pass that did).
+    /// The portable loop: each row coloured with [`color_row`] into `heat` (scratch,
+    /// resized to a row), then blended over its image row; compiled for each SIMD
+    /// target. Fails when a row's values were not all finite (only the raw scale
+    /// checks: a normalising scale comes from a range pass that did).
     fn blend_rows<T: MapFloat, B: RowBlend>(
         map: ArrayView2<'_, T>,
         image: ArrayView3<'_, u8>,
@@ -341,14 +391,15 @@ multiversioned! {
         palette: Palette<'_>,
         blend: B,
         out: ArrayViewMut3<'_, u8>,
+        heat: &mut Vec<u8>,
     ) -> Result<(), NotFinite> {
-        let mut heat = vec![0u8; 3 * map.ncols()];
+        heat.resize(3 * map.ncols(), 0);
         let (mut map_scratch, mut image_scratch) = (Vec::new(), Vec::new());
         for_each_row(out, |y, px| {
             let values = as_contiguous(map.index_axis(Axis(0), y), &mut map_scratch);
             let base = as_contiguous(image.index_axis(Axis(0), y), &mut image_scratch);
-            let finite = color_row(values, scale, palette, &mut heat);
-            blend.apply_row(&heat, base, px);
+            let finite = color_row(values, scale, palette, heat);
+            blend.apply_row(heat, base, px);
             finite
         })
         .then_some(())
@@ -457,6 +508,7 @@ mod tests {
                         palette,
                         blend,
                         portable.view_mut(),
+                        &mut Vec::new(),
                     )
                     .unwrap();
                     assert_eq!(dispatched, portable, "{h}x{w} {scaling:?}");

@@ -244,7 +244,7 @@ pub(crate) unsafe fn color_chunks<T: MapFloat>(
 }
 
 /// [`super::color_rows`] with the VBMI row loop: [`color_chunks`], then the last
-/// `W mod 64` pixels of each row through [`color_row`].
+/// `W mod 64` pixels of each row through [`color_row`]. `registers` hold `palette`.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`).
@@ -253,14 +253,14 @@ pub(super) unsafe fn color_rows<T: MapFloat>(
     map: ArrayView2<'_, T>,
     scale: LevelScale<T>,
     palette: Palette<'_>,
+    registers: &PaletteRegisters,
     out: ArrayViewMut3<'_, u8>,
 ) -> Result<(), NotFinite> {
-    let registers = PaletteRegisters::new(palette.table());
     let mut scratch = Vec::new();
     for_each_row(out, |y, rgb| {
         let values = as_contiguous(map.index_axis(Axis(0), y), &mut scratch);
         // SAFETY: this function's caller guarantees the CPU features.
-        let (done, finite) = unsafe { color_chunks(values, scale, &registers, rgb) };
+        let (done, finite) = unsafe { color_chunks(values, scale, registers, rgb) };
         let rest_finite = color_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
         finite && rest_finite
     })

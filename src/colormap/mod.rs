@@ -191,23 +191,63 @@ pub fn color_map_into<T: MapFloat>(
 ) -> Result<(), KernelError> {
     let (h, w) = map.dim();
     check_shape("out", &[h, w, 3], out.shape())?;
-    let scale = level_scale(map, scaling)?;
-    #[cfg(target_arch = "x86_64")]
-    let vbmi = crate::simd::vbmi_enabled();
+    let pass = ColorPass::new(level_scale(map, scaling)?, palette);
     // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
     // first non-finite value, whichever band met one.
-    let bands = for_each_band(h, w, (map, out), |_, (map, out)| {
-        #[cfg(target_arch = "x86_64")]
-        if vbmi {
-            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
-            // the features that avx512::color_rows is compiled for and all it requires.
-            return unsafe { avx512::color_rows(map, scale, palette, out) };
-        }
-        color_rows(map, scale, palette, out)
-    });
+    let bands = for_each_band(h, w, (map, out), |_, (map, out)| pass.rows(map, out));
     match bands.into_iter().collect::<Result<(), NotFinite>>() {
         Ok(()) => Ok(()),
         Err(NotFinite) => Err(locate_non_finite(map).into()),
+    }
+}
+
+/// The colour pass of one map with one scale and palette: the one choice between the
+/// hand-written AVX-512 VBMI loop (where the CPU has it; its palette registers loaded
+/// once here) and the portable [`color_rows`], made once, then run on any rows of the
+/// map — the bands of [`color_map_into`], or the strips of `crate::frame`, which runs
+/// it between the other passes over the same rows. The same bytes on every path.
+pub(crate) struct ColorPass<'p, T> {
+    scale: LevelScale<T>,
+    palette: Palette<'p>,
+    /// The palette in registers when the VBMI loop runs.
+    #[cfg(target_arch = "x86_64")]
+    vbmi: Option<avx512::PaletteRegisters>,
+}
+
+impl<'p, T: MapFloat> ColorPass<'p, T> {
+    pub(crate) fn new(scale: LevelScale<T>, palette: Palette<'p>) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        let vbmi = if crate::simd::vbmi_enabled() {
+            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
+            // the features `PaletteRegisters::new` is compiled for.
+            Some(unsafe { avx512::PaletteRegisters::new(palette.table()) })
+        } else {
+            None
+        };
+        ColorPass {
+            scale,
+            palette,
+            #[cfg(target_arch = "x86_64")]
+            vbmi,
+        }
+    }
+
+    /// Colours the rows of `map` into `out` (`(rows, W, 3)`, the same rows). Fails when
+    /// a row's values were not all finite (only the raw scale checks: a normalising
+    /// scale comes from a range pass that did); rows after it are then left unwritten.
+    pub(crate) fn rows(
+        &self,
+        map: ArrayView2<'_, T>,
+        out: ArrayViewMut3<'_, u8>,
+    ) -> Result<(), NotFinite> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(registers) = &self.vbmi {
+            // SAFETY: `registers` exist only where vbmi_enabled() said the CPU has
+            // AVX-512 F, BW and VBMI (`new`), the features that avx512::color_rows is
+            // compiled for and all it requires.
+            return unsafe { avx512::color_rows(map, self.scale, self.palette, registers, out) };
+        }
+        color_rows(map, self.scale, self.palette, out)
     }
 }
 

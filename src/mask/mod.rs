@@ -43,8 +43,10 @@ pub fn threshold_bits<T: MapFloat>(map: ArrayView2<'_, T>, threshold: f64) -> Bi
 }
 
 multiversioned! {
-    /// Packs `map > t` into `words` (its rows' words), compiled for each SIMD target.
-    fn threshold_rows<T: MapFloat>(map: ArrayView2<'_, T>, t: T, words: &mut [u64]) {
+    /// Packs `map > t` into `words` (its rows' words), compiled for each SIMD target:
+    /// the threshold's row kernel, on the bands of [`threshold_bits`] and the strips of
+    /// `crate::frame`. `t` is `T::floor_from_f64` of the threshold.
+    pub(crate) fn threshold_rows<T: MapFloat>(map: ArrayView2<'_, T>, t: T, words: &mut [u64]) {
         BitMatrix::pack_rows(map, |v| v > t, words)
     }
 }
@@ -80,6 +82,20 @@ thread_local! {
 
 /// The largest packed mask a thread keeps between calls: 8 MiB, a 8192×8192 map.
 const RETAINED_MASK_WORDS: usize = 1 << 20;
+
+/// The memory this thread kept from its last packed mask (see [`keep_mask_words`]),
+/// for a new one.
+pub(crate) fn take_mask_words() -> Vec<u64> {
+    MASK_WORDS.take()
+}
+
+/// Keeps the memory of a finished packed mask for this thread's next call, unless it
+/// is larger than [`RETAINED_MASK_WORDS`].
+pub(crate) fn keep_mask_words(words: Vec<u64>) {
+    if words.capacity() <= RETAINED_MASK_WORDS {
+        MASK_WORDS.set(words);
+    }
+}
 
 /// `SPREAD[b]` holds, in little-endian byte order, 0xFF for each set bit of `b`.
 static SPREAD: [u64; 256] = {
@@ -129,7 +145,7 @@ multiversioned! {
 
 /// Writes 255 for each set bit of `bits` and 0 for each clear one into `out`, with the
 /// hand-written AVX-512 BW loop where the CPU has it, else the portable loop.
-fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
+pub(crate) fn unpack_rows(bits: &BitMatrix, out: ArrayViewMut2<'_, u8>) {
     #[cfg(target_arch = "x86_64")]
     let bw = crate::simd::avx512bw_enabled();
     // Bands of rows in parallel (docs/behaviour.md#threads).
@@ -169,14 +185,11 @@ pub fn mask_into<T: MapFloat>(
 ) -> Result<(), KernelError> {
     let (rows, cols) = map.dim();
     check_shape("out", &[rows, cols], out.shape())?;
-    let mut mask = threshold_bits_reusing(map, threshold, MASK_WORDS.take());
+    let mut mask = threshold_bits_reusing(map, threshold, take_mask_words());
     open_disk_in_place(&mut mask, kernel_size);
     remove_small_components(&mut mask, min_area);
     unpack_rows(&mask, out);
-    let words = mask.into_words();
-    if words.capacity() <= RETAINED_MASK_WORDS {
-        MASK_WORDS.set(words);
-    }
+    keep_mask_words(mask.into_words());
     Ok(())
 }
 

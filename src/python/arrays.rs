@@ -94,11 +94,23 @@ pub(crate) fn write<'py, T: Element, D: Dimension>(
     out: &Bound<'py, PyArray<T, D>>,
     inputs: &[(&str, Range<usize>)],
 ) -> PyResult<PyReadwriteArray<'py, T, D>> {
-    check_ndim(out, "out")?;
+    write_as(out, "out", inputs)
+}
+
+/// [`write`] for an output argument called `name` (`out_heatmap`, … of `postprocess`,
+/// whose `inputs` include the outputs borrowed before it).
+pub(crate) fn write_as<'py, T: Element, D: Dimension>(
+    out: &Bound<'py, PyArray<T, D>>,
+    name: &str,
+    inputs: &[(&str, Range<usize>)],
+) -> PyResult<PyReadwriteArray<'py, T, D>> {
+    check_ndim(out, name)?;
     out.try_readwrite().map_err(|error| {
         if let BorrowError::NotWriteable = error {
             // The Python layer checked; another thread cleared the flag since.
-            return PyValueError::new_err("out= must be writable, got a read-only array");
+            return PyValueError::new_err(format!(
+                "{name}= must be writable, got a read-only array"
+            ));
         }
         let place = span(out);
         let overlapped: Vec<String> = (inputs.iter())
@@ -106,12 +118,13 @@ pub(crate) fn write<'py, T: Element, D: Dimension>(
             .map(|(name, _)| format!("{name}="))
             .collect();
         PyValueError::new_err(if overlapped.is_empty() {
-            "out= is being used by another call at the same time (as its out= or as an \
-             input); pass a separate array"
-                .to_string()
+            format!(
+                "{name}= is being used by another call at the same time (as its out= or as \
+                 an input); pass a separate array"
+            )
         } else {
             format!(
-                "out= is being used by another call or overlaps {}; pass a separate array",
+                "{name}= is being used by another call or overlaps {}; pass a separate array",
                 overlapped.join(" and ")
             )
         })

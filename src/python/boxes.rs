@@ -18,7 +18,7 @@ use crate::parallel::map_items;
 use crate::regions::{components, components_with_max, Component};
 
 /// The `(K, 4)` rows `(x1, y1, x2, y2)` of the components with at least `min_area` pixels.
-fn box_rows<'a>(found: impl Iterator<Item = &'a Component>) -> Array2<i64> {
+pub(crate) fn box_rows<'a>(found: impl Iterator<Item = &'a Component>) -> Array2<i64> {
     let rows: Vec<[i64; 4]> = found
         .map(|c| [c.x1 as i64, c.y1 as i64, c.x2 as i64, c.y2 as i64])
         .collect();

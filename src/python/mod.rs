@@ -14,6 +14,7 @@ mod arrays;
 mod blend;
 mod boxes;
 mod colormap;
+mod frame;
 mod mask;
 mod numpy_allocator;
 mod regions;
@@ -89,6 +90,8 @@ mod _native {
     use super::boxes::{box_lists, box_score_lists, draw_boxes};
     #[pymodule_export]
     use super::colormap::{color_map_f32, color_maps};
+    #[pymodule_export]
+    use super::frame::frames;
     #[pymodule_export]
     use super::mask::{mask_f32, masks};
     #[pymodule_export]

@@ -110,6 +110,7 @@ NAMES: dict[Callable[..., Any], str] = {
     ap.mask_to_boxes: "mask_to_boxes",
     ap.mark_boundaries: "mark_boundaries",
     ap.draw_boxes: "draw_boxes",
+    ap.postprocess: "postprocess",
     ap.set_num_threads: "set_num_threads",
 }
 
@@ -1797,6 +1798,337 @@ for _label, _dtype, _offset in [
     )
 
 
+# ============================================================================ postprocess
+# Every argument of postprocess (docs/behaviour.md#api) against the same bad values as the
+# separate functions' rows above, checked whether or not its product is asked for; its
+# three outputs as out= is (docs/behaviour.md#memory), each also against the others, and
+# refused for a product not asked for.
+
+_PP_MAP = base_values()  # (9, 11)
+_PP_IMAGE = base_image()
+_PP_CALL = (_PP_MAP, _PP_IMAGE, 0.5)
+
+
+def postprocess_row(
+    argument: str, value: Any, exc: type[Exception], *patterns: str, label: str, **kwargs: Any
+) -> None:
+    """A row of postprocess with ``argument`` bad: positional for the first three."""
+    if argument in ("anomaly_map", "image", "threshold"):
+        position = ("anomaly_map", "image", "threshold").index(argument)
+        args = tuple(BAD if i == position else a for i, a in enumerate(_PP_CALL))
+        reject(
+            ap.postprocess, argument, value, exc, *patterns, label=label, args=args, kwargs=kwargs
+        )
+    else:
+        reject(
+            ap.postprocess,
+            argument,
+            value,
+            exc,
+            *patterns,
+            label=label,
+            args=_PP_CALL,
+            kwargs={argument: BAD, **kwargs},
+        )
+
+
+for _label, (_value, _exc, _patterns) in BAD_MAPS.items():
+    postprocess_row("anomaly_map", _value, _exc, *_patterns, label=_label)
+for _label, _value in MAP_DTYPES_REJECTED.items():
+    reject(
+        ap.postprocess,
+        "anomaly_map",
+        _value,
+        TypeError,
+        label=f"dtype {_label}",
+        args=(BAD, None, 0.5),
+    )
+# NaN/±inf: refused, counted and placed, whenever the heatmap or the overlay is computed.
+for _dtype in (np.float16, np.float32, ">f8"):
+    for _bad in (np.nan, np.inf, -np.inf):
+        for _label, _kwargs in [
+            ("heatmap", {}),
+            ("raw heatmap", {"normalize_heatmap": False}),
+            ("overlay only", {"heatmap": False}),
+            ("normalised overlay only", {"heatmap": False, "normalize_overlay": True}),
+            ("value_range", {"value_range": (0, 1)}),
+        ]:
+            postprocess_row(
+                "anomaly_map",
+                _with(base_values(), ((3, 4), _bad), ((7, 1), _bad), dtype=_dtype),
+                ValueError,
+                r"\b2 NaN/±inf values",
+                r"row 3\b.*column 4\b",
+                label=f"{_bad} in {np.dtype(_dtype).str}, {_label}",
+                **_kwargs,
+            )
+postprocess_row(
+    "anomaly_map",
+    _with(np.zeros((3, 4, 5)), ((1, 2, 4), np.nan), ((2, 0, 0), np.inf)),
+    ValueError,
+    literal("2 NaN/±inf values; the first is at map 1, row 2, column 4"),
+    label="non-finite in a batch",
+)
+
+for _label, (_value, _exc) in BAD_IMAGES.items():
+    if _value is not None:  # None: no overlay
+        postprocess_row("image", _value, _exc, label=_label)
+reject(
+    ap.postprocess,
+    "image",
+    np.zeros((3, SMALL_H, SMALL_W, 3), np.uint8),
+    ValueError,
+    literal("(3, 9, 11, 3)"),
+    label="3 images for a batch of 2",
+    args=(base_values((2, SMALL_H, SMALL_W)), BAD, 0.5),
+)
+
+for _label, (_value, _exc) in THRESHOLDS_REJECTED.items():
+    if _value is not None:  # None: no mask
+        postprocess_row("threshold", _value, _exc, label=_label)
+        reject(
+            ap.postprocess,
+            "threshold",
+            _value,
+            _exc,
+            label=f"{_label}, integer maps",
+            args=(threshold_map("<i8"), None, BAD),
+        )
+
+for _argument in ("heatmap", "boxes", "normalize_heatmap", "normalize_overlay"):
+    for _label, _value in FLAGS_REJECTED.items():
+        postprocess_row(_argument, _value, TypeError, f"{_argument} must be a bool", label=_label)
+    # Checked also where its product is not computed.
+    reject(
+        ap.postprocess,
+        _argument,
+        "False",
+        TypeError,
+        label="'False', nothing computed",
+        args=(_PP_MAP,),
+        kwargs={_argument: BAD, "heatmap": False} if _argument != "heatmap" else {_argument: BAD},
+    )
+
+for _argument in ("alpha", "gamma"):
+    for _label, (_value, _exc) in WEIGHTS_REJECTED.items():
+        postprocess_row(_argument, _value, _exc, label=_label)
+    reject(
+        ap.postprocess,
+        _argument,
+        math.nan,
+        ValueError,
+        label="nan, no image",
+        args=(_PP_MAP, None, 0.5),
+        kwargs={_argument: BAD},
+    )
+
+for _label, _value, _exc, _pattern in [
+    ("nan", (math.nan, 1.0), ValueError, "finite"),
+    ("inf", (0.0, math.inf), ValueError, "finite"),
+    ("reversed", (1.0, 0.0), ValueError, "low < high"),
+    ("equal", (0.5, 0.5), ValueError, "low < high"),
+    ("one value", (0.5,), ValueError, "1 values"),
+    ("three values", [0, 1, 2], ValueError, "3 values"),
+    ("scalar", 0.5, TypeError, "two finite real numbers"),
+    ("str", "0,1", TypeError, "two finite real numbers"),
+    ("bools", (False, True), TypeError, "two finite real numbers"),
+    ("2-d", np.zeros((2, 2)), ValueError, "shape"),
+    ("huge", (0, 10**400), ValueError, "finite"),
+    ("too wide for float32", (-3e38, 3e38), ValueError, "too wide for a float32 map"),
+    ("empty in float32", (1.0, 1.0 + 1e-9), ValueError, "is empty for a float32 map"),
+]:
+    reject(
+        ap.postprocess,
+        "value_range",
+        _value,
+        _exc,
+        _pattern,
+        label=_label,
+        args=(_PP_MAP.astype(np.float32), _PP_IMAGE, 0.5),
+        kwargs={"value_range": BAD},
+    )
+
+for _value in ["nope", "", 99, -1, 1.5, None, np.zeros((255, 3), np.uint8), True]:
+    _label = show(_value) if not isinstance(_value, np.ndarray) else f"{_value.shape}"
+    postprocess_row("colormap", _value, ValueError, _COLORMAP_LIST, label=_label)
+
+for _value, _exc in [("Map", ValueError), ("", ValueError), (None, TypeError), (3, TypeError)]:
+    postprocess_row("size", _value, _exc, 'size must be "map" or "image"', label=show(_value))
+    reject(
+        ap.postprocess,
+        "size",
+        _value,
+        _exc,
+        label=f"{show(_value)}, no image",
+        args=(_PP_MAP,),
+        kwargs={"size": BAD},
+    )
+
+for _label, (_value, _exc) in KERNEL_SIZES_REJECTED.items():
+    postprocess_row("kernel_size", _value, _exc, label=_label)
+for _label, _value, _exc in [
+    ("-1", -1, ValueError),
+    ("negative huge", -(10**30), ValueError),
+    ("True", True, TypeError),
+    ("float 2.0", 2.0, TypeError),
+    ("nan", math.nan, TypeError),
+    ("str", "3", TypeError),
+    ("None", None, TypeError),
+]:
+    postprocess_row("min_area", _value, _exc, _MIN_AREA_TYPE, label=_label)
+
+# The outputs: each as out= (wrong type, dtype, shape, layout, read-only), in a batch.
+_PP_MAPS = base_values((2, SMALL_H, SMALL_W))
+for _argument, _shape in [
+    ("out_heatmap", (2, SMALL_H, SMALL_W, 3)),
+    ("out_overlay", (2, SMALL_H, SMALL_W, 3)),
+    ("out_mask", (2, SMALL_H, SMALL_W)),
+]:
+    for _label, (_make, _exc) in OUTS_REJECTED.items():
+        reject(
+            ap.postprocess,
+            _argument,
+            _make(_shape),
+            _exc,
+            label=f"{_label}, (2, 9, 11) maps",
+            args=(_PP_MAPS, _PP_IMAGE, 0.5),
+            kwargs={_argument: BAD},
+        )
+    # The shapes in the message: expected and received.
+    reject(
+        ap.postprocess,
+        _argument,
+        np.zeros(_shape[1:], np.uint8),
+        ValueError,
+        literal(str(_shape)),
+        literal(str(_shape[1:])),
+        label="the shape of one map for a batch",
+        args=(_PP_MAPS, _PP_IMAGE, 0.5),
+        kwargs={_argument: BAD},
+    )
+# size="image": out_overlay has the image's (h, w).
+reject(
+    ap.postprocess,
+    "out_overlay",
+    np.zeros((SMALL_H, SMALL_W, 3), np.uint8),
+    ValueError,
+    literal("(18, 22, 3)"),
+    label="the map's size with size='image'",
+    args=(_PP_MAP, base_image((18, 22)), 0.5),
+    kwargs={"out_overlay": BAD, "size": "image"},
+)
+# An output for a product that is not computed.
+for _argument, _shape, _args, _kwargs, _why in [
+    ("out_heatmap", (SMALL_H, SMALL_W, 3), _PP_CALL, {"heatmap": False}, "heatmap=False"),
+    ("out_overlay", (SMALL_H, SMALL_W, 3), (_PP_MAP, None, 0.5), {}, "no image"),
+    ("out_mask", (SMALL_H, SMALL_W), (_PP_MAP, _PP_IMAGE), {}, "no threshold"),
+]:
+    reject(
+        ap.postprocess,
+        _argument,
+        np.zeros(_shape, np.uint8),
+        ValueError,
+        literal(f"{_argument} was given, but with {_why} no "),
+        label="product not asked for",
+        args=_args,
+        kwargs={_argument: BAD, **_kwargs},
+    )
+
+# Overlaps: an output sharing memory with an input or with another output is refused,
+# naming both; nothing is written.
+_PP_H, _PP_W = SMALL_H, SMALL_W
+_PP_RAW = np.zeros(_PP_H * _PP_W * 8, np.uint8)
+_PP_MAP_IN_RAW = _PP_RAW.view(np.float64).reshape(_PP_H, _PP_W)
+_PP_MAP_IN_RAW[...] = base_values()
+_PP_SHARED = np.zeros(_PP_H * _PP_W * 6, np.uint8)
+_PP_HEAT_A = _PP_SHARED[: _PP_H * _PP_W * 3].reshape(_PP_H, _PP_W, 3)
+_PP_OVERLAY_B = _PP_SHARED[_PP_H * _PP_W : _PP_H * _PP_W * 4].reshape(_PP_H, _PP_W, 3)
+_PP_MASK_C = _PP_SHARED[_PP_H * _PP_W * 2 : _PP_H * _PP_W * 3].reshape(_PP_H, _PP_W)
+_PP_IMAGE_BUFFER = np.zeros(_PP_H * _PP_W * 3, np.uint8)
+_PP_IMAGE_IN = _PP_IMAGE_BUFFER.reshape(_PP_H, _PP_W, 3)
+for _argument, _value, _others, _pattern, _label in [
+    (
+        "out_mask",
+        _PP_RAW[: _PP_H * _PP_W].reshape(_PP_H, _PP_W),
+        {},
+        "out_mask must not share memory with anomaly_map",
+        "over the map",
+    ),
+    (
+        "out_heatmap",
+        _PP_RAW[5 : 5 + _PP_H * _PP_W * 3].reshape(_PP_H, _PP_W, 3),
+        {},
+        "out_heatmap must not share memory with anomaly_map",
+        "over the map's middle",
+    ),
+    (
+        "out_overlay",
+        _PP_IMAGE_IN,
+        {},
+        "out_overlay must not share memory with image",
+        "the image itself",
+    ),
+    (
+        "out_heatmap",
+        _PP_IMAGE_IN,
+        {},
+        "out_heatmap must not share memory with image",
+        "the heatmap into the image",
+    ),
+    (
+        "out_heatmap",
+        _PP_HEAT_A,
+        {"out_overlay": _PP_OVERLAY_B},
+        "out_heatmap must not share memory with out_overlay",
+        "heatmap over overlay",
+    ),
+    (
+        "out_heatmap",
+        _PP_HEAT_A,
+        {"out_mask": _PP_MASK_C},
+        "out_heatmap must not share memory with out_mask",
+        "heatmap over mask",
+    ),
+    (
+        "out_overlay",
+        _PP_OVERLAY_B,
+        {"out_mask": _PP_MASK_C},
+        "out_overlay must not share memory with out_mask",
+        "overlay over mask",
+    ),
+    (
+        "out_overlay",
+        _PP_HEAT_A,
+        {"out_heatmap": _PP_HEAT_A.copy(), "out_mask": _PP_HEAT_A[..., 0].copy()},
+        r"out_overlay must not share memory with image\b",
+        "overlay over the image, other outputs fine",
+    ),
+]:
+    _image = _PP_HEAT_A if _label.startswith("overlay over the image") else _PP_IMAGE_IN
+    reject(
+        ap.postprocess,
+        _argument,
+        _value,
+        ValueError,
+        _pattern,
+        label=f"overlapping, {_label}",
+        args=(_PP_MAP_IN_RAW, _image, 0.5),
+        kwargs={_argument: BAD, **_others},
+    )
+# A (16, 16) heatmap is 768 bytes: exactly a (256, 3) table.
+_PP_TABLE_OUT = np.zeros((16, 16, 3), np.uint8)
+for _argument in ("out_heatmap", "out_overlay"):
+    reject(
+        ap.postprocess,
+        _argument,
+        _PP_TABLE_OUT,
+        ValueError,
+        f"{_argument} must not share memory with colormap",
+        label="overlapping the colormap table",
+        args=(base_values((16, 16)), base_image((16, 16)), 0.5),
+        kwargs={_argument: BAD, "colormap": _PP_TABLE_OUT.reshape(256, 3)},
+    )
+
 # ====================================================================== the table's test
 
 _ids = [case.id for case in CASES]
@@ -2084,6 +2416,12 @@ def test_signatures() -> None:
         ("anomaly_map", empty),
         ("threshold", empty),
         ("kernel_size", 4),
+    ]
+    # postprocess: everything after the three inputs is keyword-only.
+    assert params(ap.postprocess) == [
+        ("anomaly_map", empty),
+        ("image", None),
+        ("threshold", None),
     ]
 
 

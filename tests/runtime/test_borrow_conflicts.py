@@ -135,6 +135,12 @@ class Writer:
     name: str
     call: Callable[[int, np.ndarray], np.ndarray]
     results: list[np.ndarray]
+    #: The output argument's name, which a conflict names.
+    out_name: str = "out"
+
+    @property
+    def in_use(self) -> str:
+        return OUT_IN_USE.replace("out=", f"{self.out_name}=", 1)
 
 
 WRITERS = [
@@ -143,6 +149,7 @@ WRITERS = [
     "compute_mask",
     "mark_boundaries",
     "draw_boxes",
+    "postprocess",
 ]
 
 
@@ -157,10 +164,17 @@ def writer(name: str, maps: list[np.ndarray], images: list[np.ndarray], mask: np
         "compute_mask": lambda v, out: ap.compute_mask(maps[v], 0.5, 3, min_area=5, out=out),
         "mark_boundaries": lambda v, out: ap.mark_boundaries(images[v], mask, out=out),
         "draw_boxes": lambda v, out: ap.draw_boxes(images[v], boxes, thickness=5, out=out),
+        # Its overlay into out (out_overlay), with a mask and boxes besides.
+        "postprocess": lambda v, out: (
+            ap.postprocess(
+                maps[v], images[v], 0.5, heatmap=False, kernel_size=2, out_overlay=out
+            ).overlay
+        ),
     }
     assert sorted(calls) == sorted(WRITERS)
     call = calls[name]
-    return Writer(name, call, [call(0, None), call(1, None)])
+    out_name = "out_overlay" if name == "postprocess" else "out"
+    return Writer(name, call, [call(0, None), call(1, None)], out_name)
 
 
 class Outcomes:
@@ -251,7 +265,7 @@ def test_threads_sharing_one_out(
 
     bodies = [lambda r, t=t: w.call(t % 2, out) is out for t in range(threads)]
     outcomes = run_rounds(bodies, after_round)
-    conflicts = check_errors(outcomes, {"out": OUT_IN_USE})
+    conflicts = check_errors(outcomes, {"out": w.in_use})
     assert conflicts > 0, "no call collided: the test did not exercise a conflict"
 
 
@@ -274,6 +288,7 @@ def readers(writer_name: str, maps: list[np.ndarray], images: list[np.ndarray]) 
         Reader("image", lambda x: ap.superimpose_anomaly_map(maps[0], x, 0.3)),
         Reader("image", lambda x: ap.mark_boundaries(x, other_mask)),
         Reader("image", lambda x: ap.draw_boxes(x, [[10, 20, 1500, 1900]])),
+        Reader("image", lambda x: ap.postprocess(maps[1], x, heatmap=False).overlay),
     ]
 
 
@@ -305,5 +320,5 @@ def test_out_of_one_call_is_input_of_another(
     outcomes = run_rounds(bodies, after_round)
     names = {read.name for read in reads}
     messages = {n: f"{n}= is being written by another call" for n in names}
-    conflicts = check_errors(outcomes, {**messages, "out": OUT_IN_USE})
+    conflicts = check_errors(outcomes, {**messages, "out": w.in_use})
     assert conflicts > 0, "no call collided: the test did not exercise a conflict"

@@ -20,8 +20,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,6 +32,7 @@ from conftest import (
     ODD_W,
     SMALL_H,
     SMALL_W,
+    another_thread_ran_during,
     assert_same_bytes,
     base_values,
     random_image,
@@ -419,44 +418,7 @@ def test_eight_python_threads_give_the_bytes_of_sequential_calls(restore_threads
 
 
 # ====================================================================== the GIL
-
-
-def _another_thread_ran_during(
-    call: Callable[[], Any], iterations: int = 100, patience: float = 10.0
-) -> bool:
-    """Whether a second Python thread got to run while ``call`` was looping.
-
-    With a huge switch interval, the interpreter never forces a GIL hand-over, so the
-    second thread runs only if ``call`` releases the GIL itself. ``call`` runs at least
-    ``iterations`` times, and until the other thread has run or ``patience`` seconds have
-    passed: on a loaded machine the OS may take many calls to schedule that thread at a
-    moment the GIL is free. (A call that holds the GIL never lets it run, however long.)
-    """
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1000.0)
-    try:
-        ran = threading.Event()
-        seen: list[bool] = []
-
-        def looping() -> None:
-            deadline = time.monotonic() + patience
-            done = 0
-            while True:
-                call()
-                done += 1
-                if ran.is_set() or (done >= iterations and time.monotonic() >= deadline):
-                    break
-            seen.append(ran.is_set())
-
-        a = threading.Thread(target=looping)
-        b = threading.Thread(target=ran.set)
-        a.start()
-        b.start()
-        a.join()
-        b.join()
-        return seen[0]
-    finally:
-        sys.setswitchinterval(old)
+# (another_thread_ran_during: conftest.py)
 
 
 @pytest.mark.skipif(
@@ -470,6 +432,6 @@ def test_kernels_release_the_gil(restore_threads: None, name: str, batch: bool) 
     image = random_image(41, (256, 256) if batch else (512, 512))
     out = np.empty(result_shape(name, maps.shape), np.uint8)
     ap.set_num_threads(2)
-    assert _another_thread_ran_during(lambda: fn(maps, image, out=out))
+    assert another_thread_ran_during(lambda: fn(maps, image, out=out))
     # The probe itself: a call that holds the GIL is detected as such.
-    assert not _another_thread_ran_during(lambda: sum(range(20_000)), iterations=20, patience=0.0)
+    assert not another_thread_ran_during(lambda: sum(range(20_000)), iterations=20, patience=0.0)
