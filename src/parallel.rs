@@ -271,8 +271,23 @@ pub const MIN_BAND_PIXELS: usize = 1 << 19;
 /// assert_eq!(band_count(1, 10_000_000, 4), 1); // one row
 /// ```
 pub fn band_count(rows: usize, cols: usize, threads: usize) -> usize {
-    let by_size = rows.saturating_mul(cols) / MIN_BAND_PIXELS;
+    bands_of_at_least(MIN_BAND_PIXELS, rows, cols, threads)
+}
+
+/// [`band_count`] with another least band size (tests make it small under Miri, where
+/// millions of pixels take hours).
+fn bands_of_at_least(min_pixels: usize, rows: usize, cols: usize, threads: usize) -> usize {
+    let by_size = rows.saturating_mul(cols) / min_pixels;
     by_size.min(threads).min(rows).max(1)
+}
+
+/// The least band size [`for_each_band`] splits at on this thread.
+fn min_band_pixels() -> usize {
+    #[cfg(test)]
+    if let Some(pixels) = tests::BAND_PIXELS.get() {
+        return pixels;
+    }
+    MIN_BAND_PIXELS
 }
 
 /// The rows of band `i` of `bands` over `rows` rows: consecutive, in order, covering
@@ -381,7 +396,7 @@ where
     F: Fn(Range<usize>, P) -> R + Sync + Send,
 {
     let threads = BAND_THREADS.get().unwrap_or_else(num_threads);
-    let bands = band_count(rows, cols, threads);
+    let bands = bands_of_at_least(min_band_pixels(), rows, cols, threads);
     if bands == 1 {
         return vec![work(0..rows, parts)];
     }
@@ -400,6 +415,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// A least band size for this thread's [`for_each_band`] calls instead of
+        /// [`MIN_BAND_PIXELS`].
+        pub(super) static BAND_PIXELS: Cell<Option<usize>> = const { Cell::new(None) };
+    }
     use std::collections::HashSet;
     use std::time::{Duration, Instant};
 
@@ -473,11 +494,22 @@ mod tests {
     #[test]
     fn for_each_band_writes_every_row_once() {
         set_num_threads(2).unwrap();
+        // Under Miri bands of 64 pixels, so that small maps split (millions of pixels
+        // take it hours); natively the real size.
+        let (min_pixels, shapes) = if cfg!(miri) {
+            (64, [(1, 1101), (1101, 1), (31, 31), (40, 30)])
+        } else {
+            (
+                MIN_BAND_PIXELS,
+                [(1, 1_100_001), (1_100_001, 1), (1031, 1031), (1100, 1000)],
+            )
+        };
+        BAND_PIXELS.set(Some(min_pixels));
         for threads in [1, 2, 3, 7] {
             // The split for `threads` (on the pool of 2: the global count is shared
             // with the other tests of this process).
             BAND_THREADS.set(Some(threads));
-            for (rows, cols) in [(1, 1_100_001), (1_100_001, 1), (1031, 1031), (1100, 1000)] {
+            for (rows, cols) in shapes {
                 let input = ndarray::Array2::from_shape_fn((rows, cols), |(y, _)| y as u32);
                 let mut out = ndarray::Array2::<u32>::zeros((rows, cols));
                 let mut words = vec![0u64; rows * 2];
@@ -494,12 +526,18 @@ mod tests {
                     words.items.iter_mut().for_each(|w| *w += 1);
                     range
                 });
-                assert_eq!(ranges, band_rows(rows, band_count(rows, cols, threads)));
+                let bands = bands_of_at_least(min_pixels, rows, cols, threads);
+                assert_eq!(ranges, band_rows(rows, bands));
+                assert!(
+                    threads == 1 || rows == 1 || bands > 1,
+                    "{rows}x{cols} not split"
+                );
                 assert_eq!(out, input.mapv(|i| i + 1));
                 assert!(words.iter().all(|&w| w == 1));
             }
         }
         BAND_THREADS.set(None);
+        BAND_PIXELS.set(None);
     }
 
     #[test]

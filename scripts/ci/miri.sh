@@ -58,15 +58,15 @@ export CARGO_PROFILE_TEST_OPT_LEVEL=0
 # (src/a/b.rs and src/a/b/mod.rs -> "a::b::", src/a/tests.rs -> "a::"), then the extras.
 mapfile -t unsafe_files < <(grep -rlE '\bunsafe\b' src --include='*.rs' |
     grep -vE '^src/python/|/avx512\.rs$|^src/lib\.rs$' | sort)
-filters=()
+modules=()
 for file in "${unsafe_files[@]}"; do
     module=${file#src/}
     module=${module%.rs}
     module=${module%/mod}
     module=${module%/tests}
-    filters+=("${module//\//::}::")
+    modules+=("${module//\//::}::")
 done
-filters+=(bitmap:: rows:: simd::)
+mapfile -t filters < <(printf '%s\n' "${modules[@]}" bitmap:: rows:: simd:: | sort -u)
 echo "miri: tests of ${filters[*]} (from ${#unsafe_files[@]} files with unsafe code)"
 
 start=$SECONDS
