@@ -160,9 +160,10 @@ PILLOW_LEVEL_1 = "Pillow, level 1 (the tool before)"
 ENCODINGS: list[tuple[str, Callable[[np.ndarray], bytes]]] = [
     ("the tool, level 0 (stored)", ours(0)),
     ("**the tool, level 1 (the default: fdeflate)**", ours(1)),
-    ("the tool, level 2 (zlib-rs)", ours(2)),
+    ("the tool, level 2 (zlib-rs, `Z_FILTERED`)", ours(2)),
     ("the tool, level 3", ours(3)),
     ("the tool, level 6", ours(6)),
+    ("the tool, level 7", ours(7)),
     ("the tool, level 9", ours(9)),
     (PILLOW_LEVEL_1, pillow(compress_level=1)),
     (

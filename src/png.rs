@@ -6,19 +6,21 @@
 //! |---|---|---|---|
 //! | 0 | none (stored blocks) | None | the `png` crate |
 //! | 1 | fdeflate's fast mode | the `png` crate's adaptive choice | the `png` crate |
-//! | 2–9 | zlib level 2–9, `Z_FILTERED` (zlib-rs) | adaptive, as Pillow and libpng | [`filter_rows`], zlib-rs, the `png` crate's chunks |
+//! | 2–9 | zlib level 2–9, `Z_FILTERED` (zlib-rs) | adaptive, as Pillow and libpng | `filter_rows`, zlib-rs, the `png` crate's chunks |
 //!
 //! Nothing here changes a pixel: every level decodes to the image's bytes; the levels
 //! trade time for size only (measured on photograph-like frames and on the built-in
 //! demo by `benches/cli.py`, `docs/performance.md`).
 //!
 //! Why two paths. Level 1 is the `png` crate's fast mode: on those images it writes files
-//! about as small as zlib's level 1 in a tenth of the time. Levels 2–9 need zlib's
-//! `Z_FILTERED` strategy (Pillow's default for PNG), which the `png` crate cannot set
-//! (its zlib levels use the default strategy): without it, zlib's level 9 writes the
-//! demo's overlay (a brushed-steel texture) larger than level 1, and `--png-compression
-//! 9` would not mean "smaller". So for those levels the rows are filtered here and
-//! compressed with zlib-rs directly, and the `png` crate writes the chunks around them.
+//! about as small as zlib's level 1 (and Pillow's) in a tenth of the time. Levels 2–9
+//! need zlib's `Z_FILTERED` strategy (Pillow's default for PNG), which the `png` crate
+//! cannot set (its zlib levels use the default strategy): without it, zlib's level 9
+//! writes the demo's overlay (a brushed-steel texture) larger than level 1, and
+//! `--png-compression 9` would not mean "smaller". (zlib-rs's output differs from the
+//! default strategy's at levels 7–9 only; at 2–6 both are the same.) So for those
+//! levels the rows are filtered here and compressed with zlib-rs directly, and the
+//! `png` crate writes the chunks around them.
 
 use std::fmt;
 
@@ -399,7 +401,8 @@ mod tests {
         let size = |level| encode_png(image.view(), level).unwrap().len();
         // Stored: every row's filter byte and pixels, plus the headers.
         assert!(size(0) > height * (width * 3 + 1));
-        assert!(size(1) < size(0) / 2);
+        // Miri's image is too small for DEFLATE's overhead to vanish.
+        assert!(size(1) < if cfg!(miri) { size(0) } else { size(0) / 2 });
         if !cfg!(miri) {
             assert!(size(9) < size(1));
             assert!(size(6) <= size(2));
@@ -449,8 +452,10 @@ mod tests {
 
     #[test]
     fn each_filter_alone_decodes_to_the_pixels() {
-        // The png crate's decoder undoes each filter: ours computes the same ones.
-        for (height, width) in sizes() {
+        // The png crate's decoder undoes each filter: ours computes the same ones. Under
+        // Miri, where each zlib-rs call takes seconds, on one odd size.
+        let sizes = if cfg!(miri) { vec![(3, 7)] } else { sizes() };
+        for (height, width) in sizes {
             for channels in [1, 3] {
                 let image = photo(height, width, channels);
                 for filter in NONE..=PAETH {

@@ -3,7 +3,8 @@
 # behaviour: out-of-bounds or misaligned access, use after free, double free, leaks,
 # invalid values (`to_int_unchecked` out of range), aliasing violations, data races.
 # It covers the output pool's buffers (src/pool/), the level casts (src/levels.rs,
-# src/blend/), the row views (src/rows.rs), the bit matrices and the portable kernels.
+# src/blend/), the row views (src/rows.rs), the bit matrices, the portable kernels, and
+# the PNG encoder with the png crate, fdeflate and zlib-rs under it (src/png.rs).
 #
 # What Miri cannot run is skipped with its reason in the log: `ignored, <reason>` for
 # `#[cfg_attr(miri, ignore = "...")]` tests (fork(), inputs too large for an interpreter)
@@ -33,8 +34,9 @@
 # crossbeam-epoch.
 # Isolation stays on in both (no host clock, files or environment): nothing needs more.
 #
-# Cost on the 2-core machine, from an empty target/miri: about 4.5 min of CPU and as
-# much wall time, most of it in run 1. Before that, `cargo miri setup` builds Miri's
+# Cost on the 2-core machine, from an empty target/miri: about 6 min of CPU and as
+# much wall time, most of it in run 1 (src/png.rs's tests alone: about 1.7 min, most
+# of it in zlib-rs). Before that, `cargo miri setup` builds Miri's
 # sysroot once (~30 s of CPU, kept in ~/.cache/miri).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
