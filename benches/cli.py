@@ -522,6 +522,19 @@ def main() -> None:
         maps, images = write_frames(directory, args.frames, args.size)
         first_map, first_image = maps / "frame0000.npy", images / "frame0000.png"
         input_mb = sum(path.stat().st_size for path in images.iterdir()) / args.frames / 1e6
+        # Before the runs, so that its load average is the one they started under.
+        header = run_header(
+            "benches/cli.py",
+            sys.argv[1:],
+            args.note,
+            [
+                f"{args.frames} frames of {args.size}×{args.size}: float32 maps of "
+                "Gaussian-smoothed noise (~3% above 0.5, in blobs) and RGB PNG "
+                "photograph-like images (gradients, blurred noise at three scales, "
+                f"sensor noise of 1.5 levels; {input_mb:.2f} MB a file at level 6)",
+                f"Pillow {Image.__version__}; the tool's default jobs here: {cores}",
+            ],
+        )
 
         print(f"\nthe command on {args.frames} frames ({cores} cores available):")
         command_rows = command_runs(directory, maps, images, args.frames, args.rounds, cores)
@@ -537,18 +550,7 @@ def main() -> None:
     body = [
         "## `cli.py`: the command-line tool, frames per second",
         "",
-        run_header(
-            "benches/cli.py",
-            sys.argv[1:],
-            args.note,
-            [
-                f"{args.frames} frames of {args.size}×{args.size}: float32 maps of "
-                "Gaussian-smoothed noise (~3% above 0.5, in blobs) and RGB PNG "
-                "photograph-like images (gradients, blurred noise at three scales, "
-                f"sensor noise of 1.5 levels; {input_mb:.2f} MB a file at level 6)",
-                f"Pillow {Image.__version__}; the tool's default jobs here: {cores}",
-            ],
-        ),
+        header,
         "### The command, all five outputs of every frame",
         "",
         "`main()` run in-process on the maps and images directories with `-q`; a shell "
@@ -593,8 +595,9 @@ def main() -> None:
         "mask, outline of the first frame), and for the five of the built-in demo "
         "(256×256: its photograph-like image, heatmap, overlay, mask, outline). Every "
         "file passes Pillow's `verify()` and decodes to exactly the image's pixels. *The "
-        "tool*: its own encoder (the `png` crate in the extension, without the GIL; "
-        "levels as in [behaviour.md#cli](behaviour.md#cli)). *Pillow*: `Image.save` "
+        "tool*: its own encoder, in the extension and without the GIL (level 1: the "
+        "`png` crate's fdeflate mode; 2–9: zlib-rs with `Z_FILTERED`; see "
+        "[behaviour.md#cli](behaviour.md#cli)). *Pillow*: `Image.save` "
         "(row filters chosen per row; `compress_type` is zlib's strategy, Pillow's "
         "default `Z_FILTERED`). *numpy … + Python's zlib*: one filter for every row, "
         f"numpy, and Python's zlib {zlib.ZLIB_RUNTIME_VERSION} — the encoder needing "

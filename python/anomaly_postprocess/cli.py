@@ -52,8 +52,8 @@ DEFAULT_COLORMAP = "jet"  # anomalib's
 DEFAULT_OUTLINE_COLOR = (255, 0, 0)
 SIZES = ("map", "image")  # superimpose_anomaly_map's size= (docs/behaviour.md#resizing)
 # Level 1: fdeflate's fast mode (src/png.rs), about as small as zlib's level 1 in a
-# tenth of the time; zlib's level 6 writes files about 15% smaller in ten times the time
-# (benches/cli.py, docs/performance.md).
+# tenth of the time; zlib's level 6 writes files about 13% smaller in more than ten
+# times the time (benches/cli.py, docs/performance.md).
 DEFAULT_PNG_COMPRESSION = 1
 MAX_JOBS = 1024  # as the library's set_num_threads: more would only exhaust the threads
 
@@ -309,8 +309,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="compression level of the PNGs written, 0 (none: fastest, largest files) "
         "to 9 (slowest, smallest): 1 is a fast DEFLATE encoder (fdeflate), 2 to 9 are "
         "zlib's levels (as Pillow's compress_level). The pixels are the same at every "
-        "level. (default: %(default)s: about ten times faster to write than level 6, for "
-        "files about 15%% larger)",
+        "level. (default: %(default)s: more than ten times faster to write than level 6, "
+        "for files about 15%% larger)",
     )
     parser.add_argument(
         "-j",
