@@ -23,6 +23,7 @@
 //! | CPU dispatch: the SIMD target list, the hand-written-loop switch, prefetching | [`simd`] | `#simd` |
 //! | recycled, pre-mapped result buffers (the output pool) | [`pool`] | `#memory` |
 //! | errors a kernel reports | [`error`] | `#errors` |
+//! | PNG files of the command-line tool, `--png-compression` levels | [`png`] | `#cli` |
 //! | contiguous rows from strided views (crate-internal) | `rows` | `#memory` |
 //!
 //! Each operation's module owns its hand-written SIMD variant (`colormap/avx512.rs`,
@@ -42,6 +43,7 @@ pub mod mask;
 pub mod morphology;
 pub mod outline;
 pub mod parallel;
+pub mod png;
 pub mod pool;
 pub mod regions;
 pub mod resize;

@@ -18,6 +18,7 @@ __all__ = [
     "color_maps",
     "dispatch_target",
     "draw_boxes",
+    "encode_png",
     "frames",
     "get_num_threads",
     "mask_f32",
@@ -114,3 +115,6 @@ def _set_hand_written_simd(enabled: bool) -> None: ...  # tests: off = portable 
 def dispatch_target() -> str: ...  # the SIMD clone and hand-written loops this CPU runs
 def resize_image(image: NDArray[np.uint8], out: NDArray[np.uint8]) -> None: ...
 def resize_map(map: _Maps, out: _Maps) -> None: ...
+def encode_png(
+    image: NDArray[np.uint8], compression: int
+) -> bytes: ...  # the CLI's PNG files: gray (H, W) or RGB (H, W, 3), level 0-9

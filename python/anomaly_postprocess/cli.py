@@ -38,7 +38,7 @@ from ._api import (
     mask_to_boxes,
     superimpose_anomaly_map,
 )
-from ._native import PALETTES, resize_image
+from ._native import PALETTES, encode_png, resize_image
 from .demo import make_demo
 
 PROG = "anomaly-postprocess"
@@ -51,8 +51,9 @@ COLORMAPS = tuple(sorted(PALETTES))  # OpenCV's colormaps, by lower-case name
 DEFAULT_COLORMAP = "jet"  # anomalib's
 DEFAULT_OUTLINE_COLOR = (255, 0, 0)
 SIZES = ("map", "image")  # superimpose_anomaly_map's size= (docs/behaviour.md#resizing)
-# zlib level 1, as OpenCV's imwrite: about 6x faster to write than Pillow's default
-# level 6, for files about 20% larger (benches/cli.py, docs/performance.md).
+# Level 1: fdeflate's fast mode (src/png.rs), about as small as zlib's level 1 in a
+# tenth of the time; zlib's level 6 writes files about 13% smaller in more than ten
+# times the time (benches/cli.py, docs/performance.md).
 DEFAULT_PNG_COMPRESSION = 1
 MAX_JOBS = 1024  # as the library's set_num_threads: more would only exhaust the threads
 
@@ -305,10 +306,11 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_png_compression,
         default=DEFAULT_PNG_COMPRESSION,
         metavar="LEVEL",
-        help="zlib compression level of the PNGs written, 0 (none: fastest, largest "
-        "files) to 9 (slowest, smallest). The pixels are the same at every level. "
-        "(default: %(default)s, as OpenCV's imwrite: several times faster to write than "
-        "level 6, Pillow's default, for files about 20%% larger)",
+        help="compression level of the PNGs written, 0 (none: fastest, largest files) "
+        "to 9 (slowest, smallest): 1 is a fast DEFLATE encoder (fdeflate), 2 to 9 are "
+        "zlib's levels (as Pillow's compress_level). The pixels are the same at every "
+        "level. (default: %(default)s: more than ten times faster to write than level 6, "
+        "for files about 15%% larger)",
     )
     parser.add_argument(
         "-j",
@@ -486,9 +488,9 @@ def _in_order(
     :class:`_FileError` it raised. ``finished()`` is called as each task ends, in
     whatever order they end.
 
-    With ``jobs`` > 1, the tasks run on that many threads (our kernels, Pillow's PNG
-    coding and zlib release the GIL). A task reads its map and image itself, so only
-    the maps being worked on are in memory; at most ``2 * jobs`` tasks are handed to the
+    With ``jobs`` > 1, the tasks run on that many threads (our kernels and PNG encoder
+    and Pillow's PNG decoder release the GIL). A task reads its map and image itself, so
+    only the maps being worked on are in memory; at most ``2 * jobs`` tasks are handed to the
     threads at a time, so the next ones are ready to start when a thread frees up, and
     Ctrl-C waits for only a few. Outcomes are reported in input order, so the failure
     lines come out the same on every run and for every ``jobs``; an outcome is held
@@ -816,7 +818,7 @@ def _write_outputs(
     of them are written are they renamed to their names. On failure the temporary
     files are removed and a :class:`_FileError` names the output that could not be
     written, followed by ``consequence`` (e.g. "nothing was written for maps/a.npy").
-    PNGs are written at zlib level ``compression``."""
+    PNGs are written at level ``compression`` (``--png-compression``)."""
     paths = {
         name: output_dir / f"{stem}_{name}.{'json' if isinstance(content, str) else 'png'}"
         for name, content in outputs.items()
@@ -855,7 +857,7 @@ def _write_outputs(
 
 
 def _write_file(content: _Output, path: Path, compression: int) -> None:
-    """Writes ``content``, an image as PNG (zlib level ``compression``) or a text as
+    """Writes ``content``, an image as PNG (at level ``compression``) or a text as
     UTF-8, to the new file ``path``."""
     # "x": a new file, never an existing one; created with the umask's permissions,
     # like every output (unlike tempfile.mkstemp's 0600).
@@ -866,9 +868,13 @@ def _write_file(content: _Output, path: Path, compression: int) -> None:
             _write_png(content, file, compression)
 
 
-def _write_png(array: NDArray[np.uint8], path: Path | IO[bytes], compression: int) -> None:
-    from PIL import Image
-
-    # Pillow's other PNG options were measured too (benches/cli.py, docs/performance.md);
-    # its row filters (chosen per row, adaptively) cannot be set.
-    Image.fromarray(array).save(path, format="PNG", compress_level=compression)
+def _write_png(array: NDArray[np.uint8], file: Path | IO[bytes], compression: int) -> None:
+    """Writes ``array`` (uint8, gray ``(H, W)`` or RGB ``(H, W, 3)``) as a PNG file at
+    ``--png-compression`` level ``compression`` (docs/behaviour.md#cli)."""
+    # The extension's encoder (the png crate, src/png.rs), without the GIL: several
+    # times faster than Pillow's at the same size (benches/cli.py, docs/performance.md).
+    data = encode_png(array, compression)
+    if isinstance(file, Path):
+        file.write_bytes(data)
+    else:
+        file.write(data)

@@ -6,7 +6,8 @@
 # Which tests: those of every module with `unsafe` code in it (found here with grep,
 # so a module that gains `unsafe` is run without editing this file), plus the bit
 # matrices (src/bitmap.rs), the row views (src/rows.rs), which every kernel's strided
-# input goes through, and src/simd/ (which clone runs). Today: the output pool's
+# input goes through, src/simd/ (which clone runs) and the PNG encoder (src/png.rs),
+# which drives the unsafe code of the png crate, fdeflate and zlib-rs (about 1.7 min). Today: the output pool's
 # buffers (src/pool/), the level casts (src/levels.rs, src/blend/), the portable colour,
 # blend and threshold kernels and their dispatch, the thread pool (src/parallel.rs).
 # Not run under Miri, because they have no `unsafe` of their own and take minutes in an
@@ -66,7 +67,7 @@ for file in "${unsafe_files[@]}"; do
     module=${module%/tests}
     modules+=("${module//\//::}::")
 done
-mapfile -t filters < <(printf '%s\n' "${modules[@]}" bitmap:: rows:: simd:: | sort -u)
+mapfile -t filters < <(printf '%s\n' "${modules[@]}" bitmap:: rows:: simd:: png:: | sort -u)
 echo "miri: tests of ${filters[*]} (from ${#unsafe_files[@]} files with unsafe code)"
 
 start=$SECONDS

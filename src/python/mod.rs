@@ -17,6 +17,7 @@ mod colormap;
 mod frame;
 mod mask;
 mod numpy_allocator;
+mod png;
 mod regions;
 mod resize;
 mod simd;
@@ -96,6 +97,8 @@ mod _native {
     use super::mask::{mask_f32, masks};
     #[pymodule_export]
     use super::numpy_allocator::new_output;
+    #[pymodule_export]
+    use super::png::encode_png;
     #[pymodule_export]
     use super::regions::boundaries;
     #[pymodule_export]
