@@ -170,9 +170,9 @@ def _squeeze(array: NDArray[Any], map_axes: int) -> NDArray[Any]:
     return array
 
 
-def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
-    """Applies the shape rules (``docs/behaviour.md#shapes``) and converts to the dtype
-    the kernels compute in (``docs/behaviour.md#dtypes``)."""
+def map_stack(array: NDArray[Any], name: str = "anomaly_map") -> NDArray[Any]:
+    """``array`` as ``(*B, H, W)`` by the shape rules (``docs/behaviour.md#shapes``): a
+    view, in the caller's dtype."""
     source_shape = array.shape
     if array.ndim < 2:
         raise ValueError(f"{name} must have at least 2 dimensions (H, W), got shape {source_shape}")
@@ -180,7 +180,13 @@ def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
         raise ValueError(f"{name} must not be empty, got shape {source_shape}")
     if array.ndim >= 3 and array.shape[-1] == 1:  # trailing channel axis
         array = array[..., 0]
-    array = _squeeze(array, 2)
+    return _squeeze(array, 2)
+
+
+def as_maps(array: NDArray[Any], name: str = "anomaly_map") -> Maps:
+    """Applies the shape rules (``docs/behaviour.md#shapes``) and converts to the dtype
+    the kernels compute in (``docs/behaviour.md#dtypes``)."""
+    array = map_stack(array, name)
     dtype = array.dtype
     compute_dtype = np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
     # astype also converts non-native byte order, and copies a misaligned array (numpy

@@ -30,14 +30,8 @@ from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
 from . import __version__
-from ._api import (
-    anomaly_map_to_color_map,
-    compute_mask,
-    draw_boxes,
-    mark_boundaries,
-    mask_to_boxes,
-    superimpose_anomaly_map,
-)
+from ._api import draw_boxes, mark_boundaries, mask_to_boxes, postprocess
+from ._args import map_stack
 from ._native import PALETTES, encode_png, resize_image
 from .demo import make_demo
 
@@ -727,29 +721,34 @@ def _render(
     anomaly_map: np.ndarray, image: NDArray[np.uint8] | None, args: argparse.Namespace
 ) -> dict[str, _Output]:
     """The outputs of one map by name: the heatmap, the overlay (with an image), the
-    mask, the outline (with an image) and the boxes as JSON text."""
-    colouring = _colouring(args)
-    heatmap = anomaly_map_to_color_map(anomaly_map, **colouring)
-    if heatmap.ndim != 3:
-        raise ValueError(
-            f"holds a batch of maps of shape {anomaly_map.shape}; expected one map (H, W)"
-        )
-    map_size = (heatmap.shape[0], heatmap.shape[1])
-    outputs: dict[str, _Output] = {"heatmap": heatmap}
-    if image is not None:
-        if args.size == "map" and image.shape[:2] != map_size:
-            # Resized here, once, for the overlay and the outline alike; the overlay is
-            # then superimpose_anomaly_map(anomaly_map, image, size="map")'s bytes.
-            image = _resized_image(image, map_size)
-        outputs["overlay"] = superimpose_anomaly_map(
-            anomaly_map, image, alpha=args.alpha, size=args.size, **colouring
-        )
-    mask = compute_mask(anomaly_map, args.threshold, args.kernel_size, min_area=args.min_area)
-    outputs["mask"] = mask
-    # One (H, W) mask: one (boxes, scores) pair, not a batch's list.
-    boxes, scores = cast(
-        "tuple[NDArray[np.int64], NDArray[Any]]", mask_to_boxes(mask, anomaly_map=anomaly_map)
+    mask, the outline (with an image) and the boxes as JSON text. The heatmap, overlay,
+    mask and boxes come from one postprocess call (one sweep over the map)."""
+    map_size = _map_size(anomaly_map)
+    if image is not None and args.size == "map" and image.shape[:2] != map_size:
+        # Resized here, once, for the overlay and the outline alike; the overlay is
+        # then superimpose_anomaly_map(anomaly_map, image, size="map")'s bytes.
+        image = _resized_image(image, map_size)
+    frame = postprocess(
+        anomaly_map,
+        image,
+        args.threshold,
+        normalize_heatmap=args.normalize,
+        normalize_overlay=args.normalize,
+        value_range=args.value_range,
+        colormap=args.colormap,
+        alpha=args.alpha,
+        size=args.size,
+        kernel_size=args.kernel_size,
+        min_area=args.min_area,
     )
+    heatmap, mask = cast("NDArray[np.uint8]", frame.heatmap), cast("NDArray[np.uint8]", frame.mask)
+    outputs: dict[str, _Output] = {"heatmap": heatmap}
+    if frame.overlay is not None:
+        outputs["overlay"] = frame.overlay
+    outputs["mask"] = mask
+    # One (H, W) map: one (boxes, scores) pair, not a batch's lists.
+    boxes = cast("NDArray[np.int64]", frame.boxes)
+    scores = cast("NDArray[Any]", frame.scores)
     if image is not None:
         image_size = (image.shape[0], image.shape[1])
         if image_size == map_size:
@@ -765,13 +764,15 @@ def _render(
     return outputs
 
 
-def _colouring(args: argparse.Namespace) -> dict[str, Any]:
-    """The options that colour both the heatmap and the overlay."""
-    return {
-        "normalize": args.normalize,
-        "value_range": args.value_range,
-        "colormap": args.colormap,
-    }
+def _map_size(anomaly_map: np.ndarray) -> tuple[int, int]:
+    """The ``(H, W)`` of one map by the library's shape rules (docs/behaviour.md#shapes);
+    a ValueError for a batch of maps, before any work."""
+    shape = map_stack(anomaly_map).shape
+    if len(shape) != 2:
+        raise ValueError(
+            f"holds a batch of maps of shape {anomaly_map.shape}; expected one map (H, W)"
+        )
+    return (shape[0], shape[1])
 
 
 def _resized_image(image: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
