@@ -31,6 +31,8 @@
 
 use crate::bitmap::BitMatrix;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod distance;
 mod runs;
 
@@ -140,11 +142,16 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
         MIN_MORPH_BAND_PIXELS,
         MIN_MORPH_BAND_REACHES * reach,
     );
-    morph_in_bands::<O>(mask, radius, &bands);
+    morph_in_bands::<O>(mask, radius, &bands, runs::Widening::detect());
 }
 
 /// [`morph_in_place`] on given bands of rows and loops.
-fn morph_in_bands<O: Op>(mask: &mut BitMatrix, radius: u64, bands: &[std::ops::Range<usize>]) {
+fn morph_in_bands<O: Op>(
+    mask: &mut BitMatrix,
+    radius: u64,
+    bands: &[std::ops::Range<usize>],
+    widening: runs::Widening,
+) {
     let (rows, cols) = (mask.rows(), mask.cols());
     if rows == 0 || cols == 0 || radius == 0 {
         return;
@@ -168,7 +175,7 @@ fn morph_in_bands<O: Op>(mask: &mut BitMatrix, radius: u64, bands: &[std::ops::R
             image_rows: rows,
             cols,
         };
-        runs::morph_block::<O>(source, radius);
+        runs::morph_block::<O>(source, radius, widening);
         return;
     }
     // The rows within reach above and below each band, as they are before any band
@@ -205,7 +212,7 @@ fn morph_in_bands<O: Op>(mask: &mut BitMatrix, radius: u64, bands: &[std::ops::R
             image_rows: rows,
             cols,
         };
-        runs::morph_block::<O>(source, radius);
+        runs::morph_block::<O>(source, radius, widening);
     });
 }
 /// Which algorithm computes an erosion or a dilation. Every method gives the same bytes;
@@ -417,14 +424,30 @@ mod tests {
         })
     }
 
-    /// The run method's erosion or dilation on given bands of rows.
+    /// The run method's erosion or dilation on given bands of rows, by both widening
+    /// loops (the hand-written one where this CPU has it, else the portable one twice):
+    /// asserts that they agree and returns the result.
     fn by_bands(m: &BitMatrix, r: u64, op: Which, bands: &[std::ops::Range<usize>]) -> BitMatrix {
-        let mut out = m.clone();
-        match op {
-            Which::Erode => morph_in_bands::<Erode>(&mut out, r, bands),
-            Which::Dilate => morph_in_bands::<Dilate>(&mut out, r, bands),
+        let by = |widening| {
+            let mut out = m.clone();
+            match op {
+                Which::Erode => morph_in_bands::<Erode>(&mut out, r, bands, widening),
+                Which::Dilate => morph_in_bands::<Dilate>(&mut out, r, bands, widening),
+            }
+            out
+        };
+        let portable = by(runs::Widening::Steps);
+        let detected = runs::Widening::detect();
+        if detected != runs::Widening::Steps {
+            assert_eq!(
+                by(detected),
+                portable,
+                "{}x{} r {r} {op:?} {bands:?}: {detected:?} vs Steps",
+                m.rows(),
+                m.cols()
+            );
         }
-        out
+        portable
     }
 
     /// Splits of `rows` rows into bands: even ones of 1, 2, 3 and 7 bands, one of a
@@ -491,6 +514,45 @@ mod tests {
                                 "{rows}x{cols} mask {k} r {r} {op:?} bands {bands:?}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fan_out_passes_match_the_steps() {
+        // Without AVX-512 VBMI2 both sides would run the portable steps: say that the
+        // test could not compare them.
+        if runs::Widening::detect() == runs::Widening::Steps {
+            // Straight to stderr, which the harness does not capture (as `simd` does).
+            use std::io::Write;
+            let why = if cfg!(miri) {
+                "Miri reports no AVX-512 VBMI2 and runs the portable code"
+            } else {
+                "CPU lacks AVX-512 VBMI2 (or the hand-written loops are off)"
+            };
+            let line =
+                format!("skipped: morphology::tests::fan_out_passes_match_the_steps: {why}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            return;
+        }
+        // Every radius whose runs fit in a word (the fan-out's range) and the first ones
+        // past it, on widths around word boundaries; noise, smooth and sparse content.
+        for (i, (rows, cols)) in [(70, 63), (90, 64), (75, 65), (80, 200), (129, 130)]
+            .into_iter()
+            .enumerate()
+        {
+            let masks = [
+                random_matrix(rows, cols, 31 + i as u64, 55),
+                random_matrix(rows, cols, 33 + i as u64, 97),
+                random_matrix(rows, cols, 35 + i as u64, 4),
+                smooth_matrix(rows, cols, 37 + i as u64, 9),
+            ];
+            for m in &masks {
+                for r in (1..=66).chain([80, 100]) {
+                    for op in [Which::Erode, Which::Dilate] {
+                        by_bands(m, r, op, &crate::parallel::band_rows(rows, 1));
                     }
                 }
             }

@@ -2,7 +2,7 @@
 //! an image: the whole image, or one band of it on one thread
 //! (docs/behaviour.md#threads), with the image's rows around the band read from copies.
 
-use super::{disk_half_widths, widening_step, width_groups, Op};
+use super::{disk_half_widths, widening_step, width_groups, Op, WidthGroup};
 use crate::simd::multiversioned;
 
 /// Where the rows of one block come from: its own rows (read before they are
@@ -17,6 +17,146 @@ pub(super) struct Source<'a> {
     /// The image's size.
     pub(super) image_rows: usize,
     pub(super) cols: usize,
+}
+
+/// Which widening loop runs: the hand-written AVX-512 F + VBMI2 fan-out (x86-64, where
+/// the CPU has it and the hand-written loops are on, `crate::simd::set_hand_written_simd`)
+/// or the portable steps. Both give the same bits; the unit tests compare them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Widening {
+    Steps,
+    /// Only ever detected on x86-64.
+    FanOut,
+}
+
+impl Widening {
+    /// The loop this CPU runs.
+    pub(super) fn detect() -> Widening {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx512bw_enabled() && super::avx512::has_vbmi2() {
+            return Widening::FanOut;
+        }
+        Widening::Steps
+    }
+}
+
+/// The most run widths one fan-out pass computes.
+const MAX_FAN_OUT: usize = 8;
+
+/// One target of a fan-out pass: `(index in FanOut::widths, a, centre)`.
+type Target = (usize, usize, bool);
+
+/// The widening passes of the fan-out loop for one disk: each starts from the widest runs
+/// computed so far and computes every next width of the disk that one step reaches from
+/// them (`H_{b+a}(x) = H_b(x − a) ∘ H_b(x + a)`, with `∘ H_b(x)` when `a > b`; see
+/// [`widening_step`]), up to [`MAX_FAN_OUT`], or one doubling step towards the next.
+/// For r = 16 that is 4 passes (to widths 1; 4; 5, 7, 9; 10 to 16) where the steps take
+/// 13, each reading its input once for all its widths.
+#[derive(Clone, Debug)]
+struct FanOut {
+    /// Every run width computed; `widths[0] = 0` is the image itself.
+    widths: Vec<usize>,
+    /// Per pass: its base (an index into `widths`) and its targets `(index, a, centre)`,
+    /// narrowest first (so the ones without the centre term first).
+    passes: Vec<(usize, Vec<Target>)>,
+    /// Buffer slot of each width (a pass writes its targets into slots other than its
+    /// base's; every run a later pass or group needs is its base or one of its own).
+    slot: Vec<usize>,
+    /// The index in `widths` of each group's width.
+    level: Vec<usize>,
+}
+
+impl FanOut {
+    fn new(groups: &[WidthGroup]) -> FanOut {
+        let needed: Vec<usize> = groups.iter().map(|g| g.width).filter(|&w| w > 0).collect();
+        let mut widths = vec![0];
+        let mut passes = Vec::new();
+        let mut i = 0;
+        while i < needed.len() {
+            let base = widths.len() - 1;
+            let b = widths[base];
+            let mut targets = Vec::new();
+            while i < needed.len() && targets.len() < MAX_FAN_OUT && needed[i] - b <= 2 * b + 1 {
+                let a = needed[i] - b;
+                widths.push(needed[i]);
+                targets.push((widths.len() - 1, a, a > b));
+                i += 1;
+            }
+            if targets.is_empty() {
+                let (a, centre) = widening_step(b, needed[i]);
+                widths.push(b + a);
+                targets.push((widths.len() - 1, a, centre));
+            }
+            passes.push((base, targets));
+        }
+        let mut slot = vec![usize::MAX; widths.len()];
+        for (base, targets) in &passes {
+            let taken = slot[*base];
+            let free = (0..=MAX_FAN_OUT).filter(|&s| s != taken);
+            for (&(target, _, _), s) in targets.iter().zip(free) {
+                slot[target] = s;
+            }
+        }
+        let level = groups
+            .iter()
+            .map(|g| widths.iter().position(|&w| w == g.width).expect("planned"))
+            .collect();
+        FanOut {
+            widths,
+            passes,
+            slot,
+            level,
+        }
+    }
+}
+
+/// Runs one fan-out pass over the buffer words `words`: the targets' runs from the
+/// base's (`source` for width 0).
+#[inline(always)]
+fn fan_out_pass<O: Op>(
+    plan: &FanOut,
+    pass: usize,
+    source: &[u64],
+    levels: &mut [Vec<u64>],
+    words: std::ops::Range<usize>,
+) {
+    let (base, targets) = &plan.passes[pass];
+    // The base's buffer, taken out while the targets' are written (never one of them).
+    let base_slot = plan.slot[*base];
+    let taken = if *base == 0 {
+        None
+    } else {
+        Some(std::mem::take(&mut levels[base_slot]))
+    };
+    let inp = taken.as_deref().unwrap_or(source);
+    let mut outs: [&mut [u64]; MAX_FAN_OUT] = Default::default();
+    let mut shifts = [(0, false); MAX_FAN_OUT];
+    // Targets have slots in increasing order (`FanOut::new`): split them off in turn.
+    let mut rest: &mut [Vec<u64>] = levels;
+    let mut next = 0;
+    for (j, &(target, a, centre)) in targets.iter().enumerate() {
+        let slot = plan.slot[target];
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(slot + 1 - next);
+        outs[j] = head.last_mut().expect("a slot").as_mut_slice();
+        shifts[j] = (a, centre);
+        rest = tail;
+        next = slot + 1;
+    }
+    let count = targets.len();
+    // SAFETY: `Widening::FanOut` is chosen only where the CPU has AVX-512 F and VBMI2
+    // and the hand-written loops are on (`Widening::detect`).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        super::avx512::fan_out::<O>(&mut outs[..count], &shifts[..count], inp, words)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!(
+        "fan-out passes on x86-64 only ({count} {words:?} {})",
+        inp.len()
+    );
+    if let Some(buffer) = taken {
+        levels[base_slot] = buffer;
+    }
 }
 
 /// Copies `row` into the inner words of a guarded row, its padding bits set to outside
@@ -116,7 +256,7 @@ multiversioned! {
     /// into its own buffer, and hands the last `2 · reach` of them, still as they were
     /// before the strip wrote its output, to the next strip. Extra memory: a few strips,
     /// whatever the image size.
-    pub(super) fn morph_block<O: Op>(src: Source<'_>, radius: u64) {
+    pub(super) fn morph_block<O: Op>(src: Source<'_>, radius: u64, widening: Widening) {
         let Source { block, first, halo, image_rows, cols } = src;
         let wpr = cols.div_ceil(64);
         let rows = block.len() / wpr;
@@ -146,8 +286,17 @@ multiversioned! {
         let row_start = |i: usize| guard + i * stride;
         let mut source = vec![O::OUTSIDE; capacity];
         let mut source_outside = vec![false; strip + 2 * reach]; // per buffer row
-        let mut runs = vec![O::OUTSIDE; capacity];
-        let mut next_runs = vec![O::OUTSIDE; capacity];
+        // The widening: steps through `runs` and `next_runs`, or fan-out passes into
+        // `levels` (for runs narrower than a word, so that every shift is below 64).
+        let fan_out = (widening == Widening::FanOut && half_widths[0] < 64)
+            .then(|| FanOut::new(&groups));
+        let slots = fan_out
+            .as_ref()
+            .map_or(0, |p| p.passes.iter().map(|t| t.1.len()).max().unwrap_or(0) + 1);
+        let mut levels: Vec<Vec<u64>> = (0..slots).map(|_| vec![O::OUTSIDE; capacity]).collect();
+        let steps = if fan_out.is_none() { capacity } else { 0 };
+        let mut runs = vec![O::OUTSIDE; steps];
+        let mut next_runs = vec![O::OUTSIDE; steps];
         // Which bits of `acc` are pixels: guards and padding bits of `acc` start absorbing,
         // so that they stay so and the early exit test is one test over the whole buffer.
         let mut pixels = vec![0; strip * stride];
@@ -190,7 +339,8 @@ multiversioned! {
                 }
                 let mut done = diff == 0;
                 let mut width = 0;
-                for group in &groups {
+                let mut computed = 1; // widths of `fan_out` computed for this strip
+                for (g, group) in groups.iter().enumerate() {
                     if done {
                         break;
                     }
@@ -200,6 +350,19 @@ multiversioned! {
                     // read back for the pixels of its own row, whose windows (at most
                     // `half_widths[0]` pixels either side) end inside their own guards.
                     let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
+                    if let Some(plan) = &fan_out {
+                        // Passes up to the one that computes this group's width, over the
+                        // rows this group needs (the narrowest of theirs: the widths not
+                        // yet computed are this group's and wider ones).
+                        let level = plan.level[g];
+                        let mut pass = plan.passes.iter().position(|(_, t)| t[0].0 >= computed).unwrap_or(plan.passes.len());
+                        while level >= computed {
+                            fan_out_pass::<O>(plan, pass, &source, &mut levels, needed.clone());
+                            computed = plan.passes[pass].1.last().expect("a target").0 + 1;
+                            pass += 1;
+                        }
+                        width = plan.widths[level];
+                    }
                     while width < group.width {
                         let (a, centre) = widening_step(width, group.width);
                         let from = if width == 0 { &source } else { &runs };
@@ -211,7 +374,11 @@ multiversioned! {
                         std::mem::swap(&mut runs, &mut next_runs);
                         width += a;
                     }
-                    let current = if width == 0 { &source } else { &runs };
+                    let current: &[u64] = match &fan_out {
+                        _ if width == 0 => &source,
+                        Some(plan) => &levels[plan.slot[plan.level[g]]],
+                        None => &runs,
+                    };
                     let term = |row: usize| &current[row_start(row)..row_start(row + n)];
                     // Output row i takes rows i ± d for every d of the group, several per pass.
                     let mut d = group.d_min;
@@ -257,6 +424,43 @@ multiversioned! {
                 source_outside.copy_within(n..n + 2 * reach, 0);
                 carried = 2 * reach;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_out_plans_reach_every_width_in_valid_steps() {
+        for r in 0..if cfg!(miri) { 70 } else { 400u64 } {
+            let groups = width_groups(&disk_half_widths(r, 1000, 1000));
+            let plan = FanOut::new(&groups);
+            assert_eq!(plan.widths[0], 0);
+            for (g, &level) in groups.iter().zip(&plan.level) {
+                assert_eq!(plan.widths[level], g.width, "r {r}");
+            }
+            let mut computed = 1;
+            for (base, targets) in &plan.passes {
+                // From the widest so far, to new widths in order, each one valid step
+                // away (windows that touch; the centre term exactly when needed).
+                assert_eq!(*base, computed - 1, "r {r}");
+                assert!((1..=MAX_FAN_OUT).contains(&targets.len()), "r {r}");
+                let b = plan.widths[*base];
+                for (j, &(target, a, centre)) in targets.iter().enumerate() {
+                    assert_eq!(target, computed + j, "r {r}");
+                    assert_eq!(plan.widths[target], b + a, "r {r}");
+                    assert!(a >= 1 && a <= 2 * b + 1 && centre == (a > b), "r {r}");
+                    // Distinct slots, increasing, none the base's.
+                    assert_ne!(plan.slot[target], plan.slot[*base], "r {r}");
+                    if j > 0 {
+                        assert!(plan.slot[target] > plan.slot[targets[j - 1].0], "r {r}");
+                    }
+                }
+                computed += targets.len();
+            }
+            assert_eq!(computed, plan.widths.len(), "r {r}");
         }
     }
 }
