@@ -332,6 +332,47 @@ pub fn dilate_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatr
     out
 }
 
+/// [`erode_disk_with`] (`dilate` false) or [`dilate_disk_with`] (true) by the run method
+/// on given bands of rows, as large images are split across threads
+/// (docs/behaviour.md#threads): each band on a thread, reading copies of the rows around
+/// it. The same bits for every split. For the fuzz targets and tests.
+///
+/// # Panics
+/// Unless `bands` are non-empty consecutive ranges from row 0 to the last row (or the
+/// image has no rows).
+///
+/// ```
+/// use anomaly_postprocess::bitmap::BitMatrix;
+/// use anomaly_postprocess::morphology::{erode_disk, morph_disk_in_bands};
+/// let m = BitMatrix::from_fn(9, 70, |y, x| (y * 5 + x * 3) % 7 < 5);
+/// assert_eq!(morph_disk_in_bands(&m, 2, false, &[0..1, 1..4, 4..9]), erode_disk(&m, 2));
+/// ```
+#[doc(hidden)]
+pub fn morph_disk_in_bands(
+    src: &BitMatrix,
+    radius: u64,
+    dilate: bool,
+    bands: &[std::ops::Range<usize>],
+) -> BitMatrix {
+    let rows = src.rows();
+    let consecutive = bands.windows(2).all(|w| w[0].end == w[1].start);
+    let covering = bands.first().is_some_and(|b| b.start == 0)
+        && bands.last().is_some_and(|b| b.end == rows)
+        && bands.iter().all(|b| !b.is_empty());
+    assert!(
+        consecutive && (covering || rows == 0),
+        "bands {bands:?} do not split {rows} rows"
+    );
+    let mut out = src.clone();
+    let widening = runs::Widening::detect();
+    if dilate {
+        morph_in_bands::<Dilate>(&mut out, radius, bands, widening);
+    } else {
+        morph_in_bands::<Erode>(&mut out, radius, bands, widening);
+    }
+    out
+}
+
 /// [`open_disk`] in place. Scratch memory besides `mask`: the run method keeps a few
 /// strips of up to about `6r` rows (cache-sized for the small disks it is chosen for);
 /// the distance method, one bit-packed copy of the image and a few rows.
