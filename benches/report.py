@@ -26,6 +26,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.
 # The sections, in document order, and the script that writes each.
 SECTIONS = {
     "compare": "benches/compare.py",
+    "mask-scaling": "benches/compare.py --mask-scaling",
     "throughput": "benches/throughput.py",
     "cli": "benches/cli.py",
 }
@@ -46,6 +47,7 @@ To regenerate on a quiet machine (a full run takes several minutes):
 ```sh
 make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[bench,cli]"
 .venv-make/bin/python benches/compare.py        # add --cold, --warm-allocator, --mask-content
+.venv-make/bin/python benches/compare.py --mask-scaling  # the opening's scaling only
 .venv-make/bin/python benches/throughput.py
 .venv-make/bin/python benches/cli.py            # the command-line tool
 ```
@@ -69,9 +71,9 @@ make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[ben
 - **Threads.** "single-threaded": `cv2.setNumThreads(1)` and `set_num_threads(1)`.
   "default threads": both libraries at their defaults (OpenCV's `getNumThreads()` at
   start-up, ours from `ANOMALY_POSTPROCESS_NUM_THREADS` or the available cores), which is
-  how most users run them. A single map always runs on the calling thread in this
-  package (batches use the pool, see `throughput.py`), while OpenCV splits some single
-  images across its threads.
+  how most users run them. From 1024 × 1024 pixels this package splits a single map
+  into bands of rows across its threads (batches use the pool map by map, see
+  `throughput.py`), as OpenCV splits some single images across its threads.
 - **"OpenCV alone" and "warm allocator".** OpenCV's time depends on what else the
   process allocates. Its temporaries (1–3 MB each) come from glibc's `malloc`, which
   either recycles freed memory or hands back fresh zero-filled pages (about half of

@@ -110,6 +110,45 @@ def test_mask(shape: tuple[int, int], kernel_size: int) -> None:
     _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size, min_area=40))
 
 
+def _blobs(shape: tuple[int, int], scale: int, seed: int) -> np.ndarray:
+    """A smooth float32 map of blobs about ``scale`` pixels across (random values on a
+    grid ``scale`` apart, interpolated bilinearly): thresholded at 0.5, long runs and
+    large regions, which the opening by larger disks changes without emptying."""
+    h, w = shape
+    coarse = np.random.default_rng(seed).random((h // scale + 2, w // scale + 2))
+    fy, fx = np.arange(h) / scale, np.arange(w) / scale
+    iy, ix = fy.astype(int), fx.astype(int)
+    ty, tx = (fy - iy)[:, None], fx - ix
+    rows = coarse[iy] * (1 - ty) + coarse[iy + 1] * ty
+    return (rows[:, ix] * (1 - tx) + rows[:, ix + 1] * tx).astype(np.float32)
+
+
+# The opening's erosion and dilation split into bands (docs/behaviour.md#threads) when a
+# band keeps at least 4 * kernel_size rows: k = 130 splits only the 2048-row map, into at
+# most 3 bands. Odd sizes; one column taller than the split size (bands of rows of one
+# pixel).
+@pytest.mark.parametrize(
+    "shape", [(1031, 1031), (2048, 2448), (1_100_001, 1)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
+@pytest.mark.parametrize("kernel_size", [2, 7, 24, 64, 130])
+def test_opening_of_blobs(shape: tuple[int, int], kernel_size: int) -> None:
+    # Blobs a few disks across, so that the opening neither keeps nor removes them all.
+    m = _blobs(shape, max(40, 3 * kernel_size), seed=shape[0] + kernel_size)
+    if shape[1] == 1:
+        m = _map(shape)
+    _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size))
+
+
+@pytest.mark.parametrize("shape", [(1031, 1553), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("min_area", [2, 50, 900])
+def test_opening_then_min_area(shape: tuple[int, int], min_area: int) -> None:
+    m = _blobs(shape, 25, seed=min_area)
+    for kernel_size in (0, 3, 12):
+        _same_bytes_on_every_thread_count(
+            lambda k=kernel_size: ap.compute_mask(m, 0.55, k, min_area=min_area)
+        )
+
+
 @pytest.mark.parametrize("shape", [(1031, 1031), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_boxes_and_boundaries(shape: tuple[int, int]) -> None:
     m = _map(shape)
