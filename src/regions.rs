@@ -81,12 +81,12 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// Labels the runs: `component[r]` is the component index (OpenCV's label − 1) of run
-/// `r`, and the components in label order.
-fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
-    let (runs, row_starts) = runs_of(mask);
+/// Joins the runs of each row to the 8-connected runs of the row above: afterwards
+/// `find(parent, r)` is the same for exactly the runs of one component (the smallest
+/// run index of it: roots are always the smaller index).
+fn union_runs(runs: &[Run], row_starts: &[usize], rows: usize) -> Vec<usize> {
     let mut parent: Vec<usize> = (0..runs.len()).collect();
-    for y in 1..mask.rows() {
+    for y in 1..rows {
         let (above, here) = (
             row_starts[y - 1]..row_starts[y],
             row_starts[y]..row_starts[y + 1],
@@ -108,6 +108,14 @@ fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
             }
         }
     }
+    parent
+}
+
+/// Labels the runs: `component[r]` is the component index (OpenCV's label − 1) of run
+/// `r`, and the components in label order.
+fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
+    let (runs, row_starts) = runs_of(mask);
+    let mut parent = union_runs(&runs, &row_starts, mask.rows());
     // Order components by their first 2×2 block in raster order.
     let block_cols = mask.cols().div_ceil(2);
     let mut first_block = vec![usize::MAX; runs.len()];
@@ -173,14 +181,34 @@ pub fn remove_small_components(mask: &mut BitMatrix, min_area: usize) {
     if min_area <= 1 {
         return;
     }
-    let (runs, component_of_run, components) = label_runs(mask);
-    for (run, &c) in runs.iter().zip(&component_of_run) {
-        if components[c].area < min_area {
-            let row = mask.row_mut(run.y);
-            for x in run.start..=run.end {
-                row[x / 64] &= !(1u64 << (x % 64));
-            }
+    // Only areas matter here: no label order, no boxes.
+    let (runs, row_starts) = runs_of(mask);
+    let mut parent = union_runs(&runs, &row_starts, mask.rows());
+    let mut area = vec![0; runs.len()];
+    for (r, run) in runs.iter().enumerate() {
+        // Roots come before their runs, so one look up the (already flat) tree suffices.
+        let root = parent[parent[r]];
+        parent[r] = root;
+        area[root] += run.end - run.start + 1;
+    }
+    for (run, &root) in runs.iter().zip(&parent) {
+        if area[root] < min_area {
+            clear_bits(mask.row_mut(run.y), run.start, run.end);
         }
+    }
+}
+
+/// Clears bits `lo..=hi` of a row of words.
+fn clear_bits(row: &mut [u64], lo: usize, hi: usize) {
+    let (first, last) = (lo / 64, hi / 64);
+    let head = u64::MAX << (lo % 64);
+    let tail = u64::MAX >> (63 - hi % 64);
+    if first == last {
+        row[first] &= !(head & tail);
+    } else {
+        row[first] &= !head;
+        row[first + 1..last].fill(0);
+        row[last] &= !tail;
     }
 }
 
@@ -278,6 +306,78 @@ mod tests {
                 theirs.sort_unstable();
                 assert_eq!(ours, theirs, "{h}x{w} density {density}");
                 assert_eq!(ours.iter().sum::<usize>(), mask.count_ones());
+            }
+        }
+    }
+
+    /// `remove_small_components` from the definition: a flood fill per component.
+    fn naive_removal(mask: &BitMatrix, min_area: usize) -> BitMatrix {
+        let (h, w) = (mask.rows(), mask.cols());
+        let mut label = vec![usize::MAX; h * w];
+        let mut areas = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                if !mask.get(y, x) || label[y * w + x] != usize::MAX {
+                    continue;
+                }
+                let id = areas.len();
+                label[y * w + x] = id;
+                let (mut stack, mut area) = (vec![(y, x)], 0);
+                while let Some((cy, cx)) = stack.pop() {
+                    area += 1;
+                    for ny in cy.saturating_sub(1)..(cy + 2).min(h) {
+                        for nx in cx.saturating_sub(1)..(cx + 2).min(w) {
+                            if mask.get(ny, nx) && label[ny * w + nx] == usize::MAX {
+                                label[ny * w + nx] = id;
+                                stack.push((ny, nx));
+                            }
+                        }
+                    }
+                }
+                areas.push(area);
+            }
+        }
+        BitMatrix::from_fn(h, w, |y, x| {
+            mask.get(y, x) && areas[label[y * w + x]] >= min_area
+        })
+    }
+
+    #[test]
+    fn removal_matches_flood_fill() {
+        let mut state = 0x5EED_0FC0_FFEE_1100u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sizes = [
+            (1, 1),
+            (1, 200),
+            (70, 1),
+            (9, 130),
+            (33, 65),
+            (64, 64),
+            (40, 257),
+        ];
+        let sizes = if cfg!(miri) { &sizes[..4] } else { &sizes[..] };
+        for &(h, w) in sizes {
+            for density in [20, 45, 60, 97] {
+                // Noise, and long runs (runs across words, rows of one component).
+                let noise = BitMatrix::from_fn(h, w, |_, _| next() % 100 < density);
+                let bars =
+                    BitMatrix::from_fn(h, w, |y, x| (x * 3 + y * 5) % (density as usize + 7) < 60);
+                for mask in [noise, bars] {
+                    for min_area in [0, 1, 2, 3, 5, 17, 64, 65, 300, 10_000] {
+                        let mut ours = mask.clone();
+                        remove_small_components(&mut ours, min_area);
+                        assert_eq!(
+                            ours,
+                            naive_removal(&mask, min_area),
+                            "{h}x{w} {density} {min_area}"
+                        );
+                    }
+                }
             }
         }
     }
