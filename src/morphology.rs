@@ -133,7 +133,7 @@ fn widening_step(from: usize, to: usize) -> (usize, bool) {
 /// The fewest pixels a band of the run method gets when an erosion or dilation is split
 /// across threads (docs/behaviour.md#threads), and the fewest rows as a multiple of the
 /// disk's reach (each band also reads `reach` rows either side).
-pub const MIN_MORPH_BAND_PIXELS: usize = crate::parallel::MIN_BAND_PIXELS;
+const MIN_MORPH_BAND_PIXELS: usize = crate::parallel::MIN_BAND_PIXELS;
 const MIN_MORPH_BAND_REACHES: usize = 4;
 
 /// Erosion or dilation by the run method, in place: in bands of rows on the threads for
@@ -145,7 +145,7 @@ fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
         rows,
         cols,
         MIN_MORPH_BAND_PIXELS,
-        MIN_MORPH_BAND_REACHES * reach,
+        MIN_MORPH_BAND_REACHES.saturating_mul(reach),
     );
     morph_in_bands::<O>(mask, radius, &bands, runs::Widening::detect());
 }

@@ -221,7 +221,12 @@ pub fn mask_into<T: MapFloat>(
     // mask), and each band's bits stay in its core's cache.
     let reach = kernel_size.min(rows as u64) as usize;
     if kernel_size > 0 {
-        let bands = bands(rows, cols, MIN_BAND_PIXELS, MIN_BAND_REACHES * reach);
+        let bands = bands(
+            rows,
+            cols,
+            MIN_BAND_PIXELS,
+            MIN_BAND_REACHES.saturating_mul(reach),
+        );
         if bands.len() > 1 {
             fused_bands(map, threshold, kernel_size, min_area, out, &bands, reach);
             return Ok(());
