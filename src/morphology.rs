@@ -541,16 +541,18 @@ mod tests {
             ]
         };
         let radii: Vec<u64> = if cfg!(miri) {
-            vec![0, 1, 3, 9]
+            vec![1, 3]
         } else {
             (0..=40).collect()
         };
         for (i, &(rows, cols)) in shapes.iter().enumerate() {
             let masks = [
                 random_matrix(rows, cols, 7 + i as u64, 50),
-                random_matrix(rows, cols, 9 + i as u64, 93),
                 smooth_matrix(rows, cols, 11 + i as u64, 6),
+                random_matrix(rows, cols, 9 + i as u64, 93),
             ];
+            // Under Miri (seconds a call) noise and blobs only.
+            let masks = if cfg!(miri) { &masks[..2] } else { &masks[..] };
             for (k, m) in masks.iter().enumerate() {
                 for &r in &radii {
                     for op in [Which::Erode, Which::Dilate] {
