@@ -611,8 +611,9 @@ def mask_scaling(args: argparse.Namespace) -> None:
         table(["holes, k=2048 ms", "smooth, k=16 ms", "holes / smooth"], huge_rows, right=0),
         "### One 2048×2448 map: 2 threads vs 1",
         "",
-        "`set_num_threads(2)` vs `set_num_threads(1)`; the threshold, the opening's erosion and "
-        "dilation and the 0/255 bytes each run in two bands of rows "
+        "`set_num_threads(2)` vs `set_num_threads(1)`; with an opening, each of two bands of "
+        "rows thresholds, opens and writes its own rows from a block of them and the `2k` rows "
+        "around them, so the two threads meet once "
         "([behaviour.md#threads](behaviour.md#threads)).",
         "",
         table(["map", "k", "1 thread ms", "2 threads ms", "speed-up"], thread_rows),

@@ -331,6 +331,28 @@ impl<A: SplitRows, B: SplitRows, C: SplitRows> SplitRows for (A, B, C) {
     }
 }
 
+/// Runs `work` with every split into bands inside it on the calling thread alone (for
+/// work that measured no faster on more threads at its size, but calls functions that
+/// would split it).
+///
+/// ```
+/// use anomaly_postprocess::parallel::{bands, on_one_thread, set_num_threads, MIN_BAND_PIXELS};
+/// set_num_threads(2).unwrap();
+/// assert_eq!(on_one_thread(|| bands(2048, 2448, MIN_BAND_PIXELS, 1).len()), 1);
+/// ```
+pub fn on_one_thread<R>(work: impl FnOnce() -> R) -> R {
+    let outer = BAND_THREADS.replace(Some(1));
+    // Restored even if `work` panics (a caught panic must not leave the thread limited).
+    struct Restore(Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BAND_THREADS.set(self.0);
+        }
+    }
+    let _restore = Restore(outer);
+    work()
+}
+
 /// The bands of rows that [`for_each_band`] splits a `rows × cols` map into here: one
 /// per thread this map may use (all of them, or its share as one map of a batch), at
 /// most one per row and at least `min_pixels` pixels and `min_rows` rows each (so one

@@ -123,12 +123,16 @@ def _blobs(shape: tuple[int, int], scale: int, seed: int) -> np.ndarray:
     return (rows[:, ix] * (1 - tx) + rows[:, ix + 1] * tx).astype(np.float32)
 
 
-# The opening's erosion and dilation split into bands (docs/behaviour.md#threads) when a
-# band keeps at least 4 * kernel_size rows: k = 130 splits only the 2048-row map, into at
-# most 3 bands. Odd sizes; one column taller than the split size (bands of rows of one
-# pixel).
+# compute_mask with an opening splits from 2048 x 1024 pixels into bands of at least
+# 16 * kernel_size rows, each from a block of its rows and 2 * kernel_size rows around
+# them (docs/behaviour.md#threads); a map too short for that (k = 130 on 2048 rows)
+# splits its erosion and dilation instead, into bands of at least 4 * kernel_size rows
+# that read copies of the rows around them. Odd sizes just above the split, one column
+# (bands of one-pixel rows), and 1031 x 1031 below it (all on one thread).
 @pytest.mark.parametrize(
-    "shape", [(1031, 1031), (2048, 2448), (1_100_001, 1)], ids=lambda s: f"{s[0]}x{s[1]}"
+    "shape",
+    [(1031, 1031), (1031, 2063), (2048, 2448), (2_200_003, 1)],
+    ids=lambda s: f"{s[0]}x{s[1]}",
 )
 @pytest.mark.parametrize("kernel_size", [2, 7, 24, 64, 130])
 def test_opening_of_blobs(shape: tuple[int, int], kernel_size: int) -> None:
@@ -139,7 +143,7 @@ def test_opening_of_blobs(shape: tuple[int, int], kernel_size: int) -> None:
     _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size))
 
 
-@pytest.mark.parametrize("shape", [(1031, 1553), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("shape", [(1031, 2063), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("min_area", [2, 50, 900])
 def test_opening_then_min_area(shape: tuple[int, int], min_area: int) -> None:
     m = _blobs(shape, 25, seed=min_area)
