@@ -225,8 +225,8 @@ pub fn mask_into<T: MapFloat>(
     check_shape("out", &[rows, cols], out.shape())?;
     // Large maps with an opening: in bands of rows in parallel, each band thresholding,
     // opening and unpacking its own block (docs/behaviour.md#threads), so that the
-    // threads wait for each other once (twice with `min_area`, which needs the whole
-    // mask), and each band's bits stay in its core's cache.
+    // threads wait for each other once (`min_area`, whose components span bands, adds
+    // its own steps), and each band's bits stay in its core's cache.
     let reach = kernel_size.min(rows as u64) as usize;
     if kernel_size > 0 {
         if bands(rows, cols, MIN_MASK_BAND_PIXELS, 1).len() == 1 {
