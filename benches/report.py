@@ -27,6 +27,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.
 SECTIONS = {
     "compare": "benches/compare.py",
     "frame": "benches/compare.py --frame-only",
+    "mask-scaling": "benches/compare.py --mask-scaling",
     "throughput": "benches/throughput.py",
     "cli": "benches/cli.py",
 }
@@ -48,6 +49,7 @@ To regenerate on a quiet machine (a full run takes several minutes):
 make wheel && .venv-make/bin/pip install --force-reinstall "$(ls dist/*.whl)[bench,cli]"
 .venv-make/bin/python benches/compare.py        # add --cold, --warm-allocator, --mask-content
                                                 # (--frame-only: just the postprocess section)
+.venv-make/bin/python benches/compare.py --mask-scaling  # the opening's scaling only
 .venv-make/bin/python benches/throughput.py
 .venv-make/bin/python benches/cli.py            # the command-line tool
 ```

@@ -14,11 +14,16 @@
 //!   Boomgaard & van Balen, "Methods for fast morphological image transforms using
 //!   bitmapped binary images", CVGIP: Graphical Models and Image Processing, 1992).
 //!   Each step reads one buffer and writes another, over the rows that still need runs
-//!   that wide: the wide runs serve only the rows near the centre.
+//!   that wide: the wide runs serve only the rows near the centre. On CPUs with AVX-512
+//!   VBMI2, one pass computes every next width that one step reaches from the widest
+//!   so far (`runs::FanOut`, `avx512.rs`): 4 passes instead of 13 steps for r = 16.
 //! - All row offsets that share a half-width are combined in one pass, up to four rows
 //!   at a time.
 //! - The image is processed in strips of rows, each with the `r` rows around it, so
-//!   that every pass stays in cache; consecutive strips share those rows.
+//!   that every pass stays in cache; consecutive strips share those rows. Large images
+//!   are split into bands of rows across the threads (docs/behaviour.md#threads), each
+//!   band reading copies of the `r` rows above and below it, taken before any band
+//!   writes (`runs.rs` works on one band).
 //! - Exact early exits, which thresholded maps (large empty or full regions) and noise
 //!   hit often: a strip whose neighbourhood is all outside-valued pixels (0 for
 //!   dilation, 1 for erosion) is left so; and once a strip's result is all absorbing
@@ -30,9 +35,11 @@
 //! `morphologyEx`: erosion sees them as foreground, dilation as background.
 
 use crate::bitmap::BitMatrix;
-use crate::simd::multiversioned;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod distance;
+mod runs;
 
 /// Erosion or dilation: how words combine and what lies outside the image.
 trait Op: Copy {
@@ -123,251 +130,98 @@ fn widening_step(from: usize, to: usize) -> (usize, bool) {
     }
 }
 
-/// Copies `row` into the inner words of a guarded row, its padding bits set to outside
-/// pixels; returns whether the row is all outside pixels.
-#[inline(always)]
-fn load_row<O: Op>(inner: &mut [u64], row: &[u64], pad: u64) -> bool {
-    let (last, body) = inner.split_last_mut().expect("rows have at least one word");
-    // Copied word by word rather than by `memcpy`, whose stores the test would wait on.
-    let mut diff = 0;
-    for (dst, &word) in body.iter_mut().zip(row) {
-        *dst = word;
-        diff |= word ^ O::OUTSIDE;
-    }
-    *last = (row[row.len() - 1] & !pad) | (O::OUTSIDE & pad);
-    diff | (*last ^ O::OUTSIDE) == 0
+/// The fewest pixels a band of the run method gets when an erosion or dilation is split
+/// across threads (docs/behaviour.md#threads), and the fewest rows as a multiple of the
+/// disk's reach (each band also reads `reach` rows either side). As for `compute_mask`
+/// (`mask::MIN_MASK_BAND_PIXELS`): an opening of a 1024 × 1024 mask is no faster on 2
+/// threads than on 1.
+const MIN_MORPH_BAND_PIXELS: usize = 1 << 20;
+const MIN_MORPH_BAND_REACHES: usize = 4;
+
+/// Erosion or dilation by the run method, in place: in bands of rows on the threads for
+/// large images ([`crate::parallel::bands`]), else on the calling thread.
+fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
+    let (rows, cols) = (mask.rows(), mask.cols());
+    let reach = radius.min(rows as u64) as usize;
+    let bands = crate::parallel::bands(
+        rows,
+        cols,
+        MIN_MORPH_BAND_PIXELS,
+        MIN_MORPH_BAND_REACHES.saturating_mul(reach),
+    );
+    morph_in_bands::<O>(mask, radius, &bands, runs::Widening::detect());
 }
 
-/// `out[k] = inp[k + a] ∘ inp[k − a]` (bit positions; with `centre`, also `∘ inp[k]`)
-/// for every word `k` in `range`. Reads up to `a / 64 + 1` words either side of it.
-#[inline(always)]
-fn shift_step<O: Op, const CENTRE: bool>(
-    out: &mut [u64],
-    inp: &[u64],
-    range: std::ops::Range<usize>,
-    a: usize,
+/// [`morph_in_place`] on given bands of rows, with the given widening loop.
+fn morph_in_bands<O: Op>(
+    mask: &mut BitMatrix,
+    radius: u64,
+    bands: &[std::ops::Range<usize>],
+    widening: runs::Widening,
 ) {
-    let (q, s) = (a / 64, (a % 64) as u32);
-    let (start, n) = (range.start, range.len());
-    let out = &mut out[range];
-    let here = &inp[start..start + n];
-    let ahead = &inp[start + q..start + q + n];
-    let behind = &inp[start - q..start - q + n];
-    if s == 0 {
-        let words = out.iter_mut().zip(here).zip(ahead.iter().zip(behind));
-        for ((o, &h), (&r, &l)) in words {
-            let v = O::combine(r, l);
-            *o = if CENTRE { O::combine(v, h) } else { v };
-        }
+    let (rows, cols) = (mask.rows(), mask.cols());
+    if rows == 0 || cols == 0 || radius == 0 {
         return;
     }
-    let ahead_next = &inp[start + q + 1..start + q + 1 + n];
-    let behind_prev = &inp[start - q - 1..start - q - 1 + n];
-    let words = out
-        .iter_mut()
-        .zip(here)
-        .zip(ahead.iter().zip(ahead_next))
-        .zip(behind.iter().zip(behind_prev));
-    for (((o, &h), (&r, &r_next)), (&l, &l_prev)) in words {
-        let right = (r >> s) | (r_next << (64 - s));
-        let left = (l << s) | (l_prev >> (64 - s));
-        let v = O::combine(right, left);
-        *o = if CENTRE { O::combine(v, h) } else { v };
+    if disk_covers_image(radius, rows, cols) {
+        // Every pixel sees every pixel: all or nothing.
+        let all = if O::OUTSIDE == 0 {
+            mask.count_ones() > 0
+        } else {
+            mask.is_full()
+        };
+        mask.fill(all);
+        return;
     }
-}
-
-/// `acc[k] = acc[k] ∘ terms[0][k] ∘ …` for one, two or four terms; returns whether
-/// `acc` is now all absorbing words (then no further term can change it).
-#[inline(always)]
-fn combine_terms<O: Op>(acc: &mut [u64], terms: &[&[u64]]) -> bool {
-    let n = acc.len();
-    let mut diff = 0;
-    match *terms {
-        [t0] => {
-            for (a, &b0) in acc.iter_mut().zip(&t0[..n]) {
-                let v = O::combine(*a, b0);
-                *a = v;
-                diff |= v ^ O::ABSORBING;
-            }
-        }
-        [t0, t1] => {
-            for (a, (&b0, &b1)) in acc.iter_mut().zip(t0[..n].iter().zip(&t1[..n])) {
-                let v = O::combine(*a, O::combine(b0, b1));
-                *a = v;
-                diff |= v ^ O::ABSORBING;
-            }
-        }
-        [t0, t1, t2, t3] => {
-            let pairs = t0[..n].iter().zip(&t1[..n]);
-            let more = t2[..n].iter().zip(&t3[..n]);
-            for (a, ((&b0, &b1), (&b2, &b3))) in acc.iter_mut().zip(pairs.zip(more)) {
-                let v = O::combine(O::combine(*a, O::combine(b0, b1)), O::combine(b2, b3));
-                *a = v;
-                diff |= v ^ O::ABSORBING;
-            }
-        }
-        _ => unreachable!("one, two or four terms"),
+    let wpr = mask.words_per_row();
+    if let [_] = bands {
+        let source = runs::Source {
+            block: mask.words_mut(),
+            first: 0,
+            halo: &|_| unreachable!("a whole image reads no other rows"),
+            image_rows: rows,
+            cols,
+        };
+        runs::morph_block::<O>(source, radius, widening);
+        return;
     }
-    diff == 0
+    // The rows within reach above and below each band, as they are before any band
+    // writes its own.
+    let reach = radius.min(rows as u64 - 1) as usize;
+    let halos: Vec<(std::ops::Range<usize>, Vec<u64>)> = bands
+        .iter()
+        .flat_map(|band| {
+            let above = band.start.saturating_sub(reach)..band.start;
+            let below = band.end..(band.end + reach).min(rows);
+            [above, below]
+        })
+        .map(|r| {
+            let words = mask.words()[r.start * wpr..r.end * wpr].to_vec();
+            (r, words)
+        })
+        .collect();
+    let halo = |y: usize| -> &[u64] {
+        let (range, words) = halos
+            .iter()
+            .find(|(r, _)| r.contains(&y))
+            .expect("every row within reach of a band is copied");
+        &words[(y - range.start) * wpr..][..wpr]
+    };
+    let words = crate::parallel::SliceRows {
+        items: mask.words_mut(),
+        per_row: wpr,
+    };
+    crate::parallel::for_each_of_bands(bands, words, |range, band| {
+        let source = runs::Source {
+            block: band.items,
+            first: range.start,
+            halo: &halo,
+            image_rows: rows,
+            cols,
+        };
+        runs::morph_block::<O>(source, radius, widening);
+    });
 }
-
-multiversioned! {
-    /// Erosion or dilation of `mask` by `disk(radius)` in place, pixels outside ignored.
-    ///
-    /// Works strip by strip of output rows; each strip reads the `reach` rows around it
-    /// into its own buffer, and hands the last `2 · reach` of them, still as they were
-    /// before the strip wrote its output, to the next strip. Extra memory: a few strips,
-    /// whatever the image size.
-    fn morph_in_place<O: Op>(mask: &mut BitMatrix, radius: u64) {
-        let (rows, cols) = (mask.rows(), mask.cols());
-        if rows == 0 || cols == 0 || radius == 0 {
-            return;
-        }
-        if disk_covers_image(radius, rows, cols) {
-            // Every pixel sees every pixel: all or nothing.
-            let all = if O::OUTSIDE == 0 {
-                mask.count_ones() > 0
-            } else {
-                mask.is_full()
-            };
-            mask.fill(all);
-            return;
-        }
-        let half_widths = disk_half_widths(radius, rows, cols);
-        let groups = width_groups(&half_widths);
-        // Rows above and below that the disk reaches.
-        let reach = half_widths.len() - 1;
-        // The centre row's run is the widest: a guard that wide keeps every run's window
-        // inside its own row's guards, and also bounds every shift.
-        let guard = half_widths[0] / 64 + 1;
-        let wpr = mask.words_per_row();
-        let stride = wpr + 2 * guard;
-        let pad = !mask.last_word_mask();
-        let keep = !pad;
-        // Strips of output rows, each with the `reach` rows around it, keep every pass in
-        // L1/L2 cache. Only the narrow runs are needed that far out, so the overlap costs
-        // little; short strips also take the early exits below more often (measured: 32
-        // to 64 rows beat 128).
-        let strip = (4 * reach).max(32).min(rows);
-        // Row buffers: `guard` spare words, then guarded rows `first − reach .. end + reach`
-        // (outside pixels for rows outside the image), then `guard` spare words, so that
-        // shifted reads of any row stay in the buffer. Guards of `source` are never written.
-        let capacity = (strip + 2 * reach) * stride + 2 * guard;
-        // Buffer row i (image row first − reach + i) starts at its leading guard here.
-        let row_start = |i: usize| guard + i * stride;
-        let mut source = vec![O::OUTSIDE; capacity];
-        let mut source_outside = vec![false; strip + 2 * reach]; // per buffer row
-        let mut runs = vec![O::OUTSIDE; capacity];
-        let mut next_runs = vec![O::OUTSIDE; capacity];
-        // Which bits of `acc` are pixels: guards and padding bits of `acc` start absorbing,
-        // so that they stay so and the early exit test is one test over the whole buffer.
-        let mut pixels = vec![0; strip * stride];
-        for row in pixels.chunks_exact_mut(stride) {
-            row[guard..guard + wpr].fill(u64::MAX);
-            row[guard + wpr - 1] = keep;
-        }
-        let mut acc = vec![O::OUTSIDE; strip * stride];
-        let mut carried = 0; // buffer rows already loaded by the previous strip
-        for first in (0..rows).step_by(strip) {
-            let end = (first + strip).min(rows);
-            let n = end - first;
-            for i in carried..n + 2 * reach {
-                let y = (first + i).wrapping_sub(reach);
-                let inner = &mut source[row_start(i) + guard..row_start(i) + guard + wpr];
-                source_outside[i] = if y < rows {
-                    load_row::<O>(inner, mask.row(y), pad)
-                } else {
-                    inner.fill(O::OUTSIDE);
-                    true
-                };
-            }
-            let rows_out = &mut mask.words_mut()[first * wpr..end * wpr];
-            let mut settled = None; // the value of every output word, once known
-            if source_outside[..n + 2 * reach].iter().all(|&o| o) {
-                // Nothing but outside pixels in reach: the result is outside pixels too.
-                settled = Some(O::OUTSIDE);
-            } else {
-                // The centre rows themselves are part of the disk.
-                let acc = &mut acc[..n * stride];
-                let centre = &source[row_start(reach)..row_start(reach + n)];
-                let mut diff = 0;
-                for ((a, &c), &m) in acc.iter_mut().zip(centre).zip(&pixels) {
-                    *a = (c & m) | (O::ABSORBING & !m);
-                    diff |= *a ^ O::ABSORBING;
-                }
-                let mut done = diff == 0;
-                let mut width = 0;
-                for group in &groups {
-                    if done {
-                        break;
-                    }
-                    // Only rows within `d_max` of the strip still need runs this wide. Each
-                    // step computes whole guarded rows as if the buffer were one long row;
-                    // a run value that reads a stale row or another row's guards is never
-                    // read back for the pixels of its own row, whose windows (at most
-                    // `half_widths[0]` pixels either side) end inside their own guards.
-                    let needed = row_start(reach - group.d_max)..row_start(reach + n + group.d_max);
-                    while width < group.width {
-                        let (a, centre) = widening_step(width, group.width);
-                        let from = if width == 0 { &source } else { &runs };
-                        if centre {
-                            shift_step::<O, true>(&mut next_runs, from, needed.clone(), a);
-                        } else {
-                            shift_step::<O, false>(&mut next_runs, from, needed.clone(), a);
-                        }
-                        std::mem::swap(&mut runs, &mut next_runs);
-                        width += a;
-                    }
-                    let current = if width == 0 { &source } else { &runs };
-                    let term = |row: usize| &current[row_start(row)..row_start(row + n)];
-                    // Output row i takes rows i ± d for every d of the group, several per pass.
-                    let mut d = group.d_min;
-                    while d <= group.d_max && !done {
-                        done = if d == 0 {
-                            combine_terms::<O>(acc, &[term(reach)])
-                        } else if d < group.d_max {
-                            d += 1;
-                            combine_terms::<O>(
-                                acc,
-                                &[
-                                    term(reach + d - 1),
-                                    term(reach - d + 1),
-                                    term(reach + d),
-                                    term(reach - d),
-                                ],
-                            )
-                        } else {
-                            combine_terms::<O>(acc, &[term(reach + d), term(reach - d)])
-                        };
-                        d += 1;
-                    }
-                }
-                if done {
-                    settled = Some(O::ABSORBING);
-                } else {
-                    for (dst, row) in rows_out.chunks_exact_mut(wpr).zip(acc.chunks_exact(stride)) {
-                        dst.copy_from_slice(&row[guard..guard + wpr]);
-                        dst[wpr - 1] &= keep;
-                    }
-                }
-            }
-            if let Some(word) = settled {
-                rows_out.fill(word);
-                for dst in rows_out.chunks_exact_mut(wpr) {
-                    dst[wpr - 1] &= keep;
-                }
-            }
-            // The next strip's first rows are this one's last, as read before it wrote.
-            if end < rows {
-                let (from, to) = (row_start(n), row_start(n + 2 * reach));
-                source.copy_within(from..to, row_start(0));
-                source_outside.copy_within(n..n + 2 * reach, 0);
-                carried = 2 * reach;
-            }
-        }
-    }
-}
-
 /// Which algorithm computes an erosion or a dilation. Every method gives the same bytes;
 /// only the time differs. Public for the fuzz targets and benches, not part of the API.
 #[doc(hidden)]
@@ -485,9 +339,52 @@ pub fn dilate_disk_with(src: &BitMatrix, radius: u64, method: Method) -> BitMatr
     out
 }
 
-/// [`open_disk`] in place. Scratch memory besides `mask`: the run method keeps a few
-/// strips of up to about `6r` rows (cache-sized for the small disks it is chosen for);
-/// the distance method, one bit-packed copy of the image and a few rows.
+/// [`erode_disk_with`] (`dilate` false) or [`dilate_disk_with`] (true) by the run method
+/// on given bands of rows, as large images are split across threads
+/// (docs/behaviour.md#threads): each band on a thread, reading copies of the rows around
+/// it. The same bits for every split. For the fuzz targets and tests.
+///
+/// # Panics
+/// Unless `bands` are non-empty consecutive ranges from row 0 to the last row (or the
+/// image has no rows).
+///
+/// ```
+/// use anomaly_postprocess::bitmap::BitMatrix;
+/// use anomaly_postprocess::morphology::{erode_disk, morph_disk_in_bands};
+/// let m = BitMatrix::from_fn(9, 70, |y, x| (y * 5 + x * 3) % 7 < 5);
+/// assert_eq!(morph_disk_in_bands(&m, 2, false, &[0..1, 1..4, 4..9]), erode_disk(&m, 2));
+/// ```
+#[doc(hidden)]
+pub fn morph_disk_in_bands(
+    src: &BitMatrix,
+    radius: u64,
+    dilate: bool,
+    bands: &[std::ops::Range<usize>],
+) -> BitMatrix {
+    let rows = src.rows();
+    let consecutive = bands.windows(2).all(|w| w[0].end == w[1].start);
+    let covering = bands.first().is_some_and(|b| b.start == 0)
+        && bands.last().is_some_and(|b| b.end == rows)
+        && bands.iter().all(|b| !b.is_empty());
+    assert!(
+        consecutive && (covering || rows == 0),
+        "bands {bands:?} do not split {rows} rows"
+    );
+    let mut out = src.clone();
+    let widening = runs::Widening::detect();
+    if dilate {
+        morph_in_bands::<Dilate>(&mut out, radius, bands, widening);
+    } else {
+        morph_in_bands::<Erode>(&mut out, radius, bands, widening);
+    }
+    out
+}
+
+/// [`open_disk`] in place. Scratch memory besides `mask`, per erosion and dilation: the
+/// run method keeps 3 buffers of `max(6r, 32 + 2r)` guarded rows and 2 of
+/// `max(4r, 32)` rows (up to 10 and 2 with the fan-out passes of AVX-512 VBMI2),
+/// whatever the image's height, and copies of the `r` rows around each band when split
+/// across threads; the distance method, one bit-packed copy of the image and a few rows.
 ///
 /// ```
 /// use anomaly_postprocess::bitmap::BitMatrix;
@@ -555,6 +452,190 @@ mod tests {
             state ^= state << 17;
             state % 100 < density
         })
+    }
+
+    /// A smooth random mask: random values on a grid `scale` pixels apart, interpolated
+    /// bilinearly and thresholded at the middle (blobs about `scale` pixels across).
+    fn smooth_matrix(rows: usize, cols: usize, seed: u64, scale: usize) -> BitMatrix {
+        let (gy, gx) = (rows / scale + 2, cols / scale + 2);
+        let noise = random_matrix(gy, gx * 8, seed, 50);
+        let value = |y: usize, x: usize| -> f64 {
+            (0..8)
+                .map(|b| f64::from(u8::from(noise.get(y, x * 8 + b))) * f64::from(1u8 << b))
+                .sum()
+        };
+        BitMatrix::from_fn(rows, cols, |y, x| {
+            let (fy, fx) = (y as f64 / scale as f64, x as f64 / scale as f64);
+            let (y0, x0) = (fy as usize, fx as usize);
+            let (ty, tx) = (fy - y0 as f64, fx - x0 as f64);
+            let top = value(y0, x0) * (1.0 - tx) + value(y0, x0 + 1) * tx;
+            let bottom = value(y0 + 1, x0) * (1.0 - tx) + value(y0 + 1, x0 + 1) * tx;
+            top * (1.0 - ty) + bottom * ty > 127.5
+        })
+    }
+
+    /// The run method's erosion or dilation on given bands of rows, by both widening
+    /// loops (the hand-written one where this CPU has it, else the portable one twice):
+    /// asserts that they agree and returns the result.
+    fn by_bands(m: &BitMatrix, r: u64, op: Which, bands: &[std::ops::Range<usize>]) -> BitMatrix {
+        let by = |widening| {
+            let mut out = m.clone();
+            match op {
+                Which::Erode => morph_in_bands::<Erode>(&mut out, r, bands, widening),
+                Which::Dilate => morph_in_bands::<Dilate>(&mut out, r, bands, widening),
+            }
+            out
+        };
+        let portable = by(runs::Widening::Steps);
+        let detected = runs::Widening::detect();
+        if detected != runs::Widening::Steps {
+            assert_eq!(
+                by(detected),
+                portable,
+                "{}x{} r {r} {op:?} {bands:?}: {detected:?} vs Steps",
+                m.rows(),
+                m.cols()
+            );
+        }
+        portable
+    }
+
+    /// Splits of `rows` rows into bands: even ones of 1, 2, 3 and 7 bands, one of a
+    /// single row first, and bands of one row each (thinner than any disk's reach).
+    fn splits(rows: usize) -> Vec<Vec<std::ops::Range<usize>>> {
+        let mut splits: Vec<Vec<_>> = [1, 2, 3, 7]
+            .into_iter()
+            .filter(|&k| k <= rows)
+            .map(|k| crate::parallel::band_rows(rows, k))
+            .collect();
+        if rows > 1 {
+            splits.push(vec![0..1, 1..rows]);
+            splits.push(
+                (0..rows)
+                    .map(|y| y..y + 1)
+                    .take(if cfg!(miri) { 4 } else { 64 })
+                    .collect(),
+            );
+            // (`take` keeps the list short for tall images; close it with the rest.)
+            let last = splits.last_mut().expect("just pushed");
+            let end = last.last().expect("rows > 1").end;
+            if end < rows {
+                last.push(end..rows);
+            }
+        }
+        splits
+    }
+
+    #[test]
+    fn bands_match_the_definition_for_every_radius_up_to_40() {
+        // Odd shapes, one row, one column; noise of two densities and smooth blobs.
+        let shapes: &[(usize, usize)] = if cfg!(miri) {
+            &[(1, 5), (5, 1), (7, 66)]
+        } else {
+            &[
+                (1, 1),
+                (1, 67),
+                (67, 1),
+                (2, 5),
+                (13, 29),
+                (19, 65),
+                (31, 70),
+            ]
+        };
+        let radii: Vec<u64> = if cfg!(miri) {
+            vec![1, 3]
+        } else {
+            (0..=40).collect()
+        };
+        for (i, &(rows, cols)) in shapes.iter().enumerate() {
+            let masks = [
+                random_matrix(rows, cols, 7 + i as u64, 50),
+                smooth_matrix(rows, cols, 11 + i as u64, 6),
+                random_matrix(rows, cols, 9 + i as u64, 93),
+            ];
+            // Under Miri (seconds a call) noise and blobs only.
+            let masks = if cfg!(miri) { &masks[..2] } else { &masks[..] };
+            for (k, m) in masks.iter().enumerate() {
+                for &r in &radii {
+                    for op in [Which::Erode, Which::Dilate] {
+                        let expected = naive(m, r as i64, op);
+                        for bands in splits(rows) {
+                            assert_eq!(
+                                by_bands(m, r, op, &bands),
+                                expected,
+                                "{rows}x{cols} mask {k} r {r} {op:?} bands {bands:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fan_out_passes_match_the_steps() {
+        // Without AVX-512 VBMI2 both sides would run the portable steps: say that the
+        // test could not compare them.
+        if runs::Widening::detect() == runs::Widening::Steps {
+            // Straight to stderr, which the harness does not capture (as `simd` does).
+            use std::io::Write;
+            let why = if cfg!(miri) {
+                "Miri reports no AVX-512 VBMI2 and runs the portable code"
+            } else {
+                "CPU lacks AVX-512 VBMI2 (or the hand-written loops are off)"
+            };
+            let line =
+                format!("skipped: morphology::tests::fan_out_passes_match_the_steps: {why}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            return;
+        }
+        // Every radius whose runs fit in a word (the fan-out's range) and the first ones
+        // past it, on widths around word boundaries; noise, smooth and sparse content.
+        for (i, (rows, cols)) in [(70, 63), (90, 64), (75, 65), (80, 200), (129, 130)]
+            .into_iter()
+            .enumerate()
+        {
+            let masks = [
+                random_matrix(rows, cols, 31 + i as u64, 55),
+                random_matrix(rows, cols, 33 + i as u64, 97),
+                random_matrix(rows, cols, 35 + i as u64, 4),
+                smooth_matrix(rows, cols, 37 + i as u64, 9),
+            ];
+            for m in &masks {
+                for r in (1..=66).chain([80, 100]) {
+                    for op in [Which::Erode, Which::Dilate] {
+                        by_bands(m, r, op, &crate::parallel::band_rows(rows, 1));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "images of 300 rows in many splits: hours under Miri")]
+    fn bands_of_larger_images_match_the_whole_image() {
+        // Strips inside bands, bands thinner than a strip, smooth and noisy content.
+        for (i, (rows, cols)) in [(300, 130), (257, 263), (129, 1)].into_iter().enumerate() {
+            let masks = [
+                random_matrix(rows, cols, 21 + i as u64, 70),
+                smooth_matrix(rows, cols, 23 + i as u64, 12),
+                smooth_matrix(rows, cols, 25 + i as u64, 4),
+            ];
+            for m in &masks {
+                for r in [1, 2, 4, 7, 16, 24, 40, 70] {
+                    for op in [Which::Erode, Which::Dilate] {
+                        let whole = by_bands(m, r, op, &crate::parallel::band_rows(rows, 1));
+                        for bands in splits(rows) {
+                            assert_eq!(
+                                by_bands(m, r, op, &bands),
+                                whole,
+                                "{rows}x{cols} r {r} {op:?} {bands:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -370,6 +370,46 @@ impl<A: SplitRows, B: SplitRows, C: SplitRows> SplitRows for (A, B, C) {
     }
 }
 
+/// Runs `work` with every split into bands inside it on the calling thread alone (for
+/// work that measured no faster on more threads at its size, but calls functions that
+/// would split it).
+///
+/// ```
+/// use anomaly_postprocess::parallel::{bands, on_one_thread, set_num_threads, MIN_BAND_PIXELS};
+/// set_num_threads(2).unwrap();
+/// assert_eq!(on_one_thread(|| bands(2048, 2448, MIN_BAND_PIXELS, 1).len()), 1);
+/// ```
+pub fn on_one_thread<R>(work: impl FnOnce() -> R) -> R {
+    let outer = BAND_THREADS.replace(Some(1));
+    // Restored even if `work` panics (a caught panic must not leave the thread limited).
+    struct Restore(Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BAND_THREADS.set(self.0);
+        }
+    }
+    let _restore = Restore(outer);
+    work()
+}
+
+/// The bands of rows that [`for_each_band`] splits a `rows × cols` map into here: one
+/// per thread this map may use (all of them, or its share as one map of a batch), at
+/// most one per row and at least `min_pixels` pixels and `min_rows` rows each (so one
+/// band, the whole map, when it is smaller than twice that).
+///
+/// ```
+/// use anomaly_postprocess::parallel::{band_rows, bands, set_num_threads, MIN_BAND_PIXELS};
+/// set_num_threads(2).unwrap();
+/// assert_eq!(bands(2048, 2448, MIN_BAND_PIXELS, 1), band_rows(2048, 2));
+/// assert_eq!(bands(2048, 2448, MIN_BAND_PIXELS, 1500), [0..2048]);
+/// ```
+pub fn bands(rows: usize, cols: usize, min_pixels: usize, min_rows: usize) -> Vec<Range<usize>> {
+    let threads = BAND_THREADS.get().unwrap_or_else(num_threads);
+    let by_size = rows.saturating_mul(cols) / min_pixels.max(1);
+    let by_rows = rows / min_rows.max(1);
+    band_rows(rows, by_size.min(by_rows).min(threads).max(1))
+}
+
 /// Runs `work(rows, band)` on bands of consecutive rows of a `rows × cols` map —
 /// `parts` (its inputs and outputs, all indexed by the map's row) split at the same
 /// rows — and returns the results in band order. The one way a single map is
@@ -395,17 +435,27 @@ where
     R: Send,
     F: Fn(Range<usize>, P) -> R + Sync + Send,
 {
-    let threads = BAND_THREADS.get().unwrap_or_else(num_threads);
-    let bands = bands_of_at_least(min_band_pixels(), rows, cols, threads);
-    if bands == 1 {
-        return vec![work(0..rows, parts)];
+    for_each_of_bands(&bands(rows, cols, min_band_pixels(), 1), parts, work)
+}
+
+/// [`for_each_band`] on given bands (consecutive, in order, from row 0, as [`bands`]
+/// returns them), for work that needs to know the split first (the opening copies the
+/// rows around each band before any band writes).
+pub fn for_each_of_bands<P, R, F>(bands: &[Range<usize>], parts: P, work: F) -> Vec<R>
+where
+    P: SplitRows,
+    R: Send,
+    F: Fn(Range<usize>, P) -> R + Sync + Send,
+{
+    if let [whole] = bands {
+        return vec![work(whole.clone(), parts)];
     }
-    let mut items = Vec::with_capacity(bands);
+    let mut items = Vec::with_capacity(bands.len());
     let mut rest = parts;
-    for range in band_rows(rows, bands).into_iter().rev() {
+    for range in bands.iter().rev() {
         // Split from the last band backwards: `rest` always starts at row 0.
         let (head, band) = rest.split_at_row(range.start);
-        items.push((range, band));
+        items.push((range.clone(), band));
         rest = head;
     }
     items.reverse();

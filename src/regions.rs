@@ -9,6 +9,8 @@
 //! 2×2 block that holds a pixel of the component. All pixels of one 2×2 block are
 //! 8-connected, so that order is well defined.
 
+use std::ops::Range;
+
 use crate::bitmap::BitMatrix;
 
 /// A component: its pixel count and inclusive bounding box.
@@ -31,13 +33,20 @@ struct Run {
 
 /// The runs of every row, row by row, left to right.
 fn runs_of(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>) {
+    runs_of_rows(mask.words(), mask.cols(), 0)
+}
+
+/// The runs of the rows of `words` (`cols` pixels a row, padding bits clear), numbered
+/// from row `first`, and where each row's runs start (one more entry: the end).
+fn runs_of_rows(words: &[u64], cols: usize, first: usize) -> (Vec<Run>, Vec<usize>) {
+    let wpr = cols.div_ceil(64);
+    let rows = words.len().checked_div(wpr).unwrap_or(0);
     let mut runs = Vec::new();
-    let mut row_starts = Vec::with_capacity(mask.rows() + 1);
-    for y in 0..mask.rows() {
+    let mut row_starts = Vec::with_capacity(rows + 1);
+    for (i, row) in words.chunks_exact(wpr.max(1)).take(rows).enumerate() {
+        let y = first + i;
         row_starts.push(runs.len());
-        let row = mask.row(y);
         let mut x = 0;
-        let cols = mask.cols();
         while x < cols {
             // Skip clear pixels a word at a time.
             let word = row[x / 64] >> (x % 64);
@@ -81,12 +90,12 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// Labels the runs: `component[r]` is the component index (OpenCV's label − 1) of run
-/// `r`, and the components in label order.
-fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
-    let (runs, row_starts) = runs_of(mask);
+/// Joins the runs of each row to the 8-connected runs of the row above: afterwards
+/// `find(parent, r)` is the same for exactly the runs of one component (the smallest
+/// run index of it: roots are always the smaller index).
+fn union_runs(runs: &[Run], row_starts: &[usize], rows: usize) -> Vec<usize> {
     let mut parent: Vec<usize> = (0..runs.len()).collect();
-    for y in 1..mask.rows() {
+    for y in 1..rows {
         let (above, here) = (
             row_starts[y - 1]..row_starts[y],
             row_starts[y]..row_starts[y + 1],
@@ -108,6 +117,14 @@ fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
             }
         }
     }
+    parent
+}
+
+/// Labels the runs: `component[r]` is the component index (OpenCV's label − 1) of run
+/// `r`, and the components in label order.
+fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
+    let (runs, row_starts) = runs_of(mask);
+    let mut parent = union_runs(&runs, &row_starts, mask.rows());
     // Order components by their first 2×2 block in raster order.
     let block_cols = mask.cols().div_ceil(2);
     let mut first_block = vec![usize::MAX; runs.len()];
@@ -173,14 +190,157 @@ pub fn remove_small_components(mask: &mut BitMatrix, min_area: usize) {
     if min_area <= 1 {
         return;
     }
-    let (runs, component_of_run, components) = label_runs(mask);
-    for (run, &c) in runs.iter().zip(&component_of_run) {
-        if components[c].area < min_area {
-            let row = mask.row_mut(run.y);
-            for x in run.start..=run.end {
-                row[x / 64] &= !(1u64 << (x % 64));
+    let (rows, cols) = (mask.rows(), mask.cols());
+    let bands = crate::parallel::bands(rows, cols, crate::parallel::MIN_BAND_PIXELS, 1);
+    remove_small_in_bands(mask, min_area, &bands);
+}
+
+/// [`remove_small_components`] on given bands of rows (`min_area ≥ 2`).
+fn remove_small_in_bands(mask: &mut BitMatrix, min_area: usize, bands: &[Range<usize>]) {
+    let (rows, cols) = (mask.rows(), mask.cols());
+    if let [_] = bands {
+        let labels = BandLabels::of(mask.words(), cols, 0);
+        let keep: Vec<bool> = labels.area.iter().map(|&a| a >= min_area).collect();
+        labels.clear_small(mask.words_mut(), cols, 0, &keep);
+        return;
+    }
+    // In bands of rows in parallel (docs/behaviour.md#threads): each band's runs and
+    // their components within the band, then (on one thread) the components that
+    // touch across band edges joined, then each band clears its runs of small ones.
+    let wpr = mask.words_per_row();
+    let words = ndarray::ArrayView2::from_shape((rows, wpr), mask.words())
+        .expect("a mask is rows × words per row");
+    let labels = crate::parallel::for_each_of_bands(bands, words, |range, words| {
+        let words = words.as_slice().expect("rows of a standard-layout mask");
+        BandLabels::of(words, cols, range.start)
+    });
+    let keep = join_bands(&labels, min_area);
+    let mask_rows = crate::parallel::SliceRows {
+        items: mask.words_mut(),
+        per_row: wpr,
+    };
+    crate::parallel::for_each_of_bands(bands, mask_rows, |range, rows| {
+        let i = bands.partition_point(|b| b.start < range.start);
+        debug_assert_eq!(bands[i], range);
+        labels[i].clear_small(rows.items, cols, range.start, &keep[i]);
+    });
+}
+
+/// The runs of some rows and their components within those rows: `root[r]` is the
+/// smallest run index of run `r`'s component, `area` its pixel count at roots (0 at
+/// other runs).
+struct BandLabels {
+    runs: Vec<Run>,
+    row_starts: Vec<usize>,
+    root: Vec<usize>,
+    area: Vec<usize>,
+}
+
+impl BandLabels {
+    /// The labels of the rows of `words` (`cols` pixels a row), numbered from `first`.
+    fn of(words: &[u64], cols: usize, first: usize) -> BandLabels {
+        let (runs, row_starts) = runs_of_rows(words, cols, first);
+        let mut root = union_runs(&runs, &row_starts, row_starts.len() - 1);
+        let mut area = vec![0; runs.len()];
+        for (r, run) in runs.iter().enumerate() {
+            // Roots come before their runs, so one look up the (already flat) tree
+            // suffices.
+            let top = root[root[r]];
+            root[r] = top;
+            area[top] += run.end - run.start + 1;
+        }
+        BandLabels {
+            runs,
+            row_starts,
+            root,
+            area,
+        }
+    }
+
+    /// Clears, in `words` (the rows from `first` on, `cols` pixels a row), the runs whose
+    /// root is not kept.
+    fn clear_small(&self, words: &mut [u64], cols: usize, first: usize, keep: &[bool]) {
+        let wpr = cols.div_ceil(64);
+        for (run, &root) in self.runs.iter().zip(&self.root) {
+            if !keep[root] {
+                let at = (run.y - first) * wpr;
+                clear_bits(&mut words[at..at + wpr], run.start, run.end);
             }
         }
+    }
+}
+
+/// Whether each run's component (as a root of its band) has at least `min_area` pixels,
+/// components joined across band edges: a union-find over all bands' runs (band `i`'s
+/// numbered after those of the bands before it) that joins the 8-connected runs of each
+/// band's last row and the next band's first row, then sums areas per joined component.
+fn join_bands(bands: &[BandLabels], min_area: usize) -> Vec<Vec<bool>> {
+    let offsets: Vec<usize> = bands
+        .iter()
+        .scan(0, |total, b| {
+            let at = *total;
+            *total += b.runs.len();
+            Some(at)
+        })
+        .collect();
+    let total = offsets
+        .last()
+        .zip(bands.last())
+        .map_or(0, |(o, b)| o + b.runs.len());
+    let mut parent: Vec<usize> = (0..total).collect();
+    for (i, pair) in bands.windows(2).enumerate() {
+        let (upper, lower) = (&pair[0], &pair[1]);
+        let rows = upper.row_starts.len() - 1;
+        let above = upper.row_starts[rows - 1]..upper.row_starts[rows];
+        let here = lower.row_starts[0]..lower.row_starts[1];
+        let mut j = above.start;
+        for k in here {
+            let run = lower.runs[k];
+            while j < above.end && upper.runs[j].end + 1 < run.start {
+                j += 1;
+            }
+            let mut m = j;
+            while m < above.end && upper.runs[m].start <= run.end + 1 {
+                let a = find(&mut parent, offsets[i] + upper.root[m]);
+                let b = find(&mut parent, offsets[i + 1] + lower.root[k]);
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                }
+                m += 1;
+            }
+        }
+    }
+    let mut area = vec![0; total];
+    for (band, &offset) in bands.iter().zip(&offsets) {
+        for (r, &a) in band.area.iter().enumerate() {
+            if a > 0 {
+                let top = find(&mut parent, offset + r);
+                area[top] += a;
+            }
+        }
+    }
+    bands
+        .iter()
+        .zip(&offsets)
+        .map(|(band, &offset)| {
+            (0..band.runs.len())
+                .map(|r| band.area[r] > 0 && area[find(&mut parent, offset + r)] >= min_area)
+                .collect()
+        })
+        .collect()
+}
+
+/// Clears bits `lo..=hi` of a row of words.
+fn clear_bits(row: &mut [u64], lo: usize, hi: usize) {
+    let (first, last) = (lo / 64, hi / 64);
+    let head = u64::MAX << (lo % 64);
+    let tail = u64::MAX >> (63 - hi % 64);
+    if first == last {
+        row[first] &= !(head & tail);
+    } else {
+        row[first] &= !head;
+        row[first + 1..last].fill(0);
+        row[last] &= !tail;
     }
 }
 
@@ -278,6 +438,128 @@ mod tests {
                 theirs.sort_unstable();
                 assert_eq!(ours, theirs, "{h}x{w} density {density}");
                 assert_eq!(ours.iter().sum::<usize>(), mask.count_ones());
+            }
+        }
+    }
+
+    /// `remove_small_components` from the definition: a flood fill per component.
+    fn naive_removal(mask: &BitMatrix, min_area: usize) -> BitMatrix {
+        let (h, w) = (mask.rows(), mask.cols());
+        let mut label = vec![usize::MAX; h * w];
+        let mut areas = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                if !mask.get(y, x) || label[y * w + x] != usize::MAX {
+                    continue;
+                }
+                let id = areas.len();
+                label[y * w + x] = id;
+                let (mut stack, mut area) = (vec![(y, x)], 0);
+                while let Some((cy, cx)) = stack.pop() {
+                    area += 1;
+                    for ny in cy.saturating_sub(1)..(cy + 2).min(h) {
+                        for nx in cx.saturating_sub(1)..(cx + 2).min(w) {
+                            if mask.get(ny, nx) && label[ny * w + nx] == usize::MAX {
+                                label[ny * w + nx] = id;
+                                stack.push((ny, nx));
+                            }
+                        }
+                    }
+                }
+                areas.push(area);
+            }
+        }
+        BitMatrix::from_fn(h, w, |y, x| {
+            mask.get(y, x) && areas[label[y * w + x]] >= min_area
+        })
+    }
+
+    #[test]
+    fn removal_matches_flood_fill() {
+        let mut state = 0x5EED_0FC0_FFEE_1100u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sizes = [
+            (1, 1),
+            (1, 200),
+            (70, 1),
+            (9, 130),
+            (33, 65),
+            (64, 64),
+            (40, 257),
+        ];
+        let sizes = if cfg!(miri) { &sizes[..4] } else { &sizes[..] };
+        for &(h, w) in sizes {
+            for density in [20, 45, 60, 97] {
+                // Noise, and long runs (runs across words, rows of one component).
+                let noise = BitMatrix::from_fn(h, w, |_, _| next() % 100 < density);
+                let bars =
+                    BitMatrix::from_fn(h, w, |y, x| (x * 3 + y * 5) % (density as usize + 7) < 60);
+                for mask in [noise, bars] {
+                    for min_area in [0, 1, 2, 3, 5, 17, 64, 65, 300, 10_000] {
+                        let mut ours = mask.clone();
+                        remove_small_components(&mut ours, min_area);
+                        assert_eq!(
+                            ours,
+                            naive_removal(&mask, min_area),
+                            "{h}x{w} {density} {min_area}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn removal_in_bands_matches_flood_fill() {
+        // Components across band edges (long vertical bars, diagonals, noise), bands of
+        // one row, of two, uneven ones.
+        let mut state = 0xBA4D_5EED_0000_0001u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sizes: &[(usize, usize)] = if cfg!(miri) {
+            &[(7, 9), (5, 70)]
+        } else {
+            &[(7, 9), (5, 70), (40, 130), (97, 65), (64, 1)]
+        };
+        for &(h, w) in sizes {
+            let masks = [
+                BitMatrix::from_fn(h, w, |_, _| next() % 100 < 55),
+                BitMatrix::from_fn(h, w, |y, x| x % 9 == 0 || (x + y) % 13 == 0),
+                BitMatrix::from_fn(h, w, |y, x| (x * 7 + y * 3) % 11 < 4),
+            ];
+            let mut splits: Vec<Vec<Range<usize>>> = [2, 3, 7]
+                .into_iter()
+                .filter(|&k| k <= h)
+                .map(|k| crate::parallel::band_rows(h, k))
+                .collect();
+            splits.push((0..h).map(|y| y..y + 1).collect());
+            if h > 3 {
+                splits.push(vec![0..1, 1..h - 2, h - 2..h]);
+            }
+            // Under Miri (seconds a call) two areas.
+            let areas: &[usize] = if cfg!(miri) {
+                &[2, 9]
+            } else {
+                &[2, 3, 9, 40, 200, 100_000]
+            };
+            for mask in &masks {
+                for &min_area in areas {
+                    let expected = naive_removal(mask, min_area);
+                    for bands in &splits {
+                        let mut ours = mask.clone();
+                        remove_small_in_bands(&mut ours, min_area, bands);
+                        assert_eq!(ours, expected, "{h}x{w} min_area {min_area} {bands:?}");
+                    }
+                }
             }
         }
     }

@@ -2,11 +2,15 @@
 //! mask_into on arbitrary maps, thresholds and radii (huge ones included): never a
 //! panic, and the opening equals erosion-then-dilation by the disk's definition. Both
 //! methods behind the morphology (runs and distances), forced one by one, give the same
-//! erosion, dilation and opening, and the opening that mask_into wrote.
+//! erosion, dilation and opening, and the opening that mask_into wrote. The run method on
+//! a random split into bands of rows (as large maps are split across threads) gives the
+//! bits of the whole image.
 
 use anomaly_postprocess::bitmap::BitMatrix;
 use anomaly_postprocess::mask::{mask_into, threshold_bits};
-use anomaly_postprocess::morphology::{dilate_disk_with, erode_disk_with, open_disk_with, Method};
+use anomaly_postprocess::morphology::{
+    dilate_disk_with, erode_disk_with, morph_disk_in_bands, open_disk_with, Method,
+};
 use libfuzzer_sys::fuzz_target;
 use ndarray::Array2;
 
@@ -59,6 +63,22 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(open_disk_with(&bits, radius, Method::Auto), runs);
     for op in [erode_disk_with, dilate_disk_with] {
         assert_eq!(op(&bits, radius, Method::Distance), op(&bits, radius, Method::Runs));
+    }
+    // Bands: up to 7 cuts at random rows (one-row bands, bands thinner than the disk).
+    let rows = bits.rows();
+    let mut cuts: Vec<usize> = (0..bytes.below(8)).map(|_| 1 + bytes.below(rows)).collect();
+    cuts.retain(|&c| c < rows);
+    cuts.extend([0, rows]);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let bands: Vec<_> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
+    for dilate in [false, true] {
+        let op = if dilate { dilate_disk_with } else { erode_disk_with };
+        assert_eq!(
+            morph_disk_in_bands(&bits, radius, dilate, &bands),
+            op(&bits, radius, Method::Runs),
+            "bands {bands:?}"
+        );
     }
     if min_area <= 1 {
         for ((y, x), &v) in out.indexed_iter() {

@@ -110,6 +110,49 @@ def test_mask(shape: tuple[int, int], kernel_size: int) -> None:
     _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size, min_area=40))
 
 
+def _blobs(shape: tuple[int, int], scale: int, seed: int) -> np.ndarray:
+    """A smooth float32 map of blobs about ``scale`` pixels across (random values on a
+    grid ``scale`` apart, interpolated bilinearly): thresholded at 0.5, long runs and
+    large regions, which the opening by larger disks changes without emptying."""
+    h, w = shape
+    coarse = np.random.default_rng(seed).random((h // scale + 2, w // scale + 2))
+    fy, fx = np.arange(h) / scale, np.arange(w) / scale
+    iy, ix = fy.astype(int), fx.astype(int)
+    ty, tx = (fy - iy)[:, None], fx - ix
+    rows = coarse[iy] * (1 - ty) + coarse[iy + 1] * ty
+    return (rows[:, ix] * (1 - tx) + rows[:, ix + 1] * tx).astype(np.float32)
+
+
+# compute_mask with an opening splits from 2048 x 1024 pixels into bands of at least
+# 16 * kernel_size rows, each from a block of its rows and 2 * kernel_size rows around
+# them (docs/behaviour.md#threads); a map too short for that (k = 130 on 2048 rows)
+# splits its erosion and dilation instead, into bands of at least 4 * kernel_size rows
+# that read copies of the rows around them. Odd sizes just above the split, one column
+# (bands of one-pixel rows), and 1031 x 1031 below it (all on one thread).
+@pytest.mark.parametrize(
+    "shape",
+    [(1031, 1031), (1031, 2063), (2048, 2448), (2_200_003, 1)],
+    ids=lambda s: f"{s[0]}x{s[1]}",
+)
+@pytest.mark.parametrize("kernel_size", [2, 7, 24, 64, 130])
+def test_opening_of_blobs(shape: tuple[int, int], kernel_size: int) -> None:
+    # Blobs a few disks across, so that the opening neither keeps nor removes them all.
+    m = _blobs(shape, max(40, 3 * kernel_size), seed=shape[0] + kernel_size)
+    if shape[1] == 1:
+        m = _map(shape)
+    _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size))
+
+
+@pytest.mark.parametrize("shape", [(1031, 2063), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("min_area", [2, 50, 900])
+def test_opening_then_min_area(shape: tuple[int, int], min_area: int) -> None:
+    m = _blobs(shape, 25, seed=min_area)
+    for kernel_size in (0, 3, 12):
+        _same_bytes_on_every_thread_count(
+            lambda k=kernel_size: ap.compute_mask(m, 0.55, k, min_area=min_area)
+        )
+
+
 @pytest.mark.parametrize("shape", [(1031, 1031), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_boxes_and_boundaries(shape: tuple[int, int]) -> None:
     m = _map(shape)
