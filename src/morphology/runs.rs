@@ -143,20 +143,21 @@ fn fan_out_pass<O: Op>(
         next = slot + 1;
     }
     let count = targets.len();
-    // SAFETY: `Widening::FanOut` is chosen only where the CPU has AVX-512 F and VBMI2
-    // and the hand-written loops are on (`Widening::detect`).
     #[cfg(target_arch = "x86_64")]
-    unsafe {
-        super::avx512::fan_out::<O>(&mut outs[..count], &shifts[..count], inp, words)
-    };
+    {
+        // SAFETY: `Widening::FanOut` is chosen only where the CPU has AVX-512 F and VBMI2
+        // and the hand-written loops are on (`Widening::detect`).
+        unsafe { super::avx512::fan_out::<O>(&mut outs[..count], &shifts[..count], inp, words) };
+        if let Some(buffer) = taken {
+            levels[base_slot] = buffer;
+        }
+    }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!(
-        "fan-out passes on x86-64 only ({count} {words:?} {})",
-        inp.len()
+        "fan-out passes on x86-64 only ({count} {words:?} {} {shifts:?} {})",
+        inp.len(),
+        outs.len()
     );
-    if let Some(buffer) = taken {
-        levels[base_slot] = buffer;
-    }
 }
 
 /// Copies `row` into the inner words of a guarded row, its padding bits set to outside
