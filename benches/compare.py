@@ -594,7 +594,9 @@ def mask_cost_by_content(rounds: int) -> list[list[str]]:
     return rows
 
 
-def smooth_field(shape: tuple[int, int], sigma: float, seed: int) -> tuple[np.ndarray, float]:
+def smooth_field_and_median(
+    shape: tuple[int, int], sigma: float, seed: int
+) -> tuple[np.ndarray, float]:
     """Gaussian-smoothed uniform noise (float32) and its median: thresholded there, about
     half of it is a defect, in blobs about 2σ across (the opening's hard case: long runs
     everywhere, nothing empties early)."""
@@ -649,7 +651,7 @@ def mask_scaling(args: argparse.Namespace) -> None:
     try:
         print("\n1. compute_mask k=1/4/16 on 1024x1024 smooth fields at the median:")
         for sigma in (4, 12):
-            m, th = smooth_field((1024, 1024), sigma, seed=sigma)
+            m, th = smooth_field_and_median((1024, 1024), sigma, seed=sigma)
             for threads in dict.fromkeys((1, default_threads)):
                 t = median_times(
                     {
@@ -676,7 +678,7 @@ def mask_scaling(args: argparse.Namespace) -> None:
 
         print("\n2. 4096x4096, one thread: holes k=2048 vs smooth σ=4 k=16:")
         full = holes(4096)
-        dense, dense_th = smooth_field((4096, 4096), 4, seed=1)
+        dense, dense_th = smooth_field_and_median((4096, 4096), 4, seed=1)
         t = median_times(
             {
                 "holes": threads_then(1, lambda: ap.compute_mask(full, 0.5, 2048)),
@@ -693,7 +695,7 @@ def mask_scaling(args: argparse.Namespace) -> None:
 
         print("\n3. one 2048x2448 map, compute_mask on 2 threads vs 1:")
         noise = np.random.default_rng(0).random((2048, 2448), dtype=np.float32)
-        smooth, smooth_th = smooth_field((2048, 2448), 4, seed=2)
+        smooth, smooth_th = smooth_field_and_median((2048, 2448), 4, seed=2)
         thread_rows = []
         for name, m, th in [
             ("uniform noise, threshold 0.5", noise, 0.5),
