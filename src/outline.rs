@@ -12,6 +12,7 @@ use crate::bitmap::BitMatrix;
 use crate::error::{check_shape, KernelError};
 use crate::morphology::{dilate_disk, erode_disk};
 use crate::rows::{as_contiguous, for_each_row};
+use crate::simd::multiversioned;
 
 /// The set pixels of a `u8` mask (`v > 0`), bit-packed.
 ///
@@ -21,7 +22,19 @@ use crate::rows::{as_contiguous, for_each_row};
 /// assert!(bits.get(0, 1) && bits.get(1, 0) && !bits.get(0, 0));
 /// ```
 pub fn nonzero_bits(mask: ArrayView2<'_, u8>) -> BitMatrix {
-    BitMatrix::from_view(mask, |v| v > 0)
+    let (rows, cols) = mask.dim();
+    let mut words = vec![0; rows * cols.div_ceil(64)];
+    pack_nonzero_rows(mask, &mut words);
+    BitMatrix::from_words(rows, cols, words)
+}
+
+multiversioned! {
+    /// Packs `mask > 0` into `words`, compiled for each SIMD target: the baseline
+    /// x86-64 build packed 64 bytes a word one byte at a time (0.5 ms of a 1024×1024
+    /// `mask_to_boxes`), where AVX-512 compares 64 at once.
+    fn pack_nonzero_rows(mask: ArrayView2<'_, u8>, words: &mut [u64]) {
+        BitMatrix::pack_rows(mask, |v| v > 0, words)
+    }
 }
 
 /// `find_boundaries(mask, mode="thick")`.
