@@ -78,10 +78,16 @@ pub fn mark_boundaries_into(
     let mut scratch = Vec::new();
     for_each_row(out, |y, px| {
         px.copy_from_slice(as_contiguous(image.index_axis(Axis(0), y), &mut scratch));
-        let bits = edge.row(y);
-        for (x, rgb) in px.chunks_exact_mut(3).enumerate() {
-            if bits[x / 64] >> (x % 64) & 1 == 1 {
-                rgb.copy_from_slice(&color);
+        // Outlines are sparse: visit only the set bits of each word.
+        for (w, &word) in edge.row(y).iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                let x = w * 64 + rest.trailing_zeros() as usize;
+                if x >= cols {
+                    break; // padding bits (kept 0, but never painted)
+                }
+                px[3 * x..3 * x + 3].copy_from_slice(&color);
+                rest &= rest - 1;
             }
         }
         true
