@@ -364,13 +364,13 @@ pub fn components_with_max<T: crate::levels::MapFloat>(
 ) -> Result<Vec<(Component, T)>, crate::KernelError> {
     crate::error::check_shape("anomaly_map", &[mask.rows(), mask.cols()], map.shape())?;
     let (runs, component_of_run, components) = label_runs(mask);
-    // NaN compares false both ways: it neither wins nor, once beaten, comes back.
-    let is_nan = |v: T| v.partial_cmp(&v).is_none();
-    let larger = |best: T, v: T| if v > best || is_nan(best) { v } else { best };
     let mut best: Vec<Option<T>> = vec![None; components.len()];
     for (run, &c) in runs.iter().zip(&component_of_run) {
         let row = map.row(run.y);
-        let run_max = (run.start + 1..=run.end).fold(row[run.start], |m, x| larger(m, row[x]));
+        let run_max = match row.as_slice() {
+            Some(values) => nan_ignoring_max(&values[run.start..=run.end]),
+            None => (run.start + 1..=run.end).fold(row[run.start], |m, x| larger(m, row[x])),
+        };
         best[c] = Some(best[c].map_or(run_max, |b| larger(b, run_max)));
     }
     let scores = best
@@ -379,9 +379,98 @@ pub fn components_with_max<T: crate::levels::MapFloat>(
     Ok(components.into_iter().zip(scores).collect())
 }
 
+/// The score rule's step: `v` beats `best` when larger, or when `best` is NaN. NaN
+/// compares false both ways: it neither wins nor, once beaten, comes back.
+#[inline(always)]
+fn larger<T: PartialOrd + Copy>(best: T, v: T) -> T {
+    #[allow(clippy::eq_op)] // NaN is the one value not equal to itself
+    let best_is_nan = best != best;
+    if v > best || best_is_nan {
+        v
+    } else {
+        best
+    }
+}
+
+/// `values` (not empty) folded left to right with [`larger`], without the fold's
+/// chain of dependent compares: 8 lanes fold independently, then combine. The lanes
+/// change only which of several equal values wins, which matters only for ±0 (equal,
+/// but different bytes) and NaN (all NaN: the fold ends on the last one); for those the
+/// plain fold runs instead, so the result is always the fold's.
+fn nan_ignoring_max<T: crate::levels::MapFloat>(values: &[T]) -> T {
+    const LANES: usize = 8;
+    let sequential = || values[1..].iter().fold(values[0], |m, &v| larger(m, v));
+    if values.len() < 2 * LANES {
+        return sequential();
+    }
+    let mut lanes = [T::from_f64(f64::NAN); LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = larger(*lane, v);
+        }
+    }
+    let lanes_max = lanes
+        .into_iter()
+        .chain(tail.iter().copied())
+        .fold(lanes[0], larger);
+    #[allow(clippy::eq_op)]
+    let is_nan = lanes_max != lanes_max;
+    if is_nan || lanes_max == T::ZERO {
+        sequential()
+    } else {
+        lanes_max
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lanes_max_is_the_folds() {
+        // Values from a small set with ±0, NaNs of different payloads and ties, so that
+        // every case of the fallback and of equal values comes up.
+        let pool32 = [
+            0.0f32,
+            -0.0,
+            1.5,
+            -2.0,
+            1.5,
+            f32::NAN,
+            f32::from_bits(0x7fc0_0001),
+            7.0,
+        ];
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for len in 1..80 {
+            for _ in 0..200 {
+                // Half the vectors without a positive value: their maximum is ±0 or NaN.
+                let choices = if next() % 2 == 0 { 8 } else { 5 };
+                let pick = |r: u32| pool32[[0, 1, 3, 5, 6, 2, 4, 7][r as usize % choices]];
+                let values: Vec<f32> = (0..len).map(|_| pick(next())).collect();
+                let fold = values[1..].iter().fold(values[0], |m, &v| larger(m, v));
+                assert_eq!(
+                    nan_ignoring_max(&values).to_bits(),
+                    fold.to_bits(),
+                    "{values:?}"
+                );
+                let wide: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+                let fold = wide[1..].iter().fold(wide[0], |m, &v| larger(m, v));
+                assert_eq!(
+                    nan_ignoring_max(&wide).to_bits(),
+                    fold.to_bits(),
+                    "{wide:?}"
+                );
+            }
+        }
+    }
 
     /// Flood fill from the definition, for comparison.
     fn naive_areas(mask: &BitMatrix) -> Vec<usize> {
