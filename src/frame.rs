@@ -200,12 +200,15 @@ pub fn frame_into<T: MapFloat>(
     // others (raw and fixed scales) ride along with the range scan in the first.
     let (heat_first, heat_second) = split_by_range(heatmap, options.heatmap);
     let (overlay_first, overlay_second) = split_by_range(overlay, options.overlay);
+    // Each pass runs strip by strip, but streams as the separate call's would.
+    let result_bytes = 3 * h * w;
     let heat_pass = |range| {
-        (LevelScale::of(options.heatmap, range)).map(|s| ColorPass::new(s, options.palette))
+        (LevelScale::of(options.heatmap, range))
+            .map(|s| ColorPass::new(s, options.palette).for_result_of(result_bytes))
     };
     let blend_pass = |range| {
         (LevelScale::of(options.overlay, range))
-            .map(|s| BlendPass::new(s, options.palette, &options.blend))
+            .map(|s| BlendPass::new(s, options.palette, &options.blend).for_result_of(result_bytes))
     };
     let per_row = w.div_ceil(64);
     let mut words = mask.as_ref().map(|_| {

@@ -16,12 +16,12 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
 use super::{AddWeighted, FixedPointBlend, RowBlend};
 use crate::colormap::avx512::{
-    colours, levels_of_chunk, FiniteCheck, PaletteRegisters, UNPACK_ORDER,
+    colours, end_streaming, levels_of_chunk, store_64, FiniteCheck, PaletteRegisters, UNPACK_ORDER,
 };
 use crate::colormap::{color_row, Palette};
 use crate::levels::{LevelScale, MapFloat, NotFinite};
 use crate::rows::{as_contiguous, for_each_row};
-use crate::simd::{prefetch, CHUNK};
+use crate::simd::{pixels_before_alignment, prefetch, CHUNK};
 
 /// OpenCV's blend of 16 bytes at `a` (colour) and `b` (image): widened to float32,
 /// `fma(a, α, fma(b, β, γ))` rounded half to even (the [`AddWeighted::apply`] formula),
@@ -254,7 +254,7 @@ impl LaneBlend for FixedPointBlend {
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn superimpose_chunks<T: MapFloat, B: LaneBlend>(
+unsafe fn superimpose_chunks<T: MapFloat, B: LaneBlend, const STREAM: bool>(
     row: &[T],
     scale: LevelScale<T>,
     palette: &PaletteRegisters,
@@ -274,22 +274,29 @@ unsafe fn superimpose_chunks<T: MapFloat, B: LaneBlend>(
         let parts = colours(palette, levels_of_chunk(values, scale, &mut check));
         for (k, heat) in parts.into_iter().enumerate() {
             // SAFETY: the caller guarantees the CPU features; `base` and `rgb` are 192
-            // bytes, and this reads and writes their bytes 64k..64k + 64.
+            // bytes, and this reads and writes their bytes 64k..64k + 64, which with
+            // `STREAM` are 64-byte aligned (the caller aligns `out`; chunks are 192 bytes).
             unsafe {
                 let blended = B::blend(lanes, heat, base.as_ptr().add(64 * k));
-                _mm512_storeu_si512(rgb.as_mut_ptr().add(64 * k).cast(), blended);
+                store_64::<STREAM>(rgb.as_mut_ptr().add(64 * k), blended);
             }
         }
+    }
+    if STREAM {
+        end_streaming();
     }
     (pixels, check.all_finite())
 }
 
 /// [`super::blend_rows`] with the VBMI row loop: [`superimpose_chunks`], then the last
 /// `W mod 64` pixels of each row through the portable [`color_row`] and
-/// [`RowBlend::apply_row`]. `registers` hold `palette`.
+/// [`RowBlend::apply_row`]. `registers` hold `palette`. Contiguous rows are one row of
+/// every pixel; there, with `stream`, the result goes past the caches
+/// (`crate::simd::streams_output`).
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`).
+#[allow(clippy::too_many_arguments)] // the pass's parts, as BlendPass holds them
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 pub(super) unsafe fn blend_rows<T: MapFloat, B: LaneBlend>(
     map: ArrayView2<'_, T>,
@@ -299,21 +306,53 @@ pub(super) unsafe fn blend_rows<T: MapFloat, B: LaneBlend>(
     registers: &PaletteRegisters,
     blend: B,
     out: ArrayViewMut3<'_, u8>,
+    stream: bool,
 ) -> Result<(), NotFinite> {
     // SAFETY: this function's caller guarantees the CPU features.
     let lanes = unsafe { blend.lanes() };
     let mut heat = [0u8; 3 * CHUNK];
+    // Fewer than 64 pixels (a row's last `W mod 64`, or those before a 64-byte
+    // boundary) through the portable loops.
+    let mut portable = |values: &[T], base: &[u8], px: &mut [u8]| {
+        let finite = color_row(values, scale, palette, &mut heat[..3 * values.len()]);
+        blend.apply_row(&heat[..3 * values.len()], base, px);
+        finite
+    };
+    let mut out = out;
+    if let (Some(values), Some(base), Some(px)) =
+        (map.as_slice(), image.as_slice(), out.as_slice_mut())
+    {
+        // A pixel's blend depends on its own value and image bytes alone, so contiguous
+        // rows are one row, whose chunks can start on 64-byte boundaries.
+        let head = if stream {
+            pixels_before_alignment(px)
+        } else {
+            0
+        };
+        let head_finite = portable(&values[..head], &base[..3 * head], &mut px[..3 * head]);
+        let (values, base, px) = (&values[head..], &base[3 * head..], &mut px[3 * head..]);
+        let (done, finite) = if stream {
+            // SAFETY: the caller guarantees the CPU features; `px` now starts on a
+            // 64-byte boundary.
+            unsafe { superimpose_chunks::<T, B, true>(values, scale, registers, &lanes, base, px) }
+        } else {
+            // SAFETY: this function's caller guarantees the CPU features.
+            unsafe { superimpose_chunks::<T, B, false>(values, scale, registers, &lanes, base, px) }
+        };
+        let rest_finite = portable(&values[done..], &base[3 * done..], &mut px[3 * done..]);
+        return (head_finite && finite && rest_finite)
+            .then_some(())
+            .ok_or(NotFinite);
+    }
     let (mut map_scratch, mut image_scratch) = (Vec::new(), Vec::new());
     for_each_row(out, |y, px| {
         let values = as_contiguous(map.index_axis(Axis(0), y), &mut map_scratch);
         let base = as_contiguous(image.index_axis(Axis(0), y), &mut image_scratch);
         // SAFETY: this function's caller guarantees the CPU features.
-        let (done, finite) =
-            unsafe { superimpose_chunks::<T, B>(values, scale, registers, &lanes, base, px) };
-        let rest = &values[done..];
-        let rest_finite = color_row(rest, scale, palette, &mut heat[..3 * rest.len()]);
-        let (base, px) = (&base[3 * done..], &mut px[3 * done..]);
-        blend.apply_row(&heat[..3 * rest.len()], base, px);
+        let (done, finite) = unsafe {
+            superimpose_chunks::<T, B, false>(values, scale, registers, &lanes, base, px)
+        };
+        let rest_finite = portable(&values[done..], &base[3 * done..], &mut px[3 * done..]);
         finite && rest_finite
     })
     .then_some(())
@@ -324,8 +363,90 @@ pub(super) unsafe fn blend_rows<T: MapFloat, B: LaneBlend>(
 mod tests {
     use super::*;
     use crate::colormap::avx512::color_chunks;
+    use crate::colormap::avx512::tests::{at_alignment, OFFSETS};
     use crate::colormap::JET_RGB;
     use crate::simd::has_vbmi_or_skip;
+
+    #[test]
+    fn contiguous_rows_and_streamed_results_equal_the_portable_loop() {
+        if !has_vbmi_or_skip(
+            "blend::avx512::tests::contiguous_rows_and_streamed_results_equal_the_portable_loop",
+        ) {
+            return;
+        }
+        // As the colour loop's test: rows of 201 pixels, every start residue.
+        let (h, w) = (97, 201);
+        let mut map = ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
+            ((y * 7919 + x * 104_729) % 1013) as f32 / 1000.0 - 0.005
+        });
+        let image =
+            ndarray::Array3::from_shape_fn((h, w, 3), |(y, x, c)| (y * 31 + x * 7 + c) as u8);
+        // SAFETY: has_vbmi_or_skip() above: the CPU has the features `new` is compiled for.
+        let registers = unsafe { PaletteRegisters::new(&JET_RGB) };
+        let mut buffer = Vec::new();
+        fn each_start<B: LaneBlend>(
+            blend: B,
+            (map, image, registers, buffer): (
+                ArrayView2<'_, f32>,
+                ArrayView3<'_, u8>,
+                &PaletteRegisters,
+                &mut Vec<u8>,
+            ),
+        ) {
+            let (h, w) = map.dim();
+            let mut expected = ndarray::Array3::zeros((h, w, 3));
+            let (raw, jet) = (LevelScale::Raw, Palette::Jet);
+            super::super::blend_rows(
+                map,
+                image,
+                raw,
+                jet,
+                blend,
+                expected.view_mut(),
+                &mut Vec::new(),
+            )
+            .unwrap();
+            for (offset, stream) in OFFSETS.into_iter().flat_map(|o| [(o, false), (o, true)]) {
+                let out = at_alignment(buffer, 3 * h * w, offset);
+                out.fill(0);
+                let view = ArrayViewMut3::from_shape((h, w, 3), out).unwrap();
+                // SAFETY: the caller checked the CPU features.
+                unsafe { blend_rows(map, image, raw, jet, registers, blend, view, stream) }
+                    .unwrap();
+                let what = format!("offset {offset} stream {stream}");
+                assert!(*out == *expected.as_slice().unwrap(), "{what}");
+            }
+        }
+        let context = (map.view(), image.view(), &registers, &mut buffer);
+        each_start(
+            FixedPointBlend::find(&AddWeighted::new(0.4, 0.0)).unwrap(),
+            context,
+        );
+        let context = (map.view(), image.view(), &registers, &mut buffer);
+        each_start(AddWeighted::new(0.5, 3.0), context);
+        for (y, x) in [(0, 0), (0, 20), (50, 100), (h - 1, w - 1)] {
+            map[[y, x]] = f32::INFINITY;
+            let out = at_alignment(&mut buffer, 3 * h * w, 16);
+            let view = ArrayViewMut3::from_shape((h, w, 3), out).unwrap();
+            let blend = AddWeighted::new(0.4, 0.0);
+            let (raw, jet) = (LevelScale::Raw, Palette::Jet);
+            // SAFETY: has_vbmi_or_skip() above.
+            let result = unsafe {
+                blend_rows(
+                    map.view(),
+                    image.view(),
+                    raw,
+                    jet,
+                    &registers,
+                    blend,
+                    view,
+                    true,
+                )
+            };
+            assert_eq!(result, Err(NotFinite), "inf at {y}, {x}");
+            map[[y, x]] = 0.5;
+        }
+    }
 
     #[test]
     fn rows_with_a_non_finite_value_are_reported() {
@@ -344,10 +465,12 @@ mod tests {
             let mut out = vec![0u8; 3 * row.len()];
             let run = |row: &[T], scale, out: &mut [u8]| {
                 // SAFETY: the caller checked the CPU features.
-                let heat = unsafe { color_chunks(row, scale, &regs, out) };
+                let heat = unsafe { color_chunks::<T, false>(row, scale, &regs, out) };
                 // SAFETY: as above.
                 let blended = unsafe {
-                    superimpose_chunks::<T, AddWeighted>(row, scale, &regs, &lanes, &image, out)
+                    superimpose_chunks::<T, AddWeighted, false>(
+                        row, scale, &regs, &lanes, &image, out,
+                    )
                 };
                 assert_eq!(heat, blended);
                 heat
@@ -399,7 +522,14 @@ mod tests {
             let lanes = unsafe { lane_blend.lanes() };
             // SAFETY: as above.
             let done = unsafe {
-                superimpose_chunks::<f32, B>(row, LevelScale::Raw, regs, &lanes, image, &mut simd)
+                superimpose_chunks::<f32, B, false>(
+                    row,
+                    LevelScale::Raw,
+                    regs,
+                    &lanes,
+                    image,
+                    &mut simd,
+                )
             };
             assert_eq!(done, (row.len(), true));
             for (i, (&got, &b)) in simd.iter().zip(image).enumerate() {

@@ -298,7 +298,7 @@ pub fn superimpose_into<T: MapFloat>(
     let (h, w) = map.dim();
     check_shape("image", &[h, w, 3], image.shape())?;
     check_shape("out", &[h, w, 3], out.shape())?;
-    let pass = BlendPass::new(level_scale(map, scaling)?, palette, blend);
+    let pass = BlendPass::new(level_scale(map, scaling)?, palette, blend).for_result_of(out.len());
     // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
     // first non-finite value, whichever band met one.
     let bands = for_each_band(h, w, (map, image, out), |_, (map, image, out)| {
@@ -321,6 +321,9 @@ pub(crate) struct BlendPass<'p, T> {
     palette: Palette<'p>,
     blend: AddWeighted,
     fixed: Option<FixedPointBlend>,
+    /// Whether the hand-written loop streams the result past the caches
+    /// ([`BlendPass::for_result_of`]).
+    stream: bool,
     /// The palette in registers when the VBMI loop runs.
     #[cfg(target_arch = "x86_64")]
     vbmi: Option<crate::colormap::avx512::PaletteRegisters>,
@@ -341,8 +344,18 @@ impl<'p, T: MapFloat> BlendPass<'p, T> {
             palette,
             blend: *blend,
             fixed: FixedPointBlend::find(blend),
+            stream: false,
             #[cfg(target_arch = "x86_64")]
             vbmi,
+        }
+    }
+
+    /// This pass for a whole result of `bytes` (all the rows it will be run on): one
+    /// large enough streams past the caches (`crate::simd::streams_output`).
+    pub(crate) fn for_result_of(self, bytes: usize) -> Self {
+        BlendPass {
+            stream: crate::simd::streams_output(bytes),
+            ..self
         }
     }
 
@@ -364,11 +377,29 @@ impl<'p, T: MapFloat> BlendPass<'p, T> {
                 // AVX-512 F, BW and VBMI (`new`), the features avx512::blend_rows is
                 // compiled for and all it requires.
                 Some(fixed) => unsafe {
-                    avx512::blend_rows(map, image, scale, palette, registers, fixed, out)
+                    avx512::blend_rows(
+                        map,
+                        image,
+                        scale,
+                        palette,
+                        registers,
+                        fixed,
+                        out,
+                        self.stream,
+                    )
                 },
                 // SAFETY: as for the arm above.
                 None => unsafe {
-                    avx512::blend_rows(map, image, scale, palette, registers, self.blend, out)
+                    avx512::blend_rows(
+                        map,
+                        image,
+                        scale,
+                        palette,
+                        registers,
+                        self.blend,
+                        out,
+                        self.stream,
+                    )
                 },
             };
         }

@@ -15,7 +15,7 @@ use ndarray::{ArrayView2, ArrayViewMut3, Axis};
 use super::{color_row, Palette};
 use crate::levels::{levels_of_row, row_is_finite, LevelScale, MapFloat, NotFinite};
 use crate::rows::{as_contiguous, for_each_row};
-use crate::simd::{prefetch, CHUNK};
+use crate::simd::{pixels_before_alignment, prefetch, CHUNK};
 
 /// A 256-entry RGB palette as three planes of four 64-byte registers each.
 #[derive(Clone, Copy)]
@@ -213,15 +213,45 @@ pub(crate) const UNPACK_ORDER: [u8; 64] = {
     ix
 };
 
+/// Stores 64 bytes at `dst`: a non-temporal store with `STREAM` (see
+/// `crate::simd::streams_output`; the loop that streams ends with [`end_streaming`]),
+/// else an ordinary one.
+///
+/// # Safety
+/// `dst` must be valid for 64 bytes of writes, and 64-byte aligned with `STREAM`; the
+/// CPU must support AVX-512 F.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) unsafe fn store_64<const STREAM: bool>(dst: *mut u8, bytes: __m512i) {
+    if STREAM {
+        // SAFETY: the caller guarantees 64 writable, 64-byte aligned bytes.
+        unsafe { _mm512_stream_si512(dst.cast(), bytes) }
+    } else {
+        // SAFETY: the caller guarantees 64 writable bytes; no alignment needed.
+        unsafe { _mm512_storeu_si512(dst.cast(), bytes) }
+    }
+}
+
+/// Orders a loop's non-temporal stores before every later store, so that another
+/// thread that learns the loop is done (a band's end) sees its bytes: streaming
+/// stores are weakly ordered, and only a fence orders them.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) fn end_streaming() {
+    _mm_sfence();
+}
+
 /// Colours the whole 64-pixel chunks of `row` into `out` (3 bytes a pixel); returns
 /// how many pixels it did (a multiple of 64; the caller colours the rest with
 /// [`color_row`]) and, with the raw scale, whether their values were all finite
-/// (always true when normalising).
+/// (always true when normalising). With `STREAM`, non-temporal stores ([`store_64`]),
+/// followed by [`end_streaming`].
 ///
 /// # Safety
-/// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`).
+/// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`); with
+/// `STREAM`, `out` must be 64-byte aligned.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-pub(crate) unsafe fn color_chunks<T: MapFloat>(
+pub(crate) unsafe fn color_chunks<T: MapFloat, const STREAM: bool>(
     row: &[T],
     scale: LevelScale<T>,
     palette: &PaletteRegisters,
@@ -236,15 +266,22 @@ pub(crate) unsafe fn color_chunks<T: MapFloat>(
         prefetch::ahead_of(values);
         let parts = colours(palette, levels_of_chunk(values, scale, &mut check));
         for (k, part) in parts.into_iter().enumerate() {
-            // SAFETY: `rgb` is 192 bytes; part k stores bytes 64k..64k + 64 of it.
-            unsafe { _mm512_storeu_si512(rgb.as_mut_ptr().add(64 * k).cast(), part) };
+            // SAFETY: `rgb` is 192 bytes; part k stores bytes 64k..64k + 64 of it, which
+            // with `STREAM` are 64-byte aligned (the caller aligns `out`; chunks are 192
+            // bytes, three lines).
+            unsafe { store_64::<STREAM>(rgb.as_mut_ptr().add(64 * k), part) };
         }
+    }
+    if STREAM {
+        end_streaming();
     }
     (pixels, check.all_finite())
 }
 
 /// [`super::color_rows`] with the VBMI row loop: [`color_chunks`], then the last
 /// `W mod 64` pixels of each row through [`color_row`]. `registers` hold `palette`.
+/// Contiguous rows are one row of every pixel; there, with `stream`, the result goes
+/// past the caches (`crate::simd::streams_output`).
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI (`crate::simd::vbmi_enabled`).
@@ -255,12 +292,37 @@ pub(super) unsafe fn color_rows<T: MapFloat>(
     palette: Palette<'_>,
     registers: &PaletteRegisters,
     out: ArrayViewMut3<'_, u8>,
+    stream: bool,
 ) -> Result<(), NotFinite> {
+    let mut out = out;
+    if let (Some(values), Some(rgb)) = (map.as_slice(), out.as_slice_mut()) {
+        // A pixel's colour depends on its value alone, so contiguous rows are one row,
+        // whose chunks can start on 64-byte boundaries.
+        let head = if stream {
+            pixels_before_alignment(rgb)
+        } else {
+            0
+        };
+        let head_finite = color_row(&values[..head], scale, palette, &mut rgb[..3 * head]);
+        let (values, rgb) = (&values[head..], &mut rgb[3 * head..]);
+        let (done, finite) = if stream {
+            // SAFETY: the caller guarantees the CPU features; `rgb` now starts on a
+            // 64-byte boundary.
+            unsafe { color_chunks::<T, true>(values, scale, registers, rgb) }
+        } else {
+            // SAFETY: this function's caller guarantees the CPU features.
+            unsafe { color_chunks::<T, false>(values, scale, registers, rgb) }
+        };
+        let rest_finite = color_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
+        return (head_finite && finite && rest_finite)
+            .then_some(())
+            .ok_or(NotFinite);
+    }
     let mut scratch = Vec::new();
     for_each_row(out, |y, rgb| {
         let values = as_contiguous(map.index_axis(Axis(0), y), &mut scratch);
         // SAFETY: this function's caller guarantees the CPU features.
-        let (done, finite) = unsafe { color_chunks(values, scale, registers, rgb) };
+        let (done, finite) = unsafe { color_chunks::<T, false>(values, scale, registers, rgb) };
         let rest_finite = color_row(&values[done..], scale, palette, &mut rgb[3 * done..]);
         finite && rest_finite
     })
@@ -269,10 +331,71 @@ pub(super) unsafe fn color_rows<T: MapFloat>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::colormap::{palettes::PALETTES, JET_RGB};
     use crate::simd::has_vbmi_or_skip;
+
+    /// `len` bytes of `buffer` starting `offset` bytes past a 64-byte boundary.
+    pub(crate) fn at_alignment(buffer: &mut Vec<u8>, len: usize, offset: usize) -> &mut [u8] {
+        buffer.resize(len + 128, 0);
+        let start = buffer.as_ptr().align_offset(64) + offset;
+        &mut buffer[start..start + len]
+    }
+
+    /// The offsets from a 64-byte boundary that the streaming tests write at: every
+    /// residue of a pixel start modulo 64 comes up among 0..64, a few suffice.
+    pub(crate) const OFFSETS: [usize; 5] = [0, 1, 16, 47, 63];
+
+    #[test]
+    fn contiguous_rows_and_streamed_results_equal_the_portable_loop() {
+        if !has_vbmi_or_skip(
+            "colormap::avx512::tests::contiguous_rows_and_streamed_results_equal_the_portable_loop",
+        ) {
+            return;
+        }
+        // Rows of 201 pixels: 64-pixel chunks run across rows.
+        let (h, w) = (97, 201);
+        let mut map = ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
+            ((y * 7919 + x * 104_729) % 1013) as f32 / 1000.0 - 0.005
+        });
+        // SAFETY: has_vbmi_or_skip() above: the CPU has the features `new` is compiled for.
+        let registers = unsafe { PaletteRegisters::new(&JET_RGB) };
+        let normalized = LevelScale::Normalized {
+            min: -0.005,
+            ptp: 1.017,
+        };
+        let mut buffer = Vec::new();
+        for scale in [LevelScale::Raw, normalized] {
+            let mut expected = ndarray::Array3::zeros((h, w, 3));
+            super::super::color_rows(map.view(), scale, Palette::Jet, expected.view_mut()).unwrap();
+            for (offset, stream) in OFFSETS.into_iter().flat_map(|o| [(o, false), (o, true)]) {
+                let out = at_alignment(&mut buffer, 3 * h * w, offset);
+                out.fill(0);
+                let view = ndarray::ArrayViewMut3::from_shape((h, w, 3), out).unwrap();
+                // SAFETY: has_vbmi_or_skip() above.
+                unsafe { color_rows(map.view(), scale, Palette::Jet, &registers, view, stream) }
+                    .unwrap();
+                let what = format!("{scale:?} offset {offset} stream {stream}");
+                assert!(*out == *expected.as_slice().unwrap(), "{what}");
+            }
+        }
+        // A non-finite value anywhere (the aligned head, the chunks, the tail) fails
+        // the raw scale.
+        for (y, x) in [(0, 0), (0, 20), (50, 100), (h - 1, w - 1)] {
+            map[[y, x]] = f32::NAN;
+            for (offset, stream) in [(16, true), (0, false)] {
+                let out = at_alignment(&mut buffer, 3 * h * w, offset);
+                let view = ndarray::ArrayViewMut3::from_shape((h, w, 3), out).unwrap();
+                let raw = LevelScale::Raw;
+                // SAFETY: has_vbmi_or_skip() above.
+                let result =
+                    unsafe { color_rows(map.view(), raw, Palette::Jet, &registers, view, stream) };
+                assert_eq!(result, Err(NotFinite), "NaN at {y}, {x}");
+            }
+            map[[y, x]] = 0.5;
+        }
+    }
 
     #[test]
     fn interleave_indices_cover_every_byte_once() {
@@ -317,7 +440,7 @@ mod tests {
             ] {
                 let mut simd = vec![0u8; 3 * row.len()];
                 // SAFETY: has_vbmi_or_skip() above.
-                let done = unsafe { color_chunks(&row, scale, &regs, &mut simd) };
+                let done = unsafe { color_chunks::<f32, false>(&row, scale, &regs, &mut simd) };
                 assert_eq!(done, (row.len(), true));
                 let expected: Vec<u8> = row
                     .iter()

@@ -191,7 +191,7 @@ pub fn color_map_into<T: MapFloat>(
 ) -> Result<(), KernelError> {
     let (h, w) = map.dim();
     check_shape("out", &[h, w, 3], out.shape())?;
-    let pass = ColorPass::new(level_scale(map, scaling)?, palette);
+    let pass = ColorPass::new(level_scale(map, scaling)?, palette).for_result_of(out.len());
     // Bands of rows in parallel (docs/behaviour.md#threads); an error names the map's
     // first non-finite value, whichever band met one.
     let bands = for_each_band(h, w, (map, out), |_, (map, out)| pass.rows(map, out));
@@ -209,6 +209,9 @@ pub fn color_map_into<T: MapFloat>(
 pub(crate) struct ColorPass<'p, T> {
     scale: LevelScale<T>,
     palette: Palette<'p>,
+    /// Whether the hand-written loop streams the result past the caches
+    /// ([`ColorPass::for_result_of`]).
+    stream: bool,
     /// The palette in registers when the VBMI loop runs.
     #[cfg(target_arch = "x86_64")]
     vbmi: Option<avx512::PaletteRegisters>,
@@ -227,8 +230,18 @@ impl<'p, T: MapFloat> ColorPass<'p, T> {
         ColorPass {
             scale,
             palette,
+            stream: false,
             #[cfg(target_arch = "x86_64")]
             vbmi,
+        }
+    }
+
+    /// This pass for a whole result of `bytes` (all the rows it will be run on): one
+    /// large enough streams past the caches (`crate::simd::streams_output`).
+    pub(crate) fn for_result_of(self, bytes: usize) -> Self {
+        ColorPass {
+            stream: crate::simd::streams_output(bytes),
+            ..self
         }
     }
 
@@ -245,7 +258,9 @@ impl<'p, T: MapFloat> ColorPass<'p, T> {
             // SAFETY: `registers` exist only where vbmi_enabled() said the CPU has
             // AVX-512 F, BW and VBMI (`new`), the features that avx512::color_rows is
             // compiled for and all it requires.
-            return unsafe { avx512::color_rows(map, self.scale, self.palette, registers, out) };
+            return unsafe {
+                avx512::color_rows(map, self.scale, self.palette, registers, out, self.stream)
+            };
         }
         color_rows(map, self.scale, self.palette, out)
     }

@@ -22,6 +22,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// enough for the compiler to fill whole registers in the portable loops.
 pub(crate) const CHUNK: usize = 64;
 
+/// The least result, in bytes, that the hand-written colour and blend loops write
+/// with non-temporal stores (past the caches, without reading each line first): a
+/// result this large does not stay in cache for its reader anyway, and each cached
+/// store would first read its line from memory and evict the map the pass is still
+/// reading (docs/behaviour.md#simd gives the measurements).
+pub(crate) const STREAM_OUTPUT_BYTES: usize = 4 << 20;
+
+/// Whether a colour or blend pass whose whole result (all bands and strips of it)
+/// is `bytes` long streams it past the caches.
+pub(crate) fn streams_output(bytes: usize) -> bool {
+    bytes >= STREAM_OUTPUT_BYTES
+}
+
+/// How many pixels of 3 bytes at the start of `out` come before a 64-byte boundary at
+/// a pixel's start (fewer than 64: 3 is invertible modulo 64, 3 · 43 = 129): a
+/// streaming loop colours those with ordinary stores, then 64 pixels (three aligned
+/// lines) at a time.
+pub(crate) fn pixels_before_alignment(out: &[u8]) -> usize {
+    let to_boundary = (64 - out.as_ptr() as usize % 64) % 64;
+    (to_boundary * 43 % 64).min(out.len() / 3)
+}
+
 /// Wraps an item (a function) in `#[multiversion(targets(...))]` with the crate's one
 /// list of SIMD targets, so that every kernel is cloned for the same CPUs and
 /// [`dispatch_target`] can name the clone that runs.
@@ -224,6 +246,19 @@ fn report_skip(test: &str, features: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pixels_before_alignment_end_on_a_boundary() {
+        let buffer = vec![0u8; 1024];
+        for start in 0..64 {
+            let out = &buffer[start..];
+            let head = pixels_before_alignment(out);
+            assert!(head < 64);
+            assert_eq!((out.as_ptr() as usize + 3 * head) % 64, 0, "start {start}");
+            // Too short to reach the boundary: all of it.
+            assert!(pixels_before_alignment(&out[..3 * head / 2]) <= head / 2);
+        }
+    }
 
     #[test]
     fn dispatch_target_names_a_clone_and_the_hand_written_loops() {
