@@ -8,7 +8,7 @@ with BGR swapped to RGB. Run with OpenCV installed (the `bench` or `test` extra)
 
 The file lists 8 RGB triples a line, columns aligned, each line ending with the level
 of its first triple, so that a change to a table shows as a short diff.
-tests/test_palettes.py checks the committed tables against the installed OpenCV, and
+tests/parity/test_palettes.py checks the committed tables against the installed OpenCV, and
 the cargo test `colormap::tests::palettes_are_the_committed_tables` checks their bytes.
 """
 
