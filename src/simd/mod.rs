@@ -74,9 +74,10 @@ pub(crate) use multiversioned_popcount;
 static HAND_WRITTEN_SIMD: AtomicBool = AtomicBool::new(true);
 
 /// Turns the hand-written AVX-512 loops (colour, blend, mask unpacking and the
-/// opening's run widening) off or back on, for the whole process; off, every kernel runs its compiler-vectorised portable
-/// loop. For tests, which compare the two, and for debugging: both give the same bytes.
-/// Elsewhere than x86-64 there are no hand-written loops and this changes nothing.
+/// opening's run widening) off or back on, for the whole process; off, every kernel runs
+/// its compiler-vectorised portable loop. For tests, which compare the two, and for
+/// debugging: both give the same bytes. Elsewhere than x86-64 there are no hand-written
+/// loops and this changes nothing.
 ///
 /// ```
 /// use anomaly_postprocess::colormap::{color_map_into, Palette};
