@@ -1,8 +1,9 @@
 //! Criterion benches of each kernel on a 1024×1024 map (single thread), and of
 //! `compute_mask`'s opening on masks of several kinds and radii.
 //!
-//! `cargo bench --bench kernels` (`-- "mask by content"` for the second group). The side-by-side comparison with OpenCV, which is
-//! where speed claims come from, is `benches/compare.py`.
+//! `cargo bench --bench kernels` (`-- "mask by content"` for the second group). The
+//! side-by-side comparison with OpenCV, which is where speed claims come from, is
+//! `benches/compare.py`.
 
 use std::hint::black_box;
 

@@ -6,9 +6,10 @@ with BGR swapped to RGB. Run with OpenCV installed (the `bench` or `test` extra)
     python scripts/gen_palettes.py           # rewrites src/colormap/palettes.rs
     python scripts/gen_palettes.py --check   # exits 1 if the committed file differs
 
-The file lists 8 RGB triples a line, columns aligned, each line ending with the level
-of its first triple, so that a change to a table shows as a short diff.
-tests/test_palettes.py checks the committed tables against the installed OpenCV, and
+The file lists 4 RGB triples a line (at most 82 characters), columns aligned, each line
+ending with the level of its first triple, so that a change to a table shows as a short
+diff.
+tests/parity/test_palettes.py checks the committed tables against the installed OpenCV, and
 the cargo test `colormap::tests::palettes_are_the_committed_tables` checks their bytes.
 """
 
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 TARGET = Path(__file__).resolve().parent.parent / "src" / "colormap" / "palettes.rs"
-PER_LINE = 8
+PER_LINE = 4
 
 
 def render(opencv_version: str, tables: list[tuple[str, int, list[list[int]]]]) -> str:

@@ -1,8 +1,9 @@
 //! Every product of one frame from one sweep over its map (and a second for a product
-//! min-max normalised by the map's own range): `postprocess` (docs/behaviour.md#api). An inspection line wants, for each map, the heatmap, the
-//! overlay, the mask and the boxes with their scores; the separate kernels read the
-//! map once each ([`crate::colormap`] twice with its range pass, [`crate::blend`],
-//! [`crate::mask`], then the boxes re-pack the mask's bytes). Here:
+//! min-max normalised by the map's own range): `postprocess` (docs/behaviour.md#api).
+//! An inspection line wants, for each map, the heatmap, the overlay, the mask and the
+//! boxes with their scores; the separate kernels read the map once each
+//! ([`crate::colormap`] twice with its range pass, [`crate::blend`], [`crate::mask`],
+//! then the boxes re-pack the mask's bytes). Here:
 //!
 //! 1. One sweep over the map in strips of rows small enough to stay in the core's
 //!    cache ([`STRIP_PIXELS`]): for each strip the existing row kernels run back to

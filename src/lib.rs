@@ -27,8 +27,8 @@
 //! | contiguous rows from strided views (crate-internal) | `rows` | `#memory` |
 //!
 //! Each operation's module owns its hand-written SIMD variant (`colormap/avx512.rs`,
-//! `blend/avx512.rs`, `mask/avx512.rs`, x86-64 only) and is the one place that chooses
-//! between it and the portable loop; [`simd`] holds what they share. No module uses a
+//! `blend/avx512.rs`, `mask/avx512.rs`, `morphology/avx512.rs`, x86-64 only) and is the
+//! one place that chooses between it and the portable loop; [`simd`] holds what they share. No module uses a
 //! module that uses it back (`scripts/check_module_graph.py` checks this in CI).
 
 pub mod batch;

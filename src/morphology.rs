@@ -71,6 +71,18 @@ impl Op for Dilate {
     }
 }
 
+impl runs::Widening {
+    /// The widening loop this CPU runs: the morphology's one choice between its
+    /// hand-written loop (`avx512.rs`) and the portable one.
+    fn detect() -> runs::Widening {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::vbmi2_enabled() {
+            return runs::Widening::FanOut;
+        }
+        runs::Widening::Steps
+    }
+}
+
 /// `w(d)` for `d = 0..=min(r, rows − 1)`, clamped to `cols − 1`: a run that wide already
 /// reaches across the whole row, so clamping changes nothing.
 fn disk_half_widths(radius: u64, rows: usize, cols: usize) -> Vec<usize> {

@@ -10,13 +10,15 @@ files need lives here, once.
 from __future__ import annotations
 
 import platform
+import re
 import sys
 import threading
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -156,6 +158,11 @@ def smooth_maps(shape: tuple[int, ...], seed: int, dtype: Any = np.float32) -> n
 def random_image(source: np.random.Generator | int, shape: tuple[int, ...]) -> np.ndarray:
     """A random uint8 RGB image ``shape + (3,)`` from a generator or a seed."""
     return np.random.default_rng(source).integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+def random_mask(rng: np.random.Generator, shape: tuple[int, ...], density: float) -> np.ndarray:
+    """A uint8 0/255 mask whose pixels are set with probability ``density``."""
+    return (rng.random(shape) < density).astype(np.uint8) * 255
 
 
 # The small (9, 11) maps of the input-handling tables (bad_inputs/, the accepted rows in
@@ -363,6 +370,47 @@ def assert_result(result: Any, expected: np.ndarray) -> None:
     assert isinstance(result, np.ndarray) and result.dtype == np.uint8
     assert result.shape == expected.shape, (result.shape, expected.shape)
     assert np.array_equal(result, expected)
+
+
+def assert_rejected(
+    call: Callable[[], Any],
+    argument: str,
+    exc: type[Exception],
+    *patterns: str,
+    inputs: Iterable[Any] = (),
+) -> str:
+    """The one idiom of the bad-input tests (docs/behaviour.md#errors): ``call()``
+    raises exactly ``exc`` (TypeError or ValueError) whose message names ``argument``
+    and matches every regex in ``patterns``; no array in ``inputs`` is modified.
+    Returns the message."""
+    assert exc in (TypeError, ValueError)
+    with Unmodified(*inputs), pytest.raises(Exception) as info:  # the type is checked below
+        call()
+    error = info.value
+    assert type(error) is exc, f"{type(error).__name__}: {error}"
+    message = str(error)
+    assert re.search(rf"\b{re.escape(argument)}\b", message), (argument, message)
+    for pattern in patterns:
+        assert re.search(pattern, message), (pattern, message)
+    return message
+
+
+# ===================================================================== the CLI's files
+
+
+def read_png(path: Path) -> np.ndarray:
+    """The pixels of the PNG file at ``path`` (Pillow, imported here: only the CLI
+    tests need it)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return np.asarray(image)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The non-blank lines of a command's standard error."""
+    return [line for line in stderr.splitlines() if line.strip()]
 
 
 # ============================================================== CPU features (SIMD)

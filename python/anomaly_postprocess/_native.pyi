@@ -7,7 +7,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
-    "JET_RGB",
     "PALETTES",
     "POOLED_BYTES",
     "_set_hand_written_simd",
@@ -34,7 +33,6 @@ __all__ = [
 _Maps: TypeAlias = NDArray[np.float32] | NDArray[np.float64]
 
 PALETTES: dict[str, tuple[int, bytes]]  # name -> (cv2.COLORMAP_* value, 768 RGB bytes)
-JET_RGB: bytes  # 256 RGB triples of the JET table, level-major
 POOLED_BYTES: int  # fresh results at least this large come from the output pool
 
 def color_maps(

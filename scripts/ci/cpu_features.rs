@@ -1,5 +1,5 @@
 //! Prints the CPU features that the crate's run-time dispatch looks at, as Rust's std
-//! detects them (the same macros `multiversion` and `vbmi.rs` use), one line:
+//! detects them (the same macros `multiversion` and `src/simd/mod.rs` use), one line:
 //! `cpu features: avx2 fma ...`. Under qemu-user this is the emulated CPU model's view;
 //! /proc/cpuinfo would show the host's.
 
@@ -12,7 +12,7 @@ fn main() {
         }
         probe!(
             "sse4.2", "popcnt", "avx", "avx2", "fma", "bmi2", "avx512f", "avx512bw", "avx512vl",
-            "avx512vbmi"
+            "avx512vbmi", "avx512vbmi2", "avx512vpopcntdq"
         );
     }
     #[cfg(target_arch = "aarch64")]

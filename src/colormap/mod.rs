@@ -319,7 +319,7 @@ mod tests {
 
     /// The tables' bytes are OpenCV 5.0.0's as first committed (FNV-1a over every name,
     /// value and RGB byte): regenerating or reformatting palettes.rs must not change
-    /// them (tests/test_palettes.py compares them with the installed cv2).
+    /// them (tests/parity/test_palettes.py compares them with the installed cv2).
     #[test]
     fn palettes_are_the_committed_tables() {
         let (mut hash, mut bytes) = (0xcbf2_9ce4_8422_2325u64, 0);

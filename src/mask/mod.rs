@@ -26,9 +26,10 @@ use crate::simd::multiversioned;
 /// `map > threshold`, bit-packed.
 ///
 /// `threshold` must already be rounded to the precision numpy compares in
-/// (docs/behaviour.md#threshold: the map's dtype for a Python number, the common dtype for a numpy scalar) and must
-/// not be NaN; every value of that precision is exact in `f64`. Comparing `v > t` for
-/// `v` of type `T` is then exact as `v > T::floor_from_f64(t)`. NaN is never above.
+/// (docs/behaviour.md#threshold: the map's dtype for a Python number, the common dtype
+/// for a numpy scalar) and must not be NaN; every value of that precision is exact in
+/// `f64`. Comparing `v > t` for `v` of type `T` is then exact as
+/// `v > T::floor_from_f64(t)`. NaN is never above.
 ///
 /// ```
 /// use anomaly_postprocess::mask::threshold_bits;

@@ -1,5 +1,5 @@
 //! The run method's widening in hand-written AVX-512 F + VBMI2, for CPUs that have it
-//! (x86-64 only; `super::runs` chooses): VBMI2's funnel shifts (`vpshrdvq`, `vpshldvq`)
+//! (x86-64 only; `super` chooses, `super::runs` calls): VBMI2's funnel shifts (`vpshrdvq`, `vpshldvq`)
 //! shift a word in the bits of its neighbour in one instruction, and one pass reads its
 //! input once for several run widths. The same bits as the portable steps (the unit
 //! tests of `super` compare them).
@@ -12,11 +12,6 @@ use std::arch::x86_64::{
 use std::ops::Range;
 
 use super::Op;
-
-/// Whether the CPU has AVX-512 VBMI2 (the funnel shifts of [`fan_out`]).
-pub(super) fn has_vbmi2() -> bool {
-    std::arch::is_x86_feature_detected!("avx512vbmi2")
-}
 
 /// `outs[j][k] = inp[k + a_j] ∘ inp[k − a_j]` (bit positions; with `centre_j`, also
 /// `∘ inp[k]`) for every word `k` of `words` and every `(a_j, centre_j)` of `shifts`:

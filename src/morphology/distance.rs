@@ -44,9 +44,7 @@
 //! Memory: one bit-packed image and a few rows. The run method (`super`) is faster for
 //! small disks and for masks its early exits empty quickly; [`prefers_distance`] chooses.
 
-use multiversion::multiversion;
-
-use crate::simd::multiversioned;
+use crate::simd::{multiversioned, multiversioned_popcount};
 
 use crate::bitmap::BitMatrix;
 
@@ -357,96 +355,91 @@ multiversioned! {
     }
 }
 
-/// The cost model: whether this method is expected to be faster than the run method
-/// for an erosion (`SITES_SET = false`) or dilation (`true`) of `mask` by
-/// `disk(radius)`. Only the time depends on the answer, never the result.
-///
-/// Both estimates are in nanoseconds per word of the mask, fitted to timings of both
-/// methods on one AMD EPYC core (AVX-512) for erosions and dilations of thresholded
-/// smooth noise (Gaussian σ = 4, 12 and 48, threshold at the median) and of a full
-/// mask with a few small holes, radii 16 to 512, 1024² and 4096²:
-///
-/// - The run method costs about 1.1 ns per word and width group of the disk, for the
-///   rows within `r` of a site (it skips the others), and stops early once a strip of
-///   its result can no longer change: after about `L / r` of its groups, where `L` is
-///   the typical extent of the regions without a site. `L` is estimated from the share
-///   `q` of words without a site: `L ≈ 20 + 400 q / (1 − q)` (about 20 pixels for fine
-///   noise, 250 for σ = 48 blobs, unbounded for the full mask).
-/// - This method costs about 12 ns per word, plus up to 50 more for the pixels that are
-///   no site but have one near, looked at one by one: most when sites and non-sites
-///   are mixed half and half (`4ρ(1 − ρ)` for a share `ρ` of sites) and the radius is
-///   not far above `L`.
-///
-/// Returns `false` without looking at the mask when the disk has at most 16 width
-/// groups (radius up to 24): the run method was faster on every mask measured.
-// Not the crate's one list (`simd::multiversioned!`): the cost model counts bits, and
-// these clones add the popcount instructions.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+avx2+fma",
-    "x86_64+avx2+fma+popcnt",
-    "aarch64+neon"
-))]
-pub(super) fn prefers_distance<const SITES_SET: bool>(mask: &BitMatrix, radius: u64) -> bool {
-    const RUN_NS_PER_GROUP: f64 = 1.1;
-    const DISTANCE_NS: f64 = 12.0;
-    const DISTANCE_DENSE_NS: f64 = 50.0;
-    let (rows, cols) = (mask.rows(), mask.cols());
-    if rows == 0 || cols == 0 || radius == 0 || disk_covers_image(radius, rows, cols) {
-        return false; // both methods are immediate
-    }
-    let half_widths = disk_half_widths(radius, rows, cols);
-    let groups = width_groups(&half_widths).len() as f64;
-    if groups <= 16.0 {
-        return false;
-    }
-    // One pass over the words: sites, words without a site, rows with a site. Counted
-    // as set bits and full or empty words, which vectorises; the last word of a row
-    // apart, for its padding bits.
-    let wpr = mask.words_per_row();
-    let last_valid = mask.last_word_mask();
-    let no_site = if SITES_SET { 0 } else { u64::MAX };
-    let (mut ones, mut empty_words) = (0usize, 0usize);
-    let mut site_rows = Vec::with_capacity(rows);
-    for y in 0..rows {
-        let (&last, body) = mask.row(y).split_last().expect("cols > 0");
-        let row_ones: usize = body.iter().map(|w| w.count_ones() as usize).sum();
-        let row_empty = body.iter().filter(|&&w| w == no_site).count()
-            + usize::from(last == no_site & last_valid);
-        ones += row_ones + last.count_ones() as usize;
-        empty_words += row_empty;
-        site_rows.push(row_empty < wpr);
-    }
-    let sites = if SITES_SET { ones } else { rows * cols - ones };
-    // Rows within `reach` of a row with a site, by a sliding count.
-    let reach = half_widths.len() - 1;
-    let mut in_window = site_rows[..reach.min(rows - 1) + 1]
-        .iter()
-        .filter(|&&s| s)
-        .count();
-    let mut busy_rows = 0;
-    for y in 0..rows {
-        busy_rows += usize::from(in_window > 0);
-        if let Some(&entering) = site_rows.get(y + reach + 1) {
-            in_window += usize::from(entering);
+multiversioned_popcount! {
+    /// The cost model: whether this method is expected to be faster than the run method
+    /// for an erosion (`SITES_SET = false`) or dilation (`true`) of `mask` by
+    /// `disk(radius)`. Only the time depends on the answer, never the result.
+    ///
+    /// Both estimates are in nanoseconds per word of the mask, fitted to timings of both
+    /// methods on one AMD EPYC core (AVX-512) for erosions and dilations of thresholded
+    /// smooth noise (Gaussian σ = 4, 12 and 48, threshold at the median) and of a full
+    /// mask with a few small holes, radii 16 to 512, 1024² and 4096²:
+    ///
+    /// - The run method costs about 1.1 ns per word and width group of the disk, for the
+    ///   rows within `r` of a site (it skips the others), and stops early once a strip of
+    ///   its result can no longer change: after about `L / r` of its groups, where `L` is
+    ///   the typical extent of the regions without a site. `L` is estimated from the share
+    ///   `q` of words without a site: `L ≈ 20 + 400 q / (1 − q)` (about 20 pixels for fine
+    ///   noise, 250 for σ = 48 blobs, unbounded for the full mask).
+    /// - This method costs about 12 ns per word, plus up to 50 more for the pixels that are
+    ///   no site but have one near, looked at one by one: most when sites and non-sites
+    ///   are mixed half and half (`4ρ(1 − ρ)` for a share `ρ` of sites) and the radius is
+    ///   not far above `L`.
+    ///
+    /// Returns `false` without looking at the mask when the disk has at most 16 width
+    /// groups (radius up to 24): the run method was faster on every mask measured.
+    pub(super) fn prefers_distance<const SITES_SET: bool>(mask: &BitMatrix, radius: u64) -> bool {
+        const RUN_NS_PER_GROUP: f64 = 1.1;
+        const DISTANCE_NS: f64 = 12.0;
+        const DISTANCE_DENSE_NS: f64 = 50.0;
+        let (rows, cols) = (mask.rows(), mask.cols());
+        if rows == 0 || cols == 0 || radius == 0 || disk_covers_image(radius, rows, cols) {
+            return false; // both methods are immediate
         }
-        if y >= reach && site_rows[y - reach] {
-            in_window -= 1;
+        let half_widths = disk_half_widths(radius, rows, cols);
+        let groups = width_groups(&half_widths).len() as f64;
+        if groups <= 16.0 {
+            return false;
         }
+        // One pass over the words: sites, words without a site, rows with a site. Counted
+        // as set bits and full or empty words, which vectorises; the last word of a row
+        // apart, for its padding bits.
+        let wpr = mask.words_per_row();
+        let last_valid = mask.last_word_mask();
+        let no_site = if SITES_SET { 0 } else { u64::MAX };
+        let (mut ones, mut empty_words) = (0usize, 0usize);
+        let mut site_rows = Vec::with_capacity(rows);
+        for y in 0..rows {
+            let (&last, body) = mask.row(y).split_last().expect("cols > 0");
+            let row_ones: usize = body.iter().map(|w| w.count_ones() as usize).sum();
+            let row_empty = body.iter().filter(|&&w| w == no_site).count()
+                + usize::from(last == no_site & last_valid);
+            ones += row_ones + last.count_ones() as usize;
+            empty_words += row_empty;
+            site_rows.push(row_empty < wpr);
+        }
+        let sites = if SITES_SET { ones } else { rows * cols - ones };
+        // Rows within `reach` of a row with a site, by a sliding count.
+        let reach = half_widths.len() - 1;
+        let mut in_window = site_rows[..reach.min(rows - 1) + 1]
+            .iter()
+            .filter(|&&s| s)
+            .count();
+        let mut busy_rows = 0;
+        for y in 0..rows {
+            busy_rows += usize::from(in_window > 0);
+            if let Some(&entering) = site_rows.get(y + reach + 1) {
+                in_window += usize::from(entering);
+            }
+            if y >= reach && site_rows[y - reach] {
+                in_window -= 1;
+            }
+        }
+        let words = (rows * wpr) as f64;
+        let busy = busy_rows as f64 / rows as f64;
+        let q = empty_words as f64 / words;
+        let extent = if q >= 1.0 {
+            f64::INFINITY
+        } else {
+            20.0 + 400.0 * q / (1.0 - q)
+        };
+        let settles = (extent / radius as f64).min(1.0);
+        let density = sites as f64 / (rows * cols) as f64;
+        let runs = RUN_NS_PER_GROUP * groups * busy * settles;
+        let mixed = 4.0 * density * (1.0 - density);
+        let distance = DISTANCE_NS + DISTANCE_DENSE_NS * mixed * settles;
+        runs > distance
     }
-    let words = (rows * wpr) as f64;
-    let busy = busy_rows as f64 / rows as f64;
-    let q = empty_words as f64 / words;
-    let extent = if q >= 1.0 {
-        f64::INFINITY
-    } else {
-        20.0 + 400.0 * q / (1.0 - q)
-    };
-    let settles = (extent / radius as f64).min(1.0);
-    let density = sites as f64 / (rows * cols) as f64;
-    let runs = RUN_NS_PER_GROUP * groups * busy * settles;
-    let mixed = 4.0 * density * (1.0 - density);
-    let distance = DISTANCE_NS + DISTANCE_DENSE_NS * mixed * settles;
-    runs > distance
 }
 
 #[cfg(test)]

@@ -21,23 +21,13 @@ pub(super) struct Source<'a> {
 
 /// Which widening loop runs: the hand-written AVX-512 F + VBMI2 fan-out (x86-64, where
 /// the CPU has it and the hand-written loops are on, `crate::simd::set_hand_written_simd`)
-/// or the portable steps. Both give the same bits; the unit tests compare them.
+/// or the portable steps. Both give the same bits; the unit tests compare them. The
+/// choice is `Widening::detect`, in the module's root (`morphology.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Widening {
     Steps,
     /// Only ever detected on x86-64.
     FanOut,
-}
-
-impl Widening {
-    /// The loop this CPU runs.
-    pub(super) fn detect() -> Widening {
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::avx512bw_enabled() && super::avx512::has_vbmi2() {
-            return Widening::FanOut;
-        }
-        Widening::Steps
-    }
 }
 
 /// The most run widths one fan-out pass computes.

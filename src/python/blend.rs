@@ -1,3 +1,6 @@
+//! Binding of `superimpose_anomaly_map` (docs/behaviour.md#blend): a batch of maps and
+//! images into `out`, and the fast path of one float32 map.
+
 use ndarray::ArrayViewMut3;
 use numpy::{PyArray2, PyArray3, PyArray4, PyArrayDyn};
 use pyo3::prelude::*;

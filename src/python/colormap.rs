@@ -1,3 +1,7 @@
+//! Binding of `anomaly_map_to_color_map` (docs/behaviour.md#levels,
+//! docs/behaviour.md#colour-tables): a batch of maps into `out`, and the fast path of one
+//! float32 map.
+
 use ndarray::ArrayViewMut3;
 use numpy::{PyArray2, PyArray4, PyArrayDyn};
 use pyo3::prelude::*;

@@ -1,3 +1,6 @@
+//! Binding of `compute_mask` (docs/behaviour.md#threshold, docs/behaviour.md#opening): a
+//! batch of maps into `out`, and the fast path of one float32 map.
+
 use ndarray::ArrayViewMut2;
 use numpy::{PyArray2, PyArray3, PyArrayDyn};
 use pyo3::prelude::*;

@@ -125,11 +125,6 @@ mod _native {
             palettes.set_item(*name, (*value, PyBytes::new(py, table.as_flattened())))?;
         }
         m.add("PALETTES", palettes)?;
-        // The 256 RGB triples of the JET table, as 768 bytes.
-        m.add(
-            "JET_RGB",
-            PyBytes::new(py, crate::colormap::JET_RGB.as_flattened()),
-        )?;
         Ok(())
     }
 }

@@ -1,3 +1,5 @@
+//! Binding of the command-line tool's PNG encoder (`crate::png`, docs/behaviour.md#cli).
+
 use ndarray::Axis;
 use numpy::{PyArray2, PyArray3, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};

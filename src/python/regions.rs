@@ -1,3 +1,5 @@
+//! Binding of `mark_boundaries` (docs/behaviour.md#regions).
+
 use numpy::{PyArray2, PyArray3};
 use pyo3::prelude::*;
 

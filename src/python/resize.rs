@@ -1,3 +1,5 @@
+//! Bindings of the bilinear resizing of images and maps (docs/behaviour.md#resizing).
+
 use numpy::{PyArray2, PyArray3};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

@@ -1,3 +1,5 @@
+//! Bindings of `set_num_threads` / `get_num_threads` (docs/behaviour.md#threads).
+
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 

@@ -6,10 +6,13 @@
 //! - Compiler-vectorised loops are compiled several times by the `multiversion` crate,
 //!   once per target of the crate's one list (AVX-512, AVX2+FMA, NEON; plus the
 //!   baseline build), and the first clone whose features the CPU has runs. Every kernel
-//!   gets that list from the `multiversioned!` macro declared here.
-//! - Hand-written AVX-512 loops (`colormap::avx512`, `blend::avx512`, `mask::avx512`)
-//!   run where `vbmi_enabled()` or `avx512bw_enabled()` says so; each operation's
-//!   `mod.rs` is the one place that makes that choice. [`set_hand_written_simd`] turns
+//!   gets that list from the `multiversioned!` macro declared here (and the one cost
+//!   model that counts bits, the same list with the popcount instructions, from
+//!   `multiversioned_popcount!`): no target list is written anywhere else.
+//! - Hand-written AVX-512 loops (`colormap::avx512`, `blend::avx512`, `mask::avx512`,
+//!   `morphology::avx512`) run where `vbmi_enabled()`, `avx512bw_enabled()` or
+//!   `vbmi2_enabled()` says so; each operation's `mod.rs` (`morphology.rs` for the
+//!   opening) is the one place that makes that choice. [`set_hand_written_simd`] turns
 //!   them off for the whole process (tests compare both paths).
 //!
 //! [`dispatch_target`] names the path this CPU takes, for tests, CI logs and bug reports.
@@ -68,13 +71,35 @@ macro_rules! multiversioned {
 }
 pub(crate) use multiversioned;
 
+/// [`multiversioned!`] with the popcount instructions added to the x86-64 targets
+/// (`avx512vpopcntdq`, `popcnt`), for code whose time goes into counting set bits (the
+/// opening's cost model, `morphology::distance`). The list, in the order tried:
+/// 1. `x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+avx2+fma`
+/// 2. `x86_64+avx2+fma+popcnt`
+/// 3. `aarch64+neon`
+///
+/// Not named by [`dispatch_target`]: it picks how fast bits are counted, never which
+/// bytes a result holds.
+macro_rules! multiversioned_popcount {
+    ($($item:tt)*) => {
+        #[::multiversion::multiversion(targets(
+            "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+avx2+fma",
+            "x86_64+avx2+fma+popcnt",
+            "aarch64+neon"
+        ))]
+        $($item)*
+    };
+}
+pub(crate) use multiversioned_popcount;
+
 /// Whether the hand-written AVX-512 loops may run (see [`set_hand_written_simd`]).
 static HAND_WRITTEN_SIMD: AtomicBool = AtomicBool::new(true);
 
-/// Turns the hand-written AVX-512 loops (colour, blend and mask unpacking) off or back
-/// on, for the whole process; off, every kernel runs its compiler-vectorised portable
-/// loop. For tests, which compare the two, and for debugging: both give the same bytes.
-/// Elsewhere than x86-64 there are no hand-written loops and this changes nothing.
+/// Turns the hand-written AVX-512 loops (colour, blend, mask unpacking and the
+/// opening's run widening) off or back on, for the whole process; off, every kernel runs
+/// its compiler-vectorised portable loop. For tests, which compare the two, and for
+/// debugging: both give the same bytes. Elsewhere than x86-64 there are no hand-written
+/// loops and this changes nothing.
 ///
 /// ```
 /// use anomaly_postprocess::colormap::{color_map_into, Palette};
@@ -119,6 +144,14 @@ pub(crate) fn vbmi_enabled() -> bool {
     avx512bw_enabled() && std::arch::is_x86_feature_detected!("avx512vbmi")
 }
 
+/// Whether loops that need AVX-512 F, BW and VBMI2 may run (the opening's run widening):
+/// the CPU has them and they are not turned off.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn vbmi2_enabled() -> bool {
+    avx512bw_enabled() && std::arch::is_x86_feature_detected!("avx512vbmi2")
+}
+
 /// The code path that kernels take on this CPU: the clone of `multiversioned!`
 /// functions that runs (the same feature tests, in the same order, as its dispatch),
 /// then which hand-written loops run.
@@ -128,7 +161,9 @@ pub(crate) fn vbmi_enabled() -> bool {
 /// `; hand-written AVX-512 VBMI loops` (colour, blend and mask unpacking),
 /// `; hand-written AVX-512 BW mask unpacking` (a CPU with BW but not VBMI),
 /// `; hand-written loops turned off` (see [`set_hand_written_simd`]) or
-/// `; no hand-written loops` (the CPU has no AVX-512 BW, or this is not x86-64).
+/// `; no hand-written loops` (the CPU has no AVX-512 BW, or this is not x86-64). The
+/// opening's VBMI2 run widening is not named: it runs wherever the CPU also has VBMI2
+/// and the hand-written loops are on.
 ///
 /// ```
 /// let target = anomaly_postprocess::simd::dispatch_target();

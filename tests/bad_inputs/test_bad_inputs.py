@@ -5,7 +5,8 @@ as they were (bytes, dtype, shape, strides, flags).
 
 One idiom. Each case is a row of ``CASES``: (function, argument, bad value, exception
 type, message patterns), plus the other arguments of the call, with ``BAD`` where the
-bad value goes. ``test_rejected`` makes the call and checks it with ``assert_rejected``:
+bad value goes. ``test_rejected`` makes the call and checks it with ``assert_rejected``
+(conftest.py; the other files of this folder use it too):
 the exception's exact type (a builtin TypeError/ValueError, not a subclass), the
 argument's name as a word in the message, every pattern, and that no input array
 changed. The checks that need more than one call use ``assert_rejected`` too.
@@ -17,7 +18,7 @@ import datetime
 import inspect
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -36,6 +37,7 @@ from conftest import (
     TensorLike,
     Unmodified,
     Weird,
+    assert_rejected,
     assert_result,
     assert_same_bytes,
     base_image,
@@ -51,28 +53,6 @@ from reference import (
     spec_compute_mask,
     spec_superimpose_anomaly_map,
 )
-
-
-def assert_rejected(
-    call: Callable[[], Any],
-    argument: str,
-    exc: type[Exception],
-    *patterns: str,
-    inputs: Iterable[Any] = (),
-) -> str:
-    """``call()`` raises exactly ``exc`` (TypeError or ValueError) whose message names
-    ``argument`` and matches every regex in ``patterns``; no array in ``inputs`` is
-    modified. Returns the message."""
-    assert exc in (TypeError, ValueError)
-    with Unmodified(*inputs), pytest.raises(Exception) as info:  # the type is checked below
-        call()
-    error = info.value
-    assert type(error) is exc, f"{type(error).__name__}: {error}"
-    message = str(error)
-    assert re.search(rf"\b{re.escape(argument)}\b", message), (argument, message)
-    for pattern in patterns:
-        assert re.search(pattern, message), (pattern, message)
-    return message
 
 
 class _Placeholder:

@@ -2,8 +2,8 @@
 describe what the caller passed (docs/behaviour.md#errors, docs/behaviour.md#memory).
 
 Each case is refused with a ``TypeError``/``ValueError`` whose message names the
-argument at fault (``pytest.raises(..., match=<name>)``), and the inputs are left
-unmodified. Self-contained: imports only numpy, pytest and the package.
+argument at fault, and the inputs are left unmodified: ``assert_rejected``, the bad-input
+tests' one idiom (conftest.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import anomaly_postprocess as ap
+from conftest import assert_rejected, random_image
 
 H, W = 16, 20
 
@@ -35,7 +36,7 @@ def map_values(shape: tuple[int, ...] = (H, W), seed: int = 0) -> np.ndarray:
 
 
 def image_values(shape: tuple[int, ...] = (H, W), seed: int = 1) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    return random_image(seed, shape)
 
 
 def mask_values(dtype: str, shape: tuple[int, int] = (H, W), seed: int = 2) -> np.ndarray:
@@ -59,19 +60,6 @@ def sharing(array: np.ndarray, out_shape: tuple[int, ...]) -> tuple[np.ndarray, 
     return copy, buffer[: int(np.prod(out_shape))].reshape(out_shape)
 
 
-def check_refused(
-    call: Callable[[], Any], exc: type[Exception], name: str, *unchanged: np.ndarray
-) -> str:
-    """``call`` raises exactly ``exc`` naming ``name``; ``unchanged`` keep their bytes."""
-    before = [np.array(a, copy=True) for a in unchanged]
-    with pytest.raises(exc, match=re.escape(name)) as info:
-        call()
-    assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
-    for array, copy in zip(unchanged, before, strict=True):  # bytes: NaN == NaN here
-        assert array.tobytes() == copy.tobytes(), f"{name}: an input was modified"
-    return str(info.value)
-
-
 # ------------------------------------------------------------- out= overlapping inputs
 
 MASK_DTYPES = ["uint8", "bool", "int16", ">i2", "int32", "float32", "float64", "int64"]
@@ -83,8 +71,8 @@ def test_mark_boundaries_out_overlapping_the_callers_mask(dtype: str) -> None:
     against the caller's mask, not the converted copy, which it can never overlap."""
     image = image_values()
     mask, out = sharing(mask_values(dtype), (H, W, 3))
-    message = check_refused(
-        lambda: ap.mark_boundaries(image, mask, out=out), ValueError, "mask", mask, image
+    message = assert_rejected(
+        lambda: ap.mark_boundaries(image, mask, out=out), "mask", ValueError, inputs=(mask, image)
     )
     assert message.startswith("out must not share memory with mask"), message
     assert "anomaly_map" not in message and "image" not in message.split(":")[0], message
@@ -93,8 +81,8 @@ def test_mark_boundaries_out_overlapping_the_callers_mask(dtype: str) -> None:
 def test_mark_boundaries_out_overlapping_the_image() -> None:
     image, out = sharing(image_values(), (H, W, 3))
     mask = mask_values("int16")
-    message = check_refused(
-        lambda: ap.mark_boundaries(image, mask, out=out), ValueError, "image", image, mask
+    message = assert_rejected(
+        lambda: ap.mark_boundaries(image, mask, out=out), "image", ValueError, inputs=(image, mask)
     )
     assert message.startswith("out must not share memory with image"), message
     assert "anomaly_map" not in message, message
@@ -134,8 +122,8 @@ def test_out_overlapping_the_colormap_table(call: str) -> None:
     ``out``, so an ``out`` over it would change the caller's table mid-call."""
     assert H * W * 3 >= 256 * 3
     table, out = sharing(color_table(), (H, W, 3))
-    message = check_refused(
-        lambda: COLORMAP_OVERLAP_CALLS[call](table, out), ValueError, "colormap", table
+    message = assert_rejected(
+        lambda: COLORMAP_OVERLAP_CALLS[call](table, out), "colormap", ValueError, inputs=(table,)
     )
     assert message.startswith("out must not share memory with colormap"), message
 
@@ -198,7 +186,7 @@ OVERLAP_CASES: dict[str, Overlap] = {
 def test_every_out_is_checked_against_the_callers_arrays(case: str) -> None:
     c = OVERLAP_CASES[case]
     array, out = sharing(c.array(), c.out_shape)
-    message = check_refused(lambda: c.call(array, out), ValueError, c.name, array)
+    message = assert_rejected(lambda: c.call(array, out), c.name, ValueError, inputs=(array,))
     assert message.startswith(f"out must not share memory with {c.name}:"), message
 
 
@@ -234,8 +222,8 @@ def test_size_must_be_a_str(case: str) -> None:
         assert np.array_equal(result, ap.superimpose_anomaly_map(m, image, size=str(value)))
         assert result.shape == ((8, 10, 3) if value == "map" else (H, W, 3))
         return
-    message = check_refused(
-        lambda: ap.superimpose_anomaly_map(m, image, size=value), exc, "size", m, image
+    message = assert_rejected(
+        lambda: ap.superimpose_anomaly_map(m, image, size=value), "size", exc, inputs=(m, image)
     )
     assert message.startswith('size must be "map" or "image"'), message
     if exc is TypeError:  # says what was received
@@ -275,12 +263,18 @@ def test_non_finite_values_are_counted_and_placed_in_the_callers_map(
         f"anomaly_map must be finite, but it contains {count} NaN/±inf {noun}; "
         f"the first is at {where}"
     )
-    grown = check_refused(
-        lambda: ap.superimpose_anomaly_map(m, image, size="image"), ValueError, "anomaly_map", m
+    grown = assert_rejected(
+        lambda: ap.superimpose_anomaly_map(m, image, size="image"),
+        "anomaly_map",
+        ValueError,
+        inputs=(m,),
     )
     assert grown == expected, grown
-    same = check_refused(
-        lambda: ap.superimpose_anomaly_map(m, image, size="map"), ValueError, "anomaly_map", m
+    same = assert_rejected(
+        lambda: ap.superimpose_anomaly_map(m, image, size="map"),
+        "anomaly_map",
+        ValueError,
+        inputs=(m,),
     )
     assert same == expected, same
 
@@ -292,11 +286,11 @@ def test_a_finite_map_whose_resize_overflows_is_described_as_finite(dtype: str) 
     top = np.finfo(dtype).max
     m = np.full((3, 3), top, dtype)
     m[1, 1] = -top
-    message = check_refused(
+    message = assert_rejected(
         lambda: ap.superimpose_anomaly_map(m, image_values((7, 7)), size="image"),
-        ValueError,
         "anomaly_map",
-        m,
+        ValueError,
+        inputs=(m,),
     )
     assert message.startswith("anomaly_map is finite, but resizing it to the image's size"), message
     assert f"{dtype}'s limits" in message, message
@@ -324,7 +318,7 @@ def test_colormap_errors_describe_the_received_value(value: Any, described: str)
         lambda: ap.anomaly_map_to_color_map(m, colormap=value),
         lambda: ap.superimpose_anomaly_map(m, image_values(), colormap=value),
     ):
-        message = check_refused(call, ValueError, "colormap", m)
+        message = assert_rejected(call, "colormap", ValueError, inputs=(m,))
         assert message.endswith(f"got {described}"), message
         if not isinstance(value, np.ndarray) and np.ndim(value) == 0:
             assert "shape ()" not in message, message
@@ -372,8 +366,8 @@ def test_color_must_be_a_sequence_not_a_mapping_or_set(case: str) -> None:
         expected = ap.mark_boundaries(image, mask, color=(10, 200, 30))
         assert np.array_equal(ap.mark_boundaries(image, mask, color=value), expected)
         return
-    message = check_refused(
-        lambda: ap.mark_boundaries(image, mask, color=value), exc, "color", image, mask
+    message = assert_rejected(
+        lambda: ap.mark_boundaries(image, mask, color=value), "color", exc, inputs=(image, mask)
     )
     assert type(value).__name__ in message, message
 

@@ -18,23 +18,7 @@ import numpy as np
 import pytest
 
 import anomaly_postprocess as ap
-from conftest import SMALL_H, SMALL_W, Unmodified, base_image, base_values
-
-
-def assert_rejected(
-    call: Callable[[], Any], argument: str, exc: type[Exception], *patterns: str
-) -> str:
-    """``call()`` raises exactly ``exc`` naming ``argument`` (as a word) and matching every
-    regex of ``patterns``. Returns the message."""
-    with pytest.raises(Exception) as info:  # the exact type is checked below
-        call()
-    assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    assert re.search(rf"\b{re.escape(argument)}\b", message), (argument, message)
-    for pattern in patterns:
-        assert re.search(pattern, message), (pattern, message)
-    return message
-
+from conftest import SMALL_H, SMALL_W, Unmodified, assert_rejected, base_image, base_values
 
 MAP = base_values()
 IMAGE = base_image()

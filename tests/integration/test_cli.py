@@ -23,16 +23,11 @@ from anomaly_postprocess import (
 )
 from anomaly_postprocess.cli import COLORMAPS, main
 from anomaly_postprocess.demo import make_demo
+from conftest import error_lines, read_png
 
 DEMO_IMAGE, DEMO_MAP = make_demo()
 OUTPUT_FILES = ("heatmap.png", "overlay.png", "mask.png", "outline.png", "boxes.json")
 WITHOUT_IMAGE = ("heatmap.png", "mask.png", "boxes.json")
-
-
-def read_png(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        return np.asarray(image)
 
 
 def write_png(array: np.ndarray, path: Path) -> None:
@@ -71,10 +66,6 @@ def outline_of(
     then the mask's boxes drawn over it in the same colour (``draw_boxes``, thickness 2)."""
     outline = mark_boundaries(image, mask, color=color)
     return draw_boxes(outline, mask_to_boxes(mask), color=color)
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.strip()]
 
 
 # --- the demo ---------------------------------------------------------------------------

@@ -3,8 +3,7 @@ lie about their size, empty archives, outputs that cannot be written, and images
 are not plain 8-bit RGB.
 
 Every bad file is reported on one line ``path: reason``, nothing is written for its
-map, and the other maps are still processed. Self-contained: imports only numpy,
-pytest, Pillow and the package.
+map, and the other maps are still processed.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from anomaly_postprocess import (
     superimpose_anomaly_map,
 )
 from anomaly_postprocess.cli import main
+from conftest import error_lines, random_image, read_png
 
 OUTPUTS = ("heatmap.png", "overlay.png", "mask.png", "outline.png", "boxes.json")
 WITHOUT_IMAGE = ("heatmap.png", "mask.png", "boxes.json")
@@ -49,17 +49,7 @@ def good_map(seed: int = 0) -> np.ndarray:
 
 
 def good_image(seed: int = 1) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-def read_png(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        return np.asarray(image)
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.strip()]
+    return random_image(seed, (H, W))
 
 
 def npy_header(shape: tuple[int, ...], descr: str = "<f4", version: int = 1) -> bytes:

@@ -1,8 +1,7 @@
 """The command line on several threads (``--jobs``, docs/behaviour.md#cli): the same
 files, byte for byte, and the same failure lines, in the order of the maps, for every
 number of jobs; the exit status; the progress bar; no more maps in memory than jobs; and
-no thread left behind. Self-contained: imports only numpy, pytest, Pillow and the
-package.
+no thread left behind.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from PIL import Image
 
 from anomaly_postprocess import cli, compute_mask, superimpose_anomaly_map
 from anomaly_postprocess.cli import main
+from conftest import error_lines, random_image
 
 OUTPUTS = ("heatmap.png", "overlay.png", "mask.png", "outline.png", "boxes.json")
 
@@ -35,11 +35,7 @@ def good_map(seed: int, shape: tuple[int, int] = (48, 64)) -> np.ndarray:
 
 
 def good_image(seed: int, shape: tuple[int, int] = (48, 64)) -> np.ndarray:
-    return np.random.default_rng(seed + 100).integers(0, 256, (*shape, 3), dtype=np.uint8)
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.strip()]
+    return random_image(seed + 100, shape)
 
 
 def all_files(directory: Path) -> dict[str, bytes]:

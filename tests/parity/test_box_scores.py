@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import anomaly_postprocess as ap
-from conftest import misaligned
+from conftest import misaligned, random_mask
 
 SETTINGS = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -80,10 +80,6 @@ def assert_same(
     assert np.array_equal(boxes, expected[0])
     assert scores.dtype == expected[1].dtype and scores.shape == (len(boxes),)
     assert np.array_equal(scores, expected[1], equal_nan=True)
-
-
-def random_mask(rng: np.random.Generator, shape: tuple[int, ...], density: float) -> np.ndarray:
-    return (rng.random(shape) < density).astype(np.uint8) * 255
 
 
 @pytest.mark.parametrize("shape", SIZES)

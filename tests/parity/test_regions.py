@@ -7,14 +7,10 @@ import pytest
 from skimage.segmentation import find_boundaries
 
 import anomaly_postprocess as ap
-from conftest import random_image
+from conftest import random_image, random_mask
 from reference import spec_compute_mask_2d as spec_compute_mask
 
 SIZES = [(1, 1), (1, 57), (57, 1), (2, 2), (9, 130), (64, 64), (101, 67), (256, 300)]
-
-
-def random_mask(rng: np.random.Generator, shape: tuple[int, int], density: float) -> np.ndarray:
-    return (rng.random(shape) < density).astype(np.uint8) * 255
 
 
 def opencv_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

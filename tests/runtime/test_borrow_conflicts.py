@@ -35,8 +35,8 @@ OUT_IN_USE = "out= is being used by another call"
 def give_memory_back() -> Iterator[None]:
     """The threads here leave freed image-sized blocks in glibc's per-thread arenas:
     hundreds of MiB that this process keeps resident. A process it starts inherits that
-    in its peak-RSS figure (``ru_maxrss``), which tests/test_stress.py measures; so hand
-    the memory back to the system once this module is done."""
+    in its peak-RSS figure (``ru_maxrss``), which tests/integration/test_stress.py
+    measures; so hand the memory back to the system once this module is done."""
     yield
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim

@@ -24,7 +24,7 @@ from conftest import random_image, skip_unless_cpu_has
 
 SHAPES = [(1, 1), (3, 64), (5, 127), (2, 200), (17, 1029), (64, 64), (2, 4, 65)]
 
-# The CPU features each set of hand-written loops needs (src/vbmi.rs checks the same).
+# The CPU features each set of hand-written loops needs (src/simd/mod.rs checks the same).
 BW = ("avx512f", "avx512bw")
 VBMI = (*BW, "avx512vbmi")
 
