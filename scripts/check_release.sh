@@ -8,7 +8,7 @@
 #      exception, at audit_wheel below), `twine check --strict` must pass, and it must
 #      hold the licence, the stubs and py.typed;
 #   2. the x86-64 manylinux wheel installed into a bare venv (numpy only) and run
-#      (tests/wheel_smoke.py) on every CPython 3.10-3.14 found on this machine;
+#      (tests/integration/wheel_smoke.py) on every CPython 3.10-3.14 found on this machine;
 #   3. the sdist: what it must contain (Cargo.lock, sources, LICENSE, README and the
 #      local files the README links) and must not (build output, venvs, CI files);
 #      `twine check --strict`; then `pip install <sdist>` in a fresh venv, which builds
@@ -205,7 +205,7 @@ install_and_run() {
         || { fail "$label: numpy install"; return; }
     logged "$out/logs/install-$label.log" "$dir/bin/python" -m pip install -q "$dist" \
         || { fail "$label: pip install $(basename "$dist")"; return; }
-    cp tests/wheel_smoke.py "$dir/"
+    cp tests/integration/wheel_smoke.py "$dir/"
     (cd "$dir" && bin/python wheel_smoke.py \
         && bin/python -c "import anomaly_postprocess as ap, numpy as np; print(ap.compute_mask(np.random.rand(8,8).astype('f4'), .5))" \
         >"$out/logs/run-$label.log") || fail "$label: import and run"
