@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, TypeGuard, overload
+from typing import Any, Protocol, TypeAlias, TypeGuard, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,6 +40,18 @@ from ._args import (
 # are already mapped, instead of one page fault per 4 KiB page (see src/pool/ and
 # src/python/numpy_allocator.rs).
 _POOLED_BYTES: int = _native.POOLED_BYTES
+
+
+class SupportsDLPack(Protocol):
+    """An object numpy reads through DLPack (a torch, JAX, CuPy or array-API tensor):
+    every array argument takes one besides what numpy's ``ArrayLike`` covers
+    (``docs/behaviour.md#api``)."""
+
+    def __dlpack__(self) -> object: ...
+    def __dlpack_device__(self) -> tuple[int, int]: ...
+
+
+ArrayOrDLPack: TypeAlias = ArrayLike | SupportsDLPack
 
 _FLOAT32 = np.dtype(np.float32)
 _UINT8 = np.dtype(np.uint8)
@@ -123,11 +135,11 @@ def _resize_maps(maps: Maps, shape: tuple[int, int]) -> Maps:
 
 
 def anomaly_map_to_color_map(
-    anomaly_map: ArrayLike,
+    anomaly_map: ArrayOrDLPack,
     normalize: bool = True,
     *,
-    value_range: tuple[float, float] | ArrayLike | None = None,
-    colormap: str | int | ArrayLike = "jet",
+    value_range: tuple[float, float] | ArrayOrDLPack | None = None,
+    colormap: str | int | ArrayOrDLPack = "jet",
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Compute the anomaly colour heatmap (OpenCV's JET colormap, RGB order).
@@ -195,14 +207,14 @@ def anomaly_map_to_color_map(
 
 
 def superimpose_anomaly_map(
-    anomaly_map: ArrayLike,
-    image: ArrayLike,
+    anomaly_map: ArrayOrDLPack,
+    image: ArrayOrDLPack,
     alpha: float = 0.4,
     gamma: float = 0,
     normalize: bool = False,
     *,
-    value_range: tuple[float, float] | ArrayLike | None = None,
-    colormap: str | int | ArrayLike = "jet",
+    value_range: tuple[float, float] | ArrayOrDLPack | None = None,
+    colormap: str | int | ArrayOrDLPack = "jet",
     size: str = "map",
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
@@ -340,7 +352,7 @@ def _superimpose_resized_maps(
 
 
 def compute_mask(
-    anomaly_map: ArrayLike,
+    anomaly_map: ArrayOrDLPack,
     threshold: float,
     kernel_size: int = 4,
     *,
@@ -358,7 +370,7 @@ def compute_mask(
             ``(*B, H, W)``. NaN pixels are never above the threshold.
         threshold: Anomaly score above which (strictly) a pixel is a defect. A Python
             number is compared in the map's precision (as numpy does), a numpy scalar in
-            the common precision of both.
+            the common precision of both (a 0-d array or CPU tensor is a numpy scalar).
         kernel_size: Radius of the disk used to open the mask, which removes specks
             smaller than the disk. 0 disables the opening. Defaults to 4.
         min_area: Keyword-only: after the opening, remove the 8-connected components
@@ -407,14 +419,14 @@ Scores = NDArray[np.float32] | NDArray[np.float64]
 
 @overload
 def mask_to_boxes(
-    mask: ArrayLike, min_area: int = 0, *, anomaly_map: None = None
+    mask: ArrayOrDLPack, min_area: int = 0, *, anomaly_map: None = None
 ) -> Boxes | list[Boxes]: ...
 @overload
 def mask_to_boxes(
-    mask: ArrayLike, min_area: int = 0, *, anomaly_map: ArrayLike
+    mask: ArrayOrDLPack, min_area: int = 0, *, anomaly_map: ArrayOrDLPack
 ) -> tuple[Boxes, Scores] | list[tuple[Boxes, Scores]]: ...
 def mask_to_boxes(
-    mask: ArrayLike, min_area: int = 0, *, anomaly_map: ArrayLike | None = None
+    mask: ArrayOrDLPack, min_area: int = 0, *, anomaly_map: ArrayOrDLPack | None = None
 ) -> Boxes | list[Boxes] | tuple[Boxes, Scores] | list[tuple[Boxes, Scores]]:
     """Bounding boxes of the defects in a mask, and optionally their anomaly scores
     (``docs/behaviour.md#regions``).
@@ -459,8 +471,8 @@ def mask_to_boxes(
 
 
 def mark_boundaries(
-    image: ArrayLike,
-    mask: ArrayLike,
+    image: ArrayOrDLPack,
+    mask: ArrayOrDLPack,
     color: tuple[int, int, int] = (255, 0, 0),
     *,
     out: NDArray[np.uint8] | None = None,
@@ -474,7 +486,7 @@ def mark_boundaries(
         image: RGB image ``(H, W, 3)``, uint8.
         mask: Mask ``(H, W)``; pixels ``> 0`` are set.
         color: RGB colour of the outline: three integers 0..255 in a sequence (tuple,
-            list or array). A mapping or a set is refused. Defaults to red.
+            list, array or CPU tensor). A mapping or a set is refused. Defaults to red.
         out: Keyword-only destination, as for the other functions; it must not share
             memory with ``image`` or the caller's ``mask`` (whatever its dtype).
 
@@ -642,8 +654,8 @@ def _as_box_image(image: object) -> NDArray[np.uint8]:
 
 
 def draw_boxes(
-    image: ArrayLike,
-    boxes: ArrayLike,
+    image: ArrayOrDLPack,
+    boxes: ArrayOrDLPack,
     color: tuple[int, int, int] = (255, 0, 0),
     thickness: int = 2,
     *,
@@ -662,8 +674,9 @@ def draw_boxes(
         image: One RGB image ``(H, W, 3)``, uint8 (not a batch: call once per image).
         boxes: ``(K, 4)`` rows ``(x1, y1, x2, y2)``, as :func:`mask_to_boxes` returns
             them: integers (floats holding whole numbers are accepted), anywhere.
-        color: Colour of the outlines: three integers 0..255, in the image's channel
-            order (as ``cv2.rectangle``). Defaults to red.
+        color: Colour of the outlines: three integers 0..255 (a sequence, an array or
+            a CPU tensor), in the image's channel order (as ``cv2.rectangle``). Defaults
+            to red.
         thickness: Line thickness, an integer from 1 to 32767 (OpenCV's limit). As in
             OpenCV, 3 and 4 draw equally thick lines (5 pixels), as do 5 and 6 and so
             on. Defaults to 2 (anomalib's, 3 pixels).
@@ -744,18 +757,18 @@ def _nested(flat: list[Any], batch_shape: tuple[int, ...]) -> Any:
 
 
 def postprocess(
-    anomaly_map: ArrayLike,
-    image: ArrayLike | None = None,
+    anomaly_map: ArrayOrDLPack,
+    image: ArrayOrDLPack | None = None,
     threshold: float | None = None,
     *,
     heatmap: bool = True,
     boxes: bool = True,
     normalize_heatmap: bool = True,
     normalize_overlay: bool = False,
-    value_range: tuple[float, float] | ArrayLike | None = None,
+    value_range: tuple[float, float] | ArrayOrDLPack | None = None,
     alpha: float = 0.4,
     gamma: float = 0,
-    colormap: str | int | ArrayLike = "jet",
+    colormap: str | int | ArrayOrDLPack = "jet",
     size: str = "map",
     kernel_size: int = 4,
     min_area: int = 0,

@@ -115,6 +115,14 @@ def _from_dlpack(value: object, name: str) -> NDArray[Any]:
         ) from None
 
 
+def _is_dlpack(value: object) -> bool:
+    """Whether ``as_ndarray`` reads ``value`` through DLPack (not an ndarray or numpy
+    scalar, and its type has ``__dlpack_device__``)."""
+    return not isinstance(value, (np.ndarray, np.generic)) and hasattr(
+        type(value), "__dlpack_device__"
+    )
+
+
 def as_ndarray(value: object, name: str, expected: str) -> NDArray[Any]:
     """Any array argument as a numpy array, never copying what is already in memory
     numpy can read (``docs/behaviour.md#api``):
@@ -137,7 +145,7 @@ def as_ndarray(value: object, name: str, expected: str) -> NDArray[Any]:
     """
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value)
-    if hasattr(type(value), "__dlpack_device__"):
+    if _is_dlpack(value):
         device_type, device_id = _dlpack_device(value, name)
         if device_type != _DLPACK_CPU:
             where = _DLPACK_DEVICES.get(device_type, f"DLPack device type {device_type}")
@@ -432,6 +440,9 @@ def as_color(value: object, name: str = "color") -> tuple[int, int, int]:
         raise TypeError(
             f"{name} must be three integers 0..255 (R, G, B) in a sequence, got {_describe(value)}"
         )
+    if _is_dlpack(value):
+        # An array of three values, as an ndarray would be (docs/behaviour.md#api).
+        value = as_ndarray(value, name, "three integers 0..255 (R, G, B)")
     try:
         items = list(value)  # type: ignore[call-overload]
     except TypeError:
@@ -487,6 +498,8 @@ def as_value_range(value: object) -> tuple[float, float] | None:
         try:
             array = as_ndarray(value, "value_range", expected)
         except TypeError:
+            if _is_dlpack(value):
+                raise  # its own reason: its device, a refused export (docs/behaviour.md#api)
             raise TypeError(f"value_range must be {expected}, got {_describe(value)}") from None
         if array.ndim == 0:  # a single number
             raise TypeError(f"value_range must be {expected}, got {_describe(value)}")
@@ -550,6 +563,10 @@ def as_kernel_size(value: object, name: str = "kernel_size") -> int:
 def _as_real_threshold(threshold: object) -> object:
     if type(threshold) is float and threshold == threshold:  # the common case, fast
         return threshold
+    if _is_dlpack(threshold):
+        # A 0-d tensor (a model's threshold often is one), as a 0-d ndarray would be
+        # (docs/behaviour.md#api); on another device it is refused like any array.
+        threshold = as_ndarray(threshold, "threshold", "a real number")
     if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
         threshold = threshold[()]
     if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):

@@ -25,6 +25,9 @@ IMAGE = base_image()
 MASK = (MAP > 0.5).astype(np.uint8)
 TABLE = np.random.default_rng(2).integers(0, 256, (256, 3), dtype=np.uint8)
 BOXES = np.array([[1, 1, 5, 5], [0, 2, 3, 8]])
+RANGE = np.array([0.0, 1.0])
+COLOR = np.array([255, 0, 0])
+THRESHOLD = np.array(0.5)
 
 
 # Every array argument of every function, as ``(id, argument, call(value), the ndarray
@@ -52,6 +55,32 @@ ARGUMENTS: list[tuple[str, str, Callable[[Any], Any], np.ndarray]] = [
         lambda v: ap.superimpose_anomaly_map(MAP, IMAGE, colormap=v),
         TABLE,
     ),
+    ("postprocess-anomaly_map", "anomaly_map", lambda v: ap.postprocess(v, IMAGE, 0.5), MAP),
+    ("postprocess-image", "image", lambda v: ap.postprocess(MAP, v, 0.5), IMAGE),
+    ("postprocess-colormap", "colormap", lambda v: ap.postprocess(MAP, IMAGE, colormap=v), TABLE),
+    # Where an array stands for numbers (docs/behaviour.md#api).
+    (
+        "color-value_range",
+        "value_range",
+        lambda v: ap.anomaly_map_to_color_map(MAP, value_range=v),
+        RANGE,
+    ),
+    (
+        "superimpose-value_range",
+        "value_range",
+        lambda v: ap.superimpose_anomaly_map(MAP, IMAGE, value_range=v),
+        RANGE,
+    ),
+    (
+        "postprocess-value_range",
+        "value_range",
+        lambda v: ap.postprocess(MAP, IMAGE, 0.5, value_range=v),
+        RANGE,
+    ),
+    ("draw_boxes-color", "color", lambda v: ap.draw_boxes(IMAGE, BOXES, v), COLOR),
+    ("mark_boundaries-color", "color", lambda v: ap.mark_boundaries(IMAGE, MASK, v), COLOR),
+    ("compute_mask-threshold", "threshold", lambda v: ap.compute_mask(MAP, v), THRESHOLD),
+    ("postprocess-threshold", "threshold", lambda v: ap.postprocess(MAP, IMAGE, v), THRESHOLD),
 ]
 ARGUMENT_IDS = [a[0] for a in ARGUMENTS]
 
@@ -99,7 +128,7 @@ def test_array_on_another_device(
     case: str, argument: str, call: Callable[[Any], Any], array: np.ndarray, device: Any
 ) -> None:
     source = OnDevice(array, device)
-    with Unmodified(array, MAP, IMAGE, MASK, TABLE, BOXES):
+    with Unmodified(array, MAP, IMAGE, MASK, TABLE, BOXES, RANGE, COLOR, THRESHOLD):
         message = assert_rejected(
             lambda: call(source),
             argument,
@@ -156,7 +185,7 @@ def test_export_refused(
 ) -> None:
     error = REFUSALS[refusal]
     source = Refusing(error)
-    with Unmodified(MAP, IMAGE, MASK, TABLE, BOXES):
+    with Unmodified(MAP, IMAGE, MASK, TABLE, BOXES, RANGE, COLOR, THRESHOLD):
         assert_rejected(
             lambda: call(source),
             argument,
@@ -267,12 +296,18 @@ def test_out_is_not_a_dlpack_object(call: Callable[[Any], Any]) -> None:
 
 F32_MAP = base_values().astype(np.float32)
 
+# postprocess's names for the separate calls' options.
+POSTPROCESS_NAMES = {"out": "out_heatmap", "normalize": "normalize_heatmap"}
+
 VALUE_RANGE_CALLS: dict[str, Callable[..., Any]] = {
     "color": lambda m, value_range, **kw: ap.anomaly_map_to_color_map(
         m, value_range=value_range, **kw
     ),
     "superimpose": lambda m, value_range, **kw: ap.superimpose_anomaly_map(
         m, IMAGE, value_range=value_range, **kw
+    ),
+    "postprocess": lambda m, value_range, **kw: ap.postprocess(
+        m, IMAGE, 0.5, value_range=value_range, **{POSTPROCESS_NAMES[k]: v for k, v in kw.items()}
     ),
 }
 

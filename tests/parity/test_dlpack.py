@@ -269,6 +269,137 @@ def test_colormap_table(producer: str) -> None:
     assert_same_bytes(result, expected)
 
 
+def assert_same_frames(actual: ap.Frame, expected: ap.Frame) -> None:
+    """The same products, byte for byte; boxes and scores (lists for a batch) alike."""
+    for name in ("heatmap", "overlay", "mask"):
+        got, want = getattr(actual, name), getattr(expected, name)
+        assert (got is None) == (want is None), name
+        if want is not None:
+            assert_same_bytes(got, want)
+    boxes, scores = actual.boxes, actual.scores
+    want_boxes, want_scores = expected.boxes, expected.scores
+    if not isinstance(want_boxes, list):
+        boxes, scores, want_boxes, want_scores = [boxes], [scores], [want_boxes], [want_scores]
+    assert isinstance(boxes, list) and isinstance(scores, list)
+    assert len(boxes) == len(want_boxes) == len(scores) == len(want_scores)
+    for got, want in zip(boxes + scores, want_boxes + want_scores, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(got, want, equal_nan=True)
+
+
+@pytest.mark.parametrize("shape", [(SMALL_H, SMALL_W), (2, SMALL_H, SMALL_W)], ids=str)
+@pytest.mark.parametrize("producer", list(PRODUCERS))
+def test_postprocess(producer: str, shape: tuple[int, ...]) -> None:
+    """postprocess takes DLPack objects for its map, image and colormap table as the
+    separate calls do: every product is the ndarray call's."""
+    maps = smooth_maps(shape, seed=11)
+    image = base_image(shape[-2:])
+    table = np.random.default_rng(12).integers(0, 256, (256, 3), dtype=np.uint8)
+    for kwargs in (
+        {},
+        {"normalize_overlay": True, "kernel_size": 1, "min_area": 3},
+        {"colormap": "table", "value_range": (0.2, 0.7)},
+    ):
+        expected_kwargs = {**kwargs, "colormap": table} if "colormap" in kwargs else kwargs
+        expected = ap.postprocess(maps, image, 0.5, **expected_kwargs)
+        given = (
+            {**kwargs, "colormap": as_dlpack(producer, table)} if "colormap" in kwargs else kwargs
+        )
+        result = ap.postprocess(as_dlpack(producer, maps), image, 0.5, **given)
+        assert_same_frames(result, expected)
+        both = ap.postprocess(as_dlpack(producer, maps), as_dlpack(producer, image), 0.5, **given)
+        assert_same_frames(both, expected)
+    # An image of another size, both ways.
+    large = base_image((2 * SMALL_H, SMALL_W + 5))
+    for size in ("map", "image"):
+        expected = ap.postprocess(maps, large, 0.5, size=size)
+        result = ap.postprocess(
+            as_dlpack(producer, maps), as_dlpack(producer, large), 0.5, size=size
+        )
+        assert_same_frames(result, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64", "int16", "uint8", "bool"])
+def test_postprocess_map_dtypes(dtype: str) -> None:
+    values = map_values(dtype, (2, SMALL_H, SMALL_W))
+    image = base_image()
+    threshold = 0.5 if np.dtype(dtype).kind in "fb" else 100
+    expected = ap.postprocess(values, image, threshold, kernel_size=1)
+    for producer in producers_for(dtype):
+        result = ap.postprocess(as_dlpack(producer, values), image, threshold, kernel_size=1)
+        assert_same_frames(result, expected)
+
+
+# ======================================================= numbers given as a small array
+
+# Producers of the 0-d and 1-d arrays below ("capsule reversed" reverses two axes).
+SMALL_PRODUCERS = [p for p in PRODUCERS if p != "capsule reversed"]
+
+
+@pytest.mark.parametrize("producer", SMALL_PRODUCERS)
+def test_value_range_as_a_tensor(producer: str) -> None:
+    """value_range as a 1-D array of two values: a DLPack one gives the same bytes."""
+    m = smooth_maps((2, SMALL_H, SMALL_W), seed=13)
+    image = base_image()
+    for bounds in (np.array([0.25, 0.75]), np.array([0.25, 0.75], np.float32), np.array([0, 2])):
+        tensor = as_dlpack(producer, bounds)
+        expected = tuple(bounds.tolist())
+        assert_same_bytes(
+            ap.anomaly_map_to_color_map(m, value_range=tensor),
+            ap.anomaly_map_to_color_map(m, value_range=expected),
+        )
+        assert_same_bytes(
+            ap.superimpose_anomaly_map(m, image, value_range=tensor),
+            ap.superimpose_anomaly_map(m, image, value_range=expected),
+        )
+        assert_same_frames(
+            ap.postprocess(m, image, 0.5, value_range=tensor),
+            ap.postprocess(m, image, 0.5, value_range=expected),
+        )
+
+
+@pytest.mark.parametrize("producer", SMALL_PRODUCERS)
+@pytest.mark.parametrize("dtype", ["uint8", "int64"])
+def test_color_as_a_tensor(producer: str, dtype: str) -> None:
+    image = base_image()
+    mask = ap.compute_mask(smooth_maps((SMALL_H, SMALL_W), seed=14), 0.5, 1)
+    boxes = np.array([[1, 1, 5, 5], [0, 2, 3, 8]])
+    color = np.array([0, 255, 7], dtype)
+    tensor = as_dlpack(producer, color)
+    assert_same_bytes(
+        ap.draw_boxes(image, boxes, tensor, 1), ap.draw_boxes(image, boxes, (0, 255, 7), 1)
+    )
+    assert_same_bytes(
+        ap.mark_boundaries(image, mask, tensor), ap.mark_boundaries(image, mask, (0, 255, 7))
+    )
+
+
+@pytest.mark.parametrize("producer", SMALL_PRODUCERS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_threshold_as_a_0d_tensor(producer: str, dtype: str) -> None:
+    """A 0-d tensor threshold is the 0-d array numpy imports: a "strong" numpy scalar
+    (docs/behaviour.md#threshold). np.float32(0.1) against a float32 map holding it is
+    not above; np.float64(0.1) is."""
+    m = smooth_maps((2, SMALL_H, SMALL_W), seed=15)
+    m[0, 0, :3] = np.float32(0.1)
+    value = np.array(0.1 if dtype != "int64" else 0, dtype)
+    tensor = as_dlpack(producer, value)
+    expected = ap.compute_mask(m, value[()], 1)
+    assert_same_bytes(ap.compute_mask(m, tensor, 1), expected)
+    assert_same_bytes(ap.compute_mask(m, value, 1), expected)
+    assert bool(expected[0, 0, 0]) == (dtype == "float64" or dtype == "int64")
+    assert_same_frames(
+        ap.postprocess(m, None, tensor, kernel_size=1),
+        ap.postprocess(m, None, value[()], kernel_size=1),
+    )
+    ints = (m * 1000).astype(np.int32)
+    for limit in (np.array(500, np.int64), np.array(499.5)):
+        assert_same_bytes(
+            ap.compute_mask(ints, as_dlpack(producer, limit), 0),
+            ap.compute_mask(ints, limit[()], 0),
+        )
+
+
 def test_out_is_still_written_and_returned() -> None:
     m = smooth_maps((SMALL_H, SMALL_W), seed=8)
     out = np.empty((SMALL_H, SMALL_W, 3), np.uint8)
@@ -325,6 +456,21 @@ def test_out_overlapping_the_producers_buffer_is_refused(name: str, call: Any) -
     assert bytes(producer.buffer) == before
 
 
+@pytest.mark.parametrize("name", ["out_heatmap", "out_overlay", "out_mask"])
+def test_postprocess_outputs_overlapping_the_producers_buffer_are_refused(name: str) -> None:
+    """postprocess reads the producer's buffer in place too: an output over it is
+    refused as sharing memory with anomaly_map (or image), and nothing is written."""
+    maps = CapsuleProducer(map_values("float32", (SMALL_H, SMALL_W)), "spread", spread=8)
+    image = CapsuleProducer(base_image(), "spread", spread=4)
+    shape = (SMALL_H, SMALL_W) if name == "out_mask" else (SMALL_H, SMALL_W, 3)
+    for producer, argument in ((maps, "anomaly_map"), (image, "image")):
+        out = np.frombuffer(producer.buffer, np.uint8)[: int(np.prod(shape))].reshape(shape)
+        before = bytes(maps.buffer), bytes(image.buffer)
+        with pytest.raises(ValueError, match=f"{name} must not share memory with {argument}"):
+            ap.postprocess(maps, image, 0.5, **{name: out})
+        assert (bytes(maps.buffer), bytes(image.buffer)) == before
+
+
 def test_inputs_are_not_modified() -> None:
     m = CapsuleProducer(map_values("float64", (2, SMALL_H, SMALL_W)), "reversed")
     image = CapsuleProducer(base_image((2, SMALL_H + 2, SMALL_W)), "f")
@@ -334,6 +480,8 @@ def test_inputs_are_not_modified() -> None:
     ap.superimpose_anomaly_map(m, image, 0.6, 1, True, colormap=table, size="image")
     ap.superimpose_anomaly_map(m, image, colormap=table)
     ap.compute_mask(m, 0.5)
+    ap.postprocess(m, image, 0.5, colormap=table, normalize_overlay=True, size="image")
+    ap.postprocess(m, image, 0.5, colormap=table, value_range=(0.2, 0.6))
     assert [bytes(p.buffer) for p in (m, image, table)] == before
 
 

@@ -93,10 +93,18 @@ def test_min_max_range_equals_normalize(dtype: str, seed: int) -> None:
             result = ap.anomaly_map_to_color_map(m, value_range=as_float_range(m))
             assert_same_bytes(result, expected)
         image = random_image(seed, m.shape)
+        normalized_overlay = ap.superimpose_anomaly_map(m, image, 0.4, 0, True)
         assert_same_bytes(
             ap.superimpose_anomaly_map(m, image, 0.4, 0, value_range=(m.min(), m.max())),
-            ap.superimpose_anomaly_map(m, image, 0.4, 0, True),
+            normalized_overlay,
         )
+        # postprocess: both colour products, the range taking precedence over the
+        # normalize_* flags either way.
+        for flags in ({}, {"normalize_heatmap": False, "normalize_overlay": True}):
+            frame = ap.postprocess(m, image, value_range=(m.min(), m.max()), **flags)
+            assert frame.heatmap is not None and frame.overlay is not None
+            assert_same_bytes(frame.heatmap, expected)
+            assert_same_bytes(frame.overlay, normalized_overlay)
 
 
 @pytest.mark.parametrize("name", [n for n, m in EXTREME_MAPS.items() if m.min() != m.max()])
