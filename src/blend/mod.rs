@@ -323,6 +323,7 @@ pub(crate) struct BlendPass<'p, T> {
     fixed: Option<FixedPointBlend>,
     /// Whether the hand-written loop streams the result past the caches
     /// ([`BlendPass::for_result_of`]).
+    #[cfg(target_arch = "x86_64")]
     stream: bool,
     /// The palette in registers when the VBMI loop runs.
     #[cfg(target_arch = "x86_64")]
@@ -344,6 +345,7 @@ impl<'p, T: MapFloat> BlendPass<'p, T> {
             palette,
             blend: *blend,
             fixed: FixedPointBlend::find(blend),
+            #[cfg(target_arch = "x86_64")]
             stream: false,
             #[cfg(target_arch = "x86_64")]
             vbmi,
@@ -353,7 +355,10 @@ impl<'p, T: MapFloat> BlendPass<'p, T> {
     /// This pass for a whole result of `bytes` (all the rows it will be run on): one
     /// large enough streams past the caches (`crate::simd::streams_output`).
     pub(crate) fn for_result_of(self, bytes: usize) -> Self {
-        BlendPass {
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bytes; // only the x86-64 loops stream
+        Self {
+            #[cfg(target_arch = "x86_64")]
             stream: crate::simd::streams_output(bytes),
             ..self
         }

@@ -211,6 +211,7 @@ pub(crate) struct ColorPass<'p, T> {
     palette: Palette<'p>,
     /// Whether the hand-written loop streams the result past the caches
     /// ([`ColorPass::for_result_of`]).
+    #[cfg(target_arch = "x86_64")]
     stream: bool,
     /// The palette in registers when the VBMI loop runs.
     #[cfg(target_arch = "x86_64")]
@@ -230,6 +231,7 @@ impl<'p, T: MapFloat> ColorPass<'p, T> {
         ColorPass {
             scale,
             palette,
+            #[cfg(target_arch = "x86_64")]
             stream: false,
             #[cfg(target_arch = "x86_64")]
             vbmi,
@@ -239,7 +241,10 @@ impl<'p, T: MapFloat> ColorPass<'p, T> {
     /// This pass for a whole result of `bytes` (all the rows it will be run on): one
     /// large enough streams past the caches (`crate::simd::streams_output`).
     pub(crate) fn for_result_of(self, bytes: usize) -> Self {
-        ColorPass {
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bytes; // only the x86-64 loops stream
+        Self {
+            #[cfg(target_arch = "x86_64")]
             stream: crate::simd::streams_output(bytes),
             ..self
         }

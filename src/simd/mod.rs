@@ -30,10 +30,12 @@ pub(crate) const CHUNK: usize = 64;
 /// result this large does not stay in cache for its reader anyway, and each cached
 /// store would first read its line from memory and evict the map the pass is still
 /// reading (docs/behaviour.md#simd gives the measurements).
+#[cfg(target_arch = "x86_64")]
 pub(crate) const STREAM_OUTPUT_BYTES: usize = 4 << 20;
 
 /// Whether a colour or blend pass whose whole result (all bands and strips of it)
 /// is `bytes` long streams it past the caches.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn streams_output(bytes: usize) -> bool {
     bytes >= STREAM_OUTPUT_BYTES
 }
@@ -42,6 +44,7 @@ pub(crate) fn streams_output(bytes: usize) -> bool {
 /// a pixel's start (fewer than 64: 3 is invertible modulo 64, 3 · 43 = 129): a
 /// streaming loop colours those with ordinary stores, then 64 pixels (three aligned
 /// lines) at a time.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn pixels_before_alignment(out: &[u8]) -> usize {
     let to_boundary = (64 - out.as_ptr() as usize % 64) % 64;
     (to_boundary * 43 % 64).min(out.len() / 3)
@@ -283,6 +286,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn the_pixels_before_alignment_end_on_a_boundary() {
         let buffer = vec![0u8; 1024];
         for start in 0..64 {
