@@ -174,7 +174,128 @@ fn label_runs(mask: &BitMatrix) -> (Vec<Run>, Vec<usize>, Vec<Component>) {
 /// assert_eq!((found[0].x1, found[0].y1, found[1].x1), (0, 1, 5));
 /// ```
 pub fn components(mask: &BitMatrix) -> Vec<Component> {
-    label_runs(mask).2
+    let bands = label_bands(mask);
+    match components_in_bands::<f32>(mask, None, &bands) {
+        Some(found) => found.into_iter().map(|(c, _)| c).collect(),
+        None => label_runs(mask).2,
+    }
+}
+
+/// The bands of rows a mask's components are labelled in (docs/behaviour.md#threads):
+/// as every other pass, from 2 × [`crate::parallel::MIN_BAND_PIXELS`] pixels.
+fn label_bands(mask: &BitMatrix) -> Vec<Range<usize>> {
+    let (rows, cols) = (mask.rows(), mask.cols());
+    crate::parallel::bands(rows, cols, crate::parallel::MIN_BAND_PIXELS, 1)
+}
+
+/// What a component of a band (or of several, joined) has gathered: its area and box,
+/// its first 2×2 block in raster order (its label order) and, with a map, its maximum.
+#[derive(Clone, Copy)]
+struct Gathered<T> {
+    component: Component,
+    first_block: usize,
+    max: Option<T>,
+}
+
+impl<T: crate::levels::MapFloat> Gathered<T> {
+    /// Adds the pixels of `other` (another part of the same component).
+    fn add(&mut self, other: &Gathered<T>) {
+        let (c, o) = (&mut self.component, &other.component);
+        c.area += o.area;
+        c.x1 = c.x1.min(o.x1);
+        c.y1 = c.y1.min(o.y1);
+        c.x2 = c.x2.max(o.x2);
+        c.y2 = c.y2.max(o.y2);
+        self.first_block = self.first_block.min(other.first_block);
+        self.max = match (self.max, other.max) {
+            (Some(a), Some(b)) => Some(larger(a, b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// The components of `mask` in label order, each with the maximum of `map` over it when
+/// a map is given, labelled in `bands` in parallel: each band's runs and components
+/// within the band, then (on one thread) the components that touch across band edges
+/// joined. `None` when there is one band, and when a score is ±0 or NaN: its runs were
+/// then folded in another order than the one-band labelling folds them, which can pick
+/// the other zero or NaN ([`nan_ignoring_max`]); the caller labels on one thread.
+fn components_in_bands<T: crate::levels::MapFloat>(
+    mask: &BitMatrix,
+    map: Option<ndarray::ArrayView2<'_, T>>,
+    bands: &[Range<usize>],
+) -> Option<Vec<(Component, Option<T>)>> {
+    if bands.len() < 2 {
+        return None;
+    }
+    let (rows, cols) = (mask.rows(), mask.cols());
+    let wpr = mask.words_per_row();
+    let words = ndarray::ArrayView2::from_shape((rows, wpr), mask.words())
+        .expect("a mask is rows × words per row");
+    let block_cols = cols.div_ceil(2);
+    let found = crate::parallel::for_each_of_bands(bands, (words, map), |range, (words, map)| {
+        let words = words.as_slice().expect("rows of a standard-layout mask");
+        let labels = BandLabels::of(words, cols, range.start);
+        // One entry per component of the band, in the order of their roots (their
+        // first runs); `slot[root]` says where (per-run vectors of whole entries cost
+        // page faults on large masks).
+        let mut slot = vec![usize::MAX; labels.runs.len()];
+        let mut gathered: Vec<(usize, Gathered<T>)> = Vec::new();
+        for (run, &root) in labels.runs.iter().zip(&labels.root) {
+            let this = Gathered {
+                component: Component {
+                    area: run.end - run.start + 1,
+                    x1: run.start,
+                    y1: run.y,
+                    x2: run.end,
+                    y2: run.y,
+                },
+                first_block: (run.y / 2) * block_cols + run.start / 2,
+                max: map.map(|m| run_max(m.row(run.y - range.start), run)),
+            };
+            match slot[root] {
+                usize::MAX => {
+                    slot[root] = gathered.len();
+                    gathered.push((root, this));
+                }
+                at => gathered[at].1.add(&this),
+            }
+        }
+        (labels, gathered)
+    });
+    let labels: Vec<&BandLabels> = found.iter().map(|(labels, _)| labels).collect();
+    let (mut parent, offsets) = join_seams(&labels);
+    let mut slot = vec![usize::MAX; parent.len()];
+    let mut joined: Vec<Gathered<T>> = Vec::new();
+    for ((_, gathered), &offset) in found.iter().zip(&offsets) {
+        for (root, g) in gathered {
+            let top = find(&mut parent, offset + root);
+            match slot[top] {
+                usize::MAX => {
+                    slot[top] = joined.len();
+                    joined.push(*g);
+                }
+                at => joined[at].add(g),
+            }
+        }
+    }
+    let mut all = joined;
+    // A zero or NaN score may depend on the order its runs were folded in.
+    #[allow(clippy::eq_op)] // NaN is the one value not equal to itself
+    let order_dependent = |v: T| v != v || v == T::ZERO;
+    if all.iter().any(|g| g.max.is_some_and(order_dependent)) {
+        return None;
+    }
+    all.sort_unstable_by_key(|g| g.first_block);
+    Some(all.into_iter().map(|g| (g.component, g.max)).collect())
+}
+
+/// The NaN-ignoring maximum of `run`'s pixels in its map row.
+fn run_max<T: crate::levels::MapFloat>(row: ndarray::ArrayView1<'_, T>, run: &Run) -> T {
+    match row.as_slice() {
+        Some(values) => nan_ignoring_max(&values[run.start..=run.end]),
+        None => (run.start + 1..=run.end).fold(row[run.start], |m, x| larger(m, row[x])),
+    }
 }
 
 /// Clears the 8-connected components of fewer than `min_area` pixels.
@@ -270,11 +391,11 @@ impl BandLabels {
     }
 }
 
-/// Whether each run's component (as a root of its band) has at least `min_area` pixels,
-/// components joined across band edges: a union-find over all bands' runs (band `i`'s
-/// numbered after those of the bands before it) that joins the 8-connected runs of each
-/// band's last row and the next band's first row, then sums areas per joined component.
-fn join_bands(bands: &[BandLabels], min_area: usize) -> Vec<Vec<bool>> {
+/// A union-find over all bands' runs (band `i`'s numbered after those of the bands
+/// before it, starting at `offsets[i]`) in which each band's components are joined to
+/// the next band's that touch them 8-connectedly across the edge between the two (the
+/// last row of one, the first row of the next). Returns `(parent, offsets)`.
+fn join_seams(bands: &[&BandLabels]) -> (Vec<usize>, Vec<usize>) {
     let offsets: Vec<usize> = bands
         .iter()
         .scan(0, |total, b| {
@@ -289,7 +410,7 @@ fn join_bands(bands: &[BandLabels], min_area: usize) -> Vec<Vec<bool>> {
         .map_or(0, |(o, b)| o + b.runs.len());
     let mut parent: Vec<usize> = (0..total).collect();
     for (i, pair) in bands.windows(2).enumerate() {
-        let (upper, lower) = (&pair[0], &pair[1]);
+        let (upper, lower) = (pair[0], pair[1]);
         let rows = upper.row_starts.len() - 1;
         let above = upper.row_starts[rows - 1]..upper.row_starts[rows];
         let here = lower.row_starts[0]..lower.row_starts[1];
@@ -310,6 +431,16 @@ fn join_bands(bands: &[BandLabels], min_area: usize) -> Vec<Vec<bool>> {
             }
         }
     }
+    (parent, offsets)
+}
+
+/// Whether each run's component (as a root of its band) has at least `min_area` pixels,
+/// components joined across band edges: a union-find over all bands' runs (band `i`'s
+/// numbered after those of the bands before it) that joins the 8-connected runs of each
+/// band's last row and the next band's first row, then sums areas per joined component.
+fn join_bands(bands: &[BandLabels], min_area: usize) -> Vec<Vec<bool>> {
+    let (mut parent, offsets) = join_seams(&bands.iter().collect::<Vec<_>>());
+    let total = parent.len();
     let mut area = vec![0; total];
     for (band, &offset) in bands.iter().zip(&offsets) {
         for (r, &a) in band.area.iter().enumerate() {
@@ -363,20 +494,31 @@ pub fn components_with_max<T: crate::levels::MapFloat>(
     map: ndarray::ArrayView2<'_, T>,
 ) -> Result<Vec<(Component, T)>, crate::KernelError> {
     crate::error::check_shape("anomaly_map", &[mask.rows(), mask.cols()], map.shape())?;
+    if let Some(found) = components_in_bands(mask, Some(map), &label_bands(mask)) {
+        let scored = found
+            .into_iter()
+            .map(|(c, max)| (c, max.expect("a map was given")));
+        return Ok(scored.collect());
+    }
+    Ok(components_with_max_on_one_thread(mask, map))
+}
+
+/// [`components_with_max`] labelled in one pass over all rows, its runs folded in
+/// raster order.
+fn components_with_max_on_one_thread<T: crate::levels::MapFloat>(
+    mask: &BitMatrix,
+    map: ndarray::ArrayView2<'_, T>,
+) -> Vec<(Component, T)> {
     let (runs, component_of_run, components) = label_runs(mask);
     let mut best: Vec<Option<T>> = vec![None; components.len()];
     for (run, &c) in runs.iter().zip(&component_of_run) {
-        let row = map.row(run.y);
-        let run_max = match row.as_slice() {
-            Some(values) => nan_ignoring_max(&values[run.start..=run.end]),
-            None => (run.start + 1..=run.end).fold(row[run.start], |m, x| larger(m, row[x])),
-        };
+        let run_max = run_max(map.row(run.y), run);
         best[c] = Some(best[c].map_or(run_max, |b| larger(b, run_max)));
     }
     let scores = best
         .into_iter()
         .map(|b| b.expect("every component has a run"));
-    Ok(components.into_iter().zip(scores).collect())
+    components.into_iter().zip(scores).collect()
 }
 
 /// The score rule's step: `v` beats `best` when larger, or when `best` is NaN. NaN
@@ -597,6 +739,73 @@ mod tests {
                             naive_removal(&mask, min_area),
                             "{h}x{w} {density} {min_area}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn labelling_in_bands_matches_one_band() {
+        // As removal_in_bands_matches_flood_fill: components across band edges, bands of
+        // one row, of two, uneven ones; maps with distinct values (the bands' scores
+        // are returned) and with zeros and NaN (some are not: the caller falls back).
+        let mut state = 0x1ABE_1B0D_0000_0001u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sizes: &[(usize, usize)] = if cfg!(miri) {
+            &[(7, 9)]
+        } else {
+            &[(7, 9), (5, 70), (40, 130), (97, 65), (64, 1)]
+        };
+        for &(h, w) in sizes {
+            let masks = [
+                BitMatrix::from_fn(h, w, |_, _| next() % 100 < 55),
+                BitMatrix::from_fn(h, w, |y, x| x % 9 == 0 || (x + y) % 13 == 0),
+                BitMatrix::from_fn(h, w, |y, x| (x * 7 + y * 3) % 11 < 4),
+            ];
+            let distinct =
+                ndarray::Array2::from_shape_fn((h, w), |_| (next() % 1_000_000) as f64 + 1.0);
+            let signed_zeros = ndarray::Array2::from_shape_fn((h, w), |_| match next() % 4 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f64::NAN,
+                _ => -1.0,
+            });
+            let mut splits: Vec<Vec<Range<usize>>> = [2, 3, 7]
+                .into_iter()
+                .filter(|&k| k <= h)
+                .map(|k| crate::parallel::band_rows(h, k))
+                .collect();
+            splits.push((0..h).map(|y| y..y + 1).collect());
+            if h > 3 {
+                splits.push(vec![0..1, 1..h - 2, h - 2..h]);
+            }
+            for mask in &masks {
+                let expected = label_runs(mask).2;
+                let scored = components_with_max_on_one_thread(mask, distinct.view());
+                let zeros = components_with_max_on_one_thread(mask, signed_zeros.view());
+                for bands in splits.iter().filter(|b| b.len() > 1) {
+                    let boxes = components_in_bands::<f64>(mask, None, bands).unwrap();
+                    let boxes: Vec<Component> = boxes.into_iter().map(|(c, _)| c).collect();
+                    assert_eq!(boxes, expected, "{h}x{w} {bands:?}");
+                    let ours = components_in_bands(mask, Some(distinct.view()), bands).unwrap();
+                    let ours: Vec<(Component, f64)> =
+                        ours.into_iter().map(|(c, m)| (c, m.unwrap())).collect();
+                    assert_eq!(ours, scored, "{h}x{w} {bands:?}");
+                    // With ±0 and NaN scores, bands give either the same scores (to the
+                    // bit) or none.
+                    if let Some(ours) = components_in_bands(mask, Some(signed_zeros.view()), bands)
+                    {
+                        assert_eq!(ours.len(), zeros.len());
+                        let bits = |v: f64| v.to_bits();
+                        for ((c, m), (e, z)) in ours.iter().zip(&zeros) {
+                            assert_eq!((c, bits(m.unwrap())), (e, bits(*z)), "{h}x{w} {bands:?}");
+                        }
                     }
                 }
             }
