@@ -166,6 +166,16 @@ def test_boxes_and_boundaries(shape: tuple[int, int]) -> None:
         assert result.dtype == single.dtype and np.array_equal(result, single)
     _same_bytes_on_every_thread_count(lambda: ap.mark_boundaries(image, ap.compute_mask(m, 0.5, 1)))
 
+    # Scores: the bands' maxima, and, where every score is ±0 (the signs mixed), the
+    # one-thread relabelling; to the byte on every thread count.
+    mask = ap.compute_mask(m, 0.5, 4)
+    signs = np.where(random_image(7, shape)[..., 0] < 128, np.float32(0.0), np.float32(-0.0))
+    for scores_map in (m, signs):
+        single, others = _on_threads(lambda s=scores_map: ap.mask_to_boxes(mask, anomaly_map=s))
+        for boxes_, scores in others:
+            assert np.array_equal(boxes_, single[0])
+            assert scores.dtype == single[1].dtype and scores.tobytes() == single[1].tobytes()
+
 
 def test_batch_of_fewer_maps_than_threads() -> None:
     maps = np.stack([_map((1031, 1031)), _map((1031, 1031))[::-1].copy()])
