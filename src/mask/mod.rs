@@ -173,12 +173,13 @@ const BLOCK_REACHES: usize = 2;
 const MIN_BAND_REACHES: usize = 16;
 
 /// The fewest pixels a band of `compute_mask` with an opening gets: split from twice
-/// this many pixels (2048 × 1024). Measured on the 2-core development VM (quiet; float32
-/// maps of uniform noise and of smooth blobs, k = 1, 4, 16, best of 15-20 calls, 1 → 2
-/// threads): 1024 × 1024 140-253 µs → 142-254 µs (no gain: waking the pool thread costs
-/// about as much as half the work), 1448 × 1448 299-614 µs → 159-334 µs (1.8-1.9×),
-/// 2048 × 2448 773-1455 µs → 428-816 µs (1.7-1.85×).
-const MIN_MASK_BAND_PIXELS: usize = 1 << 20;
+/// this many pixels (1024 × 1024), as every other pass. Measured on the 2-core
+/// development VM (quiet; float32 maps of uniform noise and of smooth blobs at the
+/// median, medians of 60 calls, 1 → 2 threads, one process): at 1024 × 1024 k = 4
+/// 0.16-0.25 → 0.11-0.20 ms with the map in cache, 0.38-0.56 → 0.37-0.47 ms with the
+/// caches evicted between calls, k = 16 0.28-0.40 → 0.19-0.28 ms; earlier, at
+/// 1448 × 1448 1.8-1.9× and 2048 × 2448 1.7-1.85×.
+const MIN_MASK_BAND_PIXELS: usize = crate::parallel::MIN_BAND_PIXELS;
 
 thread_local! {
     /// The memory of this thread's last band block ([`opened_block`]), as

@@ -123,15 +123,16 @@ def _blobs(shape: tuple[int, int], scale: int, seed: int) -> np.ndarray:
     return (rows[:, ix] * (1 - tx) + rows[:, ix + 1] * tx).astype(np.float32)
 
 
-# compute_mask with an opening splits from 2048 x 1024 pixels into bands of at least
+# compute_mask with an opening splits from 1024 x 1024 pixels into bands of at least
 # 16 * kernel_size rows, each from a block of its rows and 2 * kernel_size rows around
 # them (docs/behaviour.md#threads); a map too short for that (k = 130 on 2048 rows)
 # splits its erosion and dilation instead, into bands of at least 4 * kernel_size rows
 # that read copies of the rows around them. Odd sizes just above the split, one column
-# (bands of one-pixel rows), and 1031 x 1031 below it (all on one thread).
+# (bands of one-pixel rows), 1031 x 1031 just above it and 1021 x 1021 just below it
+# (all on one thread).
 @pytest.mark.parametrize(
     "shape",
-    [(1031, 1031), (1031, 2063), (2048, 2448), (2_200_003, 1)],
+    [(1021, 1021), (1031, 1031), (1031, 2063), (2048, 2448), (2_200_003, 1)],
     ids=lambda s: f"{s[0]}x{s[1]}",
 )
 @pytest.mark.parametrize("kernel_size", [2, 7, 24, 64, 130])
