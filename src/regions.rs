@@ -745,37 +745,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn labelling_in_bands_matches_one_band() {
-        // As removal_in_bands_matches_flood_fill: components across band edges, bands of
-        // one row, of two, uneven ones; maps with distinct values (the bands' scores
-        // are returned) and with zeros and NaN (some are not: the caller falls back).
-        let mut state = 0x1ABE_1B0D_0000_0001u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+    /// Masks with components across band edges (noise, long vertical bars and
+    /// diagonals) of several sizes, each with the splits to try: bands of one row, of
+    /// two, uneven ones. `next` draws the noise.
+    #[allow(clippy::type_complexity)]
+    fn banded_cases(
+        mut next: impl FnMut() -> u64,
+    ) -> Vec<(usize, usize, Vec<BitMatrix>, Vec<Vec<Range<usize>>>)> {
         let sizes: &[(usize, usize)] = if cfg!(miri) {
-            &[(7, 9)]
+            &[(7, 9), (5, 70)]
         } else {
             &[(7, 9), (5, 70), (40, 130), (97, 65), (64, 1)]
         };
+        let mut cases = Vec::new();
         for &(h, w) in sizes {
-            let masks = [
+            let masks = vec![
                 BitMatrix::from_fn(h, w, |_, _| next() % 100 < 55),
                 BitMatrix::from_fn(h, w, |y, x| x % 9 == 0 || (x + y) % 13 == 0),
                 BitMatrix::from_fn(h, w, |y, x| (x * 7 + y * 3) % 11 < 4),
             ];
-            let distinct =
-                ndarray::Array2::from_shape_fn((h, w), |_| (next() % 1_000_000) as f64 + 1.0);
-            let signed_zeros = ndarray::Array2::from_shape_fn((h, w), |_| match next() % 4 {
-                0 => 0.0,
-                1 => -0.0,
-                2 => f64::NAN,
-                _ => -1.0,
-            });
             let mut splits: Vec<Vec<Range<usize>>> = [2, 3, 7]
                 .into_iter()
                 .filter(|&k| k <= h)
@@ -785,6 +773,31 @@ mod tests {
             if h > 3 {
                 splits.push(vec![0..1, 1..h - 2, h - 2..h]);
             }
+            cases.push((h, w, masks, splits));
+        }
+        cases
+    }
+
+    #[test]
+    fn labelling_in_bands_matches_one_band() {
+        // Maps with distinct values (the bands' scores are returned) and with zeros and
+        // NaN (some are not: the caller falls back).
+        let mut state = 0x1ABE_1B0D_0000_0001u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (h, w, masks, splits) in banded_cases(&mut next) {
+            let distinct =
+                ndarray::Array2::from_shape_fn((h, w), |_| (next() % 1_000_000) as f64 + 1.0);
+            let signed_zeros = ndarray::Array2::from_shape_fn((h, w), |_| match next() % 4 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f64::NAN,
+                _ => -1.0,
+            });
             for mask in &masks {
                 let expected = label_runs(mask).2;
                 let scored = components_with_max_on_one_thread(mask, distinct.view());
@@ -814,35 +827,14 @@ mod tests {
 
     #[test]
     fn removal_in_bands_matches_flood_fill() {
-        // Components across band edges (long vertical bars, diagonals, noise), bands of
-        // one row, of two, uneven ones.
         let mut state = 0xBA4D_5EED_0000_0001u64;
-        let mut next = move || {
+        let next = move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
         };
-        let sizes: &[(usize, usize)] = if cfg!(miri) {
-            &[(7, 9), (5, 70)]
-        } else {
-            &[(7, 9), (5, 70), (40, 130), (97, 65), (64, 1)]
-        };
-        for &(h, w) in sizes {
-            let masks = [
-                BitMatrix::from_fn(h, w, |_, _| next() % 100 < 55),
-                BitMatrix::from_fn(h, w, |y, x| x % 9 == 0 || (x + y) % 13 == 0),
-                BitMatrix::from_fn(h, w, |y, x| (x * 7 + y * 3) % 11 < 4),
-            ];
-            let mut splits: Vec<Vec<Range<usize>>> = [2, 3, 7]
-                .into_iter()
-                .filter(|&k| k <= h)
-                .map(|k| crate::parallel::band_rows(h, k))
-                .collect();
-            splits.push((0..h).map(|y| y..y + 1).collect());
-            if h > 3 {
-                splits.push(vec![0..1, 1..h - 2, h - 2..h]);
-            }
+        for (h, w, masks, splits) in banded_cases(next) {
             // Under Miri (seconds a call) two areas.
             let areas: &[usize] = if cfg!(miri) {
                 &[2, 9]

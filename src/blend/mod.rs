@@ -377,34 +377,17 @@ impl<'p, T: MapFloat> BlendPass<'p, T> {
         let (scale, palette) = (self.scale, self.palette);
         #[cfg(target_arch = "x86_64")]
         if let Some(registers) = &self.vbmi {
+            let (blend, stream) = (self.blend, self.stream);
             return match self.fixed {
                 // SAFETY: `registers` exist only where vbmi_enabled() said the CPU has
                 // AVX-512 F, BW and VBMI (`new`), the features avx512::blend_rows is
                 // compiled for and all it requires.
-                Some(fixed) => unsafe {
-                    avx512::blend_rows(
-                        map,
-                        image,
-                        scale,
-                        palette,
-                        registers,
-                        fixed,
-                        out,
-                        self.stream,
-                    )
+                Some(f) => unsafe {
+                    avx512::blend_rows(map, image, scale, palette, registers, f, out, stream)
                 },
                 // SAFETY: as for the arm above.
                 None => unsafe {
-                    avx512::blend_rows(
-                        map,
-                        image,
-                        scale,
-                        palette,
-                        registers,
-                        self.blend,
-                        out,
-                        self.stream,
-                    )
+                    avx512::blend_rows(map, image, scale, palette, registers, blend, out, stream)
                 },
             };
         }
