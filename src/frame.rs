@@ -20,10 +20,11 @@
 //!    map is read twice, as the range pass and the one fused sweep would read it, but
 //!    the scan, which is cheap beside the colour passes, no longer streams the map on
 //!    its own.
-//! 3. On the packed mask: the opening ([`open_disk_in_place`]), `min_area`
-//!    ([`remove_small_components`]), the 0/255 bytes (`unpack_rows`) and, from the
-//!    same bits (never re-thresholded or re-packed from the bytes), the components with
-//!    their maxima ([`components_with_max`]) for the boxes and scores.
+//! 3. On the packed mask: the opening, `min_area` and the 0/255 bytes as
+//!    `compute_mask` runs them after its threshold, in the same bands of rows
+//!    (`crate::mask::finish_mask`: each band opens its block of the thresholded rows),
+//!    and, from the same bits (never re-thresholded or re-packed from the bytes), the
+//!    components with their maxima ([`components_with_max`]) for the boxes and scores.
 //!
 //! A product not asked for has no output here ([`FrameOut`]), and nothing is computed
 //! for it. The sweeps run in bands of rows in parallel exactly as the separate kernels
@@ -37,10 +38,9 @@ use crate::blend::{AddWeighted, BlendPass};
 use crate::colormap::{ColorPass, Palette};
 use crate::error::{check_shape, KernelError};
 use crate::levels::{locate_non_finite, LevelScale, MapFloat, NotFinite, RangeLanes, Scaling};
-use crate::mask::{keep_mask_words, take_mask_words, threshold_rows, unpack_rows};
-use crate::morphology::open_disk_in_place;
+use crate::mask::{finish_mask, keep_mask_words, take_mask_words, threshold_rows};
 use crate::parallel::{for_each_band, SliceRows, SplitRows};
-use crate::regions::{components_with_max, remove_small_components, Component};
+use crate::regions::{components_with_max, Component};
 
 /// A mask's 8-connected components in `cv2.connectedComponentsWithStats` label order,
 /// each with the map's maximum over its pixels (its box and score).
@@ -278,10 +278,8 @@ pub fn frame_into<T: MapFloat>(
     let (Some(out), Some(words)) = (mask, words) else {
         return Ok(None);
     };
-    let mut bits = BitMatrix::from_words(h, w, words);
-    open_disk_in_place(&mut bits, options.kernel_size);
-    remove_small_components(&mut bits, options.min_area);
-    unpack_rows(&bits, out);
+    let mask = BitMatrix::from_words(h, w, words);
+    let bits = finish_mask(mask, options.kernel_size, options.min_area, out);
     let found = if boxes {
         Some(components_with_max(&bits, map)?)
     } else {
@@ -573,7 +571,9 @@ mod tests {
         for (h, w) in [(1031, 1031), (1031, 3601)] {
             let map = smooth_map(h, w, 99).mapv(|v| v as f32);
             let picture = image(h, w, 5);
-            let o = options(Palette::Jet, Scaling::MinMax, Scaling::Raw);
+            let mut o = options(Palette::Jet, Scaling::MinMax, Scaling::Raw);
+            // The mask's bands open blocks of the swept mask: with and without min_area.
+            o.min_area = if w > 2000 { 6 } else { 0 };
             let run = |threads: usize| {
                 with_band_threads(threads, || {
                     let (mut heat, mut overlay, mut mask) = (

@@ -201,10 +201,34 @@ fn opened_block<T: MapFloat>(
     reach: usize,
 ) -> (BitMatrix, usize) {
     let rows = map.nrows();
-    let from = range.start.saturating_sub(BLOCK_REACHES * reach);
-    let to = (range.end + BLOCK_REACHES * reach).min(rows);
+    let (from, to) = block_rows(rows, &range, reach);
     let block = map.slice(ndarray::s![from..to, ..]);
     let mut bits = threshold_bits_reusing(block, threshold, BLOCK_WORDS.take());
+    open_disk_in_place(&mut bits, kernel_size);
+    (bits, range.start - from)
+}
+
+/// The rows `from..to` of a band's block: rows `range` and twice the disk's reach
+/// around them, clipped to the `rows` of the map.
+fn block_rows(rows: usize, range: &std::ops::Range<usize>, reach: usize) -> (usize, usize) {
+    let from = range.start.saturating_sub(BLOCK_REACHES * reach);
+    (from, (range.end + BLOCK_REACHES * reach).min(rows))
+}
+
+/// [`opened_block`] from a mask already thresholded (`crate::frame`'s sweep).
+fn opened_block_of_bits(
+    mask: &BitMatrix,
+    kernel_size: u64,
+    range: std::ops::Range<usize>,
+    reach: usize,
+) -> (BitMatrix, usize) {
+    let (rows, cols) = (mask.rows(), mask.cols());
+    let (from, to) = block_rows(rows, &range, reach);
+    let per_row = mask.words_per_row();
+    let mut words = BLOCK_WORDS.take();
+    words.clear();
+    words.extend_from_slice(&mask.words()[from * per_row..to * per_row]);
+    let mut bits = BitMatrix::from_words(to - from, cols, words);
     open_disk_in_place(&mut bits, kernel_size);
     (bits, range.start - from)
 }
@@ -261,6 +285,68 @@ pub fn mask_into<T: MapFloat>(
     }
     unfused(map, threshold, kernel_size, min_area, out);
     Ok(())
+}
+
+/// The opening by a disk of radius `kernel_size`, `min_area` and the 0/255 bytes (into
+/// `out`) of a mask already thresholded, as [`mask_into`] runs them after its threshold
+/// and in the same bands (docs/behaviour.md#threads), each band opening its block of
+/// the thresholded rows; returns the final mask (`crate::frame`'s boxes are found on
+/// it).
+pub(crate) fn finish_mask(
+    mask: BitMatrix,
+    kernel_size: u64,
+    min_area: usize,
+    out: ArrayViewMut2<'_, u8>,
+) -> BitMatrix {
+    let (rows, cols) = (mask.rows(), mask.cols());
+    let reach = kernel_size.min(rows as u64) as usize;
+    let min_rows = MIN_BAND_REACHES.saturating_mul(reach);
+    let bands = bands(rows, cols, MIN_MASK_BAND_PIXELS, min_rows);
+    let whole = |mut mask: BitMatrix, out| {
+        open_disk_in_place(&mut mask, kernel_size);
+        remove_small_components(&mut mask, min_area);
+        unpack_rows(&mask, out);
+        mask
+    };
+    if kernel_size == 0 || bands.len() == 1 {
+        return if kernel_size > 0 && bands.len() == 1 {
+            // Too small for the threads to pay, as in mask_into.
+            on_one_thread(|| whole(mask, out))
+        } else {
+            whole(mask, out)
+        };
+    }
+    let per_row = mask.words_per_row();
+    let mut words = vec![0; rows * per_row];
+    let opened_rows = SliceRows {
+        items: &mut words,
+        per_row,
+    };
+    let source = &mask;
+    let open_band = |range: std::ops::Range<usize>, dst: SliceRows<'_, u64>| {
+        let (block, first) = opened_block_of_bits(source, kernel_size, range, reach);
+        dst.items
+            .copy_from_slice(&block.words()[first * per_row..][..dst.items.len()]);
+        (block, first)
+    };
+    if min_area <= 1 {
+        for_each_of_bands(&bands, (opened_rows, out), |range, (dst, out)| {
+            let (block, first) = open_band(range, dst);
+            unpack_band(&block, first, out);
+            retain_block(block);
+        });
+        keep_mask_words(mask.into_words());
+        return BitMatrix::from_words(rows, cols, words);
+    }
+    // Components span bands: the opened bands into one mask, then `min_area` on it.
+    for_each_of_bands(&bands, opened_rows, |range, dst| {
+        retain_block(open_band(range, dst).0)
+    });
+    keep_mask_words(mask.into_words());
+    let mut opened = BitMatrix::from_words(rows, cols, words);
+    remove_small_components(&mut opened, min_area);
+    unpack_rows(&opened, out);
+    opened
 }
 
 /// [`mask_into`] step by step over the whole map: the threshold, the opening, `min_area`
