@@ -300,21 +300,27 @@ pub(crate) fn finish_mask(
 ) -> BitMatrix {
     let (rows, cols) = (mask.rows(), mask.cols());
     let reach = kernel_size.min(rows as u64) as usize;
-    let min_rows = MIN_BAND_REACHES.saturating_mul(reach);
-    let bands = bands(rows, cols, MIN_MASK_BAND_PIXELS, min_rows);
     let whole = |mut mask: BitMatrix, out| {
         open_disk_in_place(&mut mask, kernel_size);
         remove_small_components(&mut mask, min_area);
         unpack_rows(&mask, out);
         mask
     };
-    if kernel_size == 0 || bands.len() == 1 {
-        return if kernel_size > 0 && bands.len() == 1 {
-            // Too small for the threads to pay, as in mask_into.
-            on_one_thread(|| whole(mask, out))
-        } else {
-            whole(mask, out)
-        };
+    // The choices of mask_into, made the same way.
+    if kernel_size == 0 {
+        return whole(mask, out);
+    }
+    if bands(rows, cols, MIN_MASK_BAND_PIXELS, 1).len() == 1 {
+        return on_one_thread(|| whole(mask, out)); // too small for the threads to pay
+    }
+    let bands = bands(
+        rows,
+        cols,
+        MIN_MASK_BAND_PIXELS,
+        MIN_BAND_REACHES.saturating_mul(reach),
+    );
+    if bands.len() == 1 {
+        return whole(mask, out); // too short: the erosion and dilation split themselves
     }
     let per_row = mask.words_per_row();
     let mut words = vec![0; rows * per_row];

@@ -144,6 +144,26 @@ def test_opening_of_blobs(shape: tuple[int, int], kernel_size: int) -> None:
     _same_bytes_on_every_thread_count(lambda: ap.compute_mask(m, 0.5, kernel_size))
 
 
+# postprocess opens its swept mask in compute_mask's bands (blocks of the swept rows),
+# or whole where compute_mask would not split (k = 130: bands would be too short).
+@pytest.mark.parametrize("kernel_size", [2, 24, 130])
+@pytest.mark.parametrize("min_area", [0, 50])
+def test_postprocess_mask_and_boxes(kernel_size: int, min_area: int) -> None:
+    m = _blobs((1031, 2063), max(40, 3 * kernel_size), seed=kernel_size + min_area)
+
+    def frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        f = ap.postprocess(m, None, 0.5, heatmap=False, kernel_size=kernel_size, min_area=min_area)
+        assert f.mask is not None and f.boxes is not None and f.scores is not None
+        return f.mask, f.boxes, f.scores
+
+    single, others = _on_threads(frame)
+    assert_same_bytes(single[0], ap.compute_mask(m, 0.5, kernel_size, min_area=min_area))
+    for mask, boxes, scores in others:
+        assert_same_bytes(mask, single[0])
+        assert np.array_equal(boxes, single[1])
+        assert scores.dtype == single[2].dtype and scores.tobytes() == single[2].tobytes()
+
+
 @pytest.mark.parametrize("shape", [(1031, 2063), (2048, 2448)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("min_area", [2, 50, 900])
 def test_opening_then_min_area(shape: tuple[int, int], min_area: int) -> None:
