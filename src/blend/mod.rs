@@ -12,7 +12,7 @@ mod avx512;
 
 use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
-use crate::colormap::{color_row, Palette};
+use crate::colormap::{color_row, Palette, VbmiLoop};
 use crate::error::{check_shape, KernelError};
 use crate::levels::{
     level_scale, locate_non_finite, saturate_u8, LevelScale, MapFloat, NotFinite, Scaling,
@@ -321,47 +321,24 @@ pub(crate) struct BlendPass<'p, T> {
     palette: Palette<'p>,
     blend: AddWeighted,
     fixed: Option<FixedPointBlend>,
-    /// Whether the hand-written loop streams the result past the caches
-    /// ([`BlendPass::for_result_of`]).
-    #[cfg(target_arch = "x86_64")]
-    stream: bool,
-    /// The palette in registers when the VBMI loop runs.
-    #[cfg(target_arch = "x86_64")]
-    vbmi: Option<crate::colormap::avx512::PaletteRegisters>,
+    vbmi: VbmiLoop,
 }
 
 impl<'p, T: MapFloat> BlendPass<'p, T> {
     pub(crate) fn new(scale: LevelScale<T>, palette: Palette<'p>, blend: &AddWeighted) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        let vbmi = if crate::simd::vbmi_enabled() {
-            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
-            // the features `PaletteRegisters::new` is compiled for.
-            Some(unsafe { crate::colormap::avx512::PaletteRegisters::new(palette.table()) })
-        } else {
-            None
-        };
         BlendPass {
             scale,
             palette,
             blend: *blend,
             fixed: FixedPointBlend::find(blend),
-            #[cfg(target_arch = "x86_64")]
-            stream: false,
-            #[cfg(target_arch = "x86_64")]
-            vbmi,
+            vbmi: VbmiLoop::new(palette),
         }
     }
 
-    /// This pass for a whole result of `bytes` (all the rows it will be run on): one
-    /// large enough streams past the caches (`crate::simd::streams_output`).
+    /// This pass for a whole result of `bytes` (`VbmiLoop::for_result_of`).
     pub(crate) fn for_result_of(self, bytes: usize) -> Self {
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = bytes; // only the x86-64 loops stream
-        Self {
-            #[cfg(target_arch = "x86_64")]
-            stream: crate::simd::streams_output(bytes),
-            ..self
-        }
+        let vbmi = self.vbmi.for_result_of(bytes);
+        BlendPass { vbmi, ..self }
     }
 
     /// Colours the rows of `map` and blends them over the same rows of `image` into
@@ -376,12 +353,12 @@ impl<'p, T: MapFloat> BlendPass<'p, T> {
     ) -> Result<(), NotFinite> {
         let (scale, palette) = (self.scale, self.palette);
         #[cfg(target_arch = "x86_64")]
-        if let Some(registers) = &self.vbmi {
-            let (blend, stream) = (self.blend, self.stream);
+        if let Some(registers) = &self.vbmi.registers {
+            let (blend, stream) = (self.blend, self.vbmi.stream);
             return match self.fixed {
                 // SAFETY: `registers` exist only where vbmi_enabled() said the CPU has
-                // AVX-512 F, BW and VBMI (`new`), the features avx512::blend_rows is
-                // compiled for and all it requires.
+                // AVX-512 F, BW and VBMI (`VbmiLoop::new`), the features
+                // avx512::blend_rows is compiled for and all it requires.
                 Some(f) => unsafe {
                     avx512::blend_rows(map, image, scale, palette, registers, f, out, stream)
                 },

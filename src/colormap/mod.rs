@@ -201,6 +201,51 @@ pub fn color_map_into<T: MapFloat>(
     }
 }
 
+/// The hand-written AVX-512 VBMI loop's part of a colour or overlay pass, chosen once per
+/// pass ([`ColorPass`], `crate::blend::BlendPass`): the palette in registers where the
+/// CPU has the loop, and whether the loop streams the result past the caches. Nothing
+/// elsewhere than x86-64.
+#[derive(Clone, Copy)]
+pub(crate) struct VbmiLoop {
+    /// The palette in registers; `None`: the portable loop runs.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) registers: Option<avx512::PaletteRegisters>,
+    /// Whether the loop writes with non-temporal stores ([`VbmiLoop::for_result_of`]).
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) stream: bool,
+}
+
+impl VbmiLoop {
+    pub(crate) fn new(palette: Palette<'_>) -> Self {
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = palette; // no hand-written loop here
+        VbmiLoop {
+            #[cfg(target_arch = "x86_64")]
+            registers: crate::simd::vbmi_enabled().then(|| {
+                // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
+                // the features `PaletteRegisters::new` is compiled for.
+                unsafe { avx512::PaletteRegisters::new(palette.table()) }
+            }),
+            #[cfg(target_arch = "x86_64")]
+            stream: false,
+        }
+    }
+
+    /// This loop for a whole result of `bytes` (all the rows its pass will run on): one
+    /// large enough streams past the caches (`crate::simd::streams_output`).
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn for_result_of(self, bytes: usize) -> Self {
+        let stream = crate::simd::streams_output(bytes);
+        VbmiLoop { stream, ..self }
+    }
+
+    /// Only the x86-64 loops stream.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(crate) fn for_result_of(self, _bytes: usize) -> Self {
+        self
+    }
+}
+
 /// The colour pass of one map with one scale and palette: the one choice between the
 /// hand-written AVX-512 VBMI loop (where the CPU has it; its palette registers loaded
 /// once here) and the portable [`color_rows`], made once, then run on any rows of the
@@ -209,45 +254,23 @@ pub fn color_map_into<T: MapFloat>(
 pub(crate) struct ColorPass<'p, T> {
     scale: LevelScale<T>,
     palette: Palette<'p>,
-    /// Whether the hand-written loop streams the result past the caches
-    /// ([`ColorPass::for_result_of`]).
-    #[cfg(target_arch = "x86_64")]
-    stream: bool,
-    /// The palette in registers when the VBMI loop runs.
-    #[cfg(target_arch = "x86_64")]
-    vbmi: Option<avx512::PaletteRegisters>,
+    vbmi: VbmiLoop,
 }
 
 impl<'p, T: MapFloat> ColorPass<'p, T> {
     pub(crate) fn new(scale: LevelScale<T>, palette: Palette<'p>) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        let vbmi = if crate::simd::vbmi_enabled() {
-            // SAFETY: vbmi_enabled() checked that the CPU has AVX-512 F, BW and VBMI,
-            // the features `PaletteRegisters::new` is compiled for.
-            Some(unsafe { avx512::PaletteRegisters::new(palette.table()) })
-        } else {
-            None
-        };
+        let vbmi = VbmiLoop::new(palette);
         ColorPass {
             scale,
             palette,
-            #[cfg(target_arch = "x86_64")]
-            stream: false,
-            #[cfg(target_arch = "x86_64")]
             vbmi,
         }
     }
 
-    /// This pass for a whole result of `bytes` (all the rows it will be run on): one
-    /// large enough streams past the caches (`crate::simd::streams_output`).
+    /// This pass for a whole result of `bytes` ([`VbmiLoop::for_result_of`]).
     pub(crate) fn for_result_of(self, bytes: usize) -> Self {
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = bytes; // only the x86-64 loops stream
-        Self {
-            #[cfg(target_arch = "x86_64")]
-            stream: crate::simd::streams_output(bytes),
-            ..self
-        }
+        let vbmi = self.vbmi.for_result_of(bytes);
+        ColorPass { vbmi, ..self }
     }
 
     /// Colours the rows of `map` into `out` (`(rows, W, 3)`, the same rows). Fails when
@@ -259,12 +282,13 @@ impl<'p, T: MapFloat> ColorPass<'p, T> {
         out: ArrayViewMut3<'_, u8>,
     ) -> Result<(), NotFinite> {
         #[cfg(target_arch = "x86_64")]
-        if let Some(registers) = &self.vbmi {
+        if let Some(registers) = &self.vbmi.registers {
+            let stream = self.vbmi.stream;
             // SAFETY: `registers` exist only where vbmi_enabled() said the CPU has
-            // AVX-512 F, BW and VBMI (`new`), the features that avx512::color_rows is
-            // compiled for and all it requires.
+            // AVX-512 F, BW and VBMI (`VbmiLoop::new`), the features that
+            // avx512::color_rows is compiled for and all it requires.
             return unsafe {
-                avx512::color_rows(map, self.scale, self.palette, registers, out, self.stream)
+                avx512::color_rows(map, self.scale, self.palette, registers, out, stream)
             };
         }
         color_rows(map, self.scale, self.palette, out)
