@@ -269,22 +269,119 @@ pub fn mask_into<T: MapFloat>(
     // opening and unpacking its own block (docs/behaviour.md#threads), so that the
     // threads wait for each other once (`min_area`, whose components span bands, adds
     // its own steps), and each band's bits stay in its core's cache.
-    let reach = kernel_size.min(rows as u64) as usize;
-    if kernel_size > 0 {
-        if bands(rows, cols, MIN_MASK_BAND_PIXELS, 1).len() == 1 {
-            // Too small for the threads to pay (docs/behaviour.md#threads).
-            on_one_thread(|| unfused(map, threshold, kernel_size, min_area, out));
-            return Ok(());
-        }
-        let min_rows = MIN_BAND_REACHES.saturating_mul(reach);
-        let bands = bands(rows, cols, MIN_MASK_BAND_PIXELS, min_rows);
-        if bands.len() > 1 {
-            fused_bands(map, threshold, kernel_size, min_area, out, &bands, reach);
-            return Ok(());
+    let unfused = |out| {
+        let mask = threshold_bits_reusing(map, threshold, take_mask_words());
+        keep_mask_words(finish_whole(mask, kernel_size, min_area, out).into_words());
+    };
+    match split_opening(rows, cols, kernel_size) {
+        Split::OneThread => on_one_thread(|| unfused(out)),
+        Split::Whole => unfused(out),
+        Split::Bands(bands) => {
+            let reach = reach_of(rows, kernel_size);
+            let open_block = |range| opened_block(map, threshold, kernel_size, range, reach);
+            if let Some(mask) = open_in_bands(cols, &bands, min_area, out, false, open_block) {
+                keep_mask_words(mask.into_words());
+            }
         }
     }
-    unfused(map, threshold, kernel_size, min_area, out);
     Ok(())
+}
+
+/// How `compute_mask`'s opening of a `rows × cols` map is split across threads
+/// (docs/behaviour.md#threads).
+enum Split {
+    /// Too small for the threads to pay: everything on the calling thread.
+    OneThread,
+    /// No opening, or bands too short for the disk (the erosion and dilation then
+    /// split themselves): each step over the whole mask, split by its own rule.
+    Whole,
+    /// Bands of rows, each opening its own block.
+    Bands(Vec<std::ops::Range<usize>>),
+}
+
+fn split_opening(rows: usize, cols: usize, kernel_size: u64) -> Split {
+    if kernel_size == 0 {
+        return Split::Whole;
+    }
+    if bands(rows, cols, MIN_MASK_BAND_PIXELS, 1).len() == 1 {
+        return Split::OneThread;
+    }
+    let min_rows = MIN_BAND_REACHES.saturating_mul(reach_of(rows, kernel_size));
+    match bands(rows, cols, MIN_MASK_BAND_PIXELS, min_rows) {
+        bands if bands.len() > 1 => Split::Bands(bands),
+        _ => Split::Whole,
+    }
+}
+
+/// The disk's reach in rows: its radius, at most the map's height.
+fn reach_of(rows: usize, kernel_size: u64) -> usize {
+    kernel_size.min(rows as u64) as usize
+}
+
+/// The opening, `min_area` and the 0/255 bytes of a thresholded mask, each step over the
+/// whole mask; returns the final mask.
+fn finish_whole(
+    mut mask: BitMatrix,
+    kernel_size: u64,
+    min_area: usize,
+    out: ArrayViewMut2<'_, u8>,
+) -> BitMatrix {
+    open_disk_in_place(&mut mask, kernel_size);
+    remove_small_components(&mut mask, min_area);
+    unpack_rows(&mask, out);
+    mask
+}
+
+/// The opening of `bands` (more than one), each band's rows from its own opened block
+/// (`open_block(range)`: the block and the index of `range.start` in it), then
+/// `min_area` and the 0/255 bytes into `out`. Returns the final mask when `keep` or
+/// `min_area` needs it whole; else each band unpacks straight from its block.
+fn open_in_bands(
+    cols: usize,
+    bands: &[std::ops::Range<usize>],
+    min_area: usize,
+    out: ArrayViewMut2<'_, u8>,
+    keep: bool,
+    open_block: impl Fn(std::ops::Range<usize>) -> (BitMatrix, usize) + Sync,
+) -> Option<BitMatrix> {
+    if min_area <= 1 && !keep {
+        for_each_of_bands(bands, out, |range, out| {
+            let (block, first) = open_block(range);
+            unpack_band(&block, first, out);
+            retain_block(block);
+        });
+        return None;
+    }
+    let rows = bands.last().map_or(0, |b| b.end);
+    let per_row = cols.div_ceil(64);
+    let mut words = take_mask_words();
+    words.clear();
+    words.resize(rows * per_row, 0);
+    let mask_rows = SliceRows {
+        items: &mut words,
+        per_row,
+    };
+    // The block's rows of its own band into the whole mask.
+    let open_own = |range, dst: SliceRows<'_, u64>| {
+        let (block, first) = open_block(range);
+        dst.items
+            .copy_from_slice(&block.words()[first * per_row..][..dst.items.len()]);
+        (block, first)
+    };
+    if min_area <= 1 {
+        for_each_of_bands(bands, (mask_rows, out), |range, (dst, out)| {
+            let (block, first) = open_own(range, dst);
+            unpack_band(&block, first, out);
+            retain_block(block);
+        });
+        return Some(BitMatrix::from_words(rows, cols, words));
+    }
+    // Components span bands: the opened bands into one mask, then `min_area` on it.
+    for_each_of_bands(bands, mask_rows, |range, dst| {
+        retain_block(open_own(range, dst).0)
+    });
+    let mask = BitMatrix::from_words(rows, cols, words);
+    Some(finish_whole(mask, 0, min_area, out))
 }
 
 /// The opening by a disk of radius `kernel_size`, `min_area` and the 0/255 bytes (into
@@ -299,116 +396,17 @@ pub(crate) fn finish_mask(
     out: ArrayViewMut2<'_, u8>,
 ) -> BitMatrix {
     let (rows, cols) = (mask.rows(), mask.cols());
-    let reach = kernel_size.min(rows as u64) as usize;
-    let whole = |mut mask: BitMatrix, out| {
-        open_disk_in_place(&mut mask, kernel_size);
-        remove_small_components(&mut mask, min_area);
-        unpack_rows(&mask, out);
-        mask
-    };
-    // The choices of mask_into, made the same way.
-    if kernel_size == 0 {
-        return whole(mask, out);
+    match split_opening(rows, cols, kernel_size) {
+        Split::OneThread => on_one_thread(|| finish_whole(mask, kernel_size, min_area, out)),
+        Split::Whole => finish_whole(mask, kernel_size, min_area, out),
+        Split::Bands(bands) => {
+            let reach = reach_of(rows, kernel_size);
+            let open_block = |range| opened_block_of_bits(&mask, kernel_size, range, reach);
+            let opened = open_in_bands(cols, &bands, min_area, out, true, open_block);
+            keep_mask_words(mask.into_words());
+            opened.expect("kept")
+        }
     }
-    if bands(rows, cols, MIN_MASK_BAND_PIXELS, 1).len() == 1 {
-        return on_one_thread(|| whole(mask, out)); // too small for the threads to pay
-    }
-    let bands = bands(
-        rows,
-        cols,
-        MIN_MASK_BAND_PIXELS,
-        MIN_BAND_REACHES.saturating_mul(reach),
-    );
-    if bands.len() == 1 {
-        return whole(mask, out); // too short: the erosion and dilation split themselves
-    }
-    let per_row = mask.words_per_row();
-    let mut words = vec![0; rows * per_row];
-    let opened_rows = SliceRows {
-        items: &mut words,
-        per_row,
-    };
-    let source = &mask;
-    let open_band = |range: std::ops::Range<usize>, dst: SliceRows<'_, u64>| {
-        let (block, first) = opened_block_of_bits(source, kernel_size, range, reach);
-        dst.items
-            .copy_from_slice(&block.words()[first * per_row..][..dst.items.len()]);
-        (block, first)
-    };
-    if min_area <= 1 {
-        for_each_of_bands(&bands, (opened_rows, out), |range, (dst, out)| {
-            let (block, first) = open_band(range, dst);
-            unpack_band(&block, first, out);
-            retain_block(block);
-        });
-        keep_mask_words(mask.into_words());
-        return BitMatrix::from_words(rows, cols, words);
-    }
-    // Components span bands: the opened bands into one mask, then `min_area` on it.
-    for_each_of_bands(&bands, opened_rows, |range, dst| {
-        retain_block(open_band(range, dst).0)
-    });
-    keep_mask_words(mask.into_words());
-    let mut opened = BitMatrix::from_words(rows, cols, words);
-    remove_small_components(&mut opened, min_area);
-    unpack_rows(&opened, out);
-    opened
-}
-
-/// [`mask_into`] step by step over the whole map: the threshold, the opening, `min_area`
-/// and the unpacking, each split into bands by its own rule.
-fn unfused<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    threshold: f64,
-    kernel_size: u64,
-    min_area: usize,
-    out: ArrayViewMut2<'_, u8>,
-) {
-    let mut mask = threshold_bits_reusing(map, threshold, take_mask_words());
-    open_disk_in_place(&mut mask, kernel_size);
-    remove_small_components(&mut mask, min_area);
-    unpack_rows(&mask, out);
-    keep_mask_words(mask.into_words());
-}
-
-/// [`mask_into`] on `bands` (more than one) of a map, each band from its own block.
-fn fused_bands<T: MapFloat>(
-    map: ArrayView2<'_, T>,
-    threshold: f64,
-    kernel_size: u64,
-    min_area: usize,
-    out: ArrayViewMut2<'_, u8>,
-    bands: &[std::ops::Range<usize>],
-    reach: usize,
-) {
-    let (rows, cols) = map.dim();
-    if min_area <= 1 {
-        for_each_of_bands(bands, out, |range, out| {
-            let (block, first) = opened_block(map, threshold, kernel_size, range, reach);
-            unpack_band(&block, first, out);
-            retain_block(block);
-        });
-        return;
-    }
-    // Components span bands: the opened bands into one mask, then `min_area` on it.
-    let per_row = cols.div_ceil(64);
-    let mut words = take_mask_words();
-    words.clear();
-    words.resize(rows * per_row, 0);
-    let mask_rows = SliceRows {
-        items: &mut words,
-        per_row,
-    };
-    for_each_of_bands(bands, mask_rows, |range, dst| {
-        let (block, first) = opened_block(map, threshold, kernel_size, range, reach);
-        let own = &block.words()[first * per_row..][..dst.items.len()];
-        dst.items.copy_from_slice(own);
-        retain_block(block);
-    });
-    let mut mask = BitMatrix::from_words(rows, cols, words);
-    remove_small_components(&mut mask, min_area);
-    unpack_rows(&mask, out);
-    keep_mask_words(mask.into_words());
 }
 
 #[cfg(test)]
@@ -515,7 +513,7 @@ mod tests {
     }
 
     #[test]
-    fn fused_bands_give_the_bytes_of_one_band() {
+    fn bands_give_the_bytes_of_one_band() {
         // Any split (two, three, seven bands, a one-row band, bands thinner than the
         // disk), any radius and min_area: the bytes of the threshold, opening, min_area
         // and unpacking of the whole map.
@@ -545,20 +543,40 @@ mod tests {
             }
             for &k in kernel_sizes {
                 for min_area in [0, 30] {
-                    let mut expected = threshold_bits(map.view(), 0.5);
-                    open_disk_in_place(&mut expected, k);
-                    remove_small_components(&mut expected, min_area);
+                    let thresholded = threshold_bits(map.view(), 0.5);
+                    let mut expected_bits = thresholded.clone();
+                    open_disk_in_place(&mut expected_bits, k);
+                    remove_small_components(&mut expected_bits, min_area);
                     let expected = ndarray::Array2::from_shape_fn((rows, cols), |(y, x)| {
-                        255 * u8::from(expected.get(y, x))
+                        255 * u8::from(expected_bits.get(y, x))
                     });
+                    let reach = reach_of(rows, k);
                     for bands in &splits {
-                        let mut out = ndarray::Array2::<u8>::zeros((rows, cols));
-                        let reach = k.min(rows as u64) as usize;
-                        fused_bands(map.view(), 0.5, k, min_area, out.view_mut(), bands, reach);
-                        assert_eq!(
-                            out, expected,
-                            "{rows}x{cols} k {k} min_area {min_area} {bands:?}"
-                        );
+                        let what = format!("{rows}x{cols} k {k} min_area {min_area} {bands:?}");
+                        // Blocks thresholded from the map (compute_mask), or cut from a
+                        // mask already thresholded (postprocess), the whole mask kept or not.
+                        for (from_bits, keep) in [(false, false), (false, true), (true, true)] {
+                            let mut out = ndarray::Array2::<u8>::zeros((rows, cols));
+                            let open_block = |range| {
+                                if from_bits {
+                                    opened_block_of_bits(&thresholded, k, range, reach)
+                                } else {
+                                    opened_block(map.view(), 0.5, k, range, reach)
+                                }
+                            };
+                            let kept = open_in_bands(
+                                cols,
+                                bands,
+                                min_area,
+                                out.view_mut(),
+                                keep,
+                                open_block,
+                            );
+                            assert_eq!(out, expected, "{what} from bits {from_bits}");
+                            if keep {
+                                assert_eq!(kept.as_ref(), Some(&expected_bits), "{what}");
+                            }
+                        }
                     }
                 }
             }
