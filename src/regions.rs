@@ -241,7 +241,10 @@ fn components_in_bands<T: crate::levels::MapFloat>(
         // page faults on large masks).
         let mut slot = vec![usize::MAX; labels.runs.len()];
         let mut gathered: Vec<(usize, Gathered<T>)> = Vec::new();
-        for (run, &root) in labels.runs.iter().zip(&labels.root) {
+        for (i, (run, &root)) in labels.runs.iter().zip(&labels.root).enumerate() {
+            if let (Some(map), Some(ahead)) = (map, labels.runs.get(i + RUNS_AHEAD)) {
+                request_run(map.row(ahead.y - range.start), ahead);
+            }
             let this = Gathered {
                 component: Component {
                     area: run.end - run.start + 1,
@@ -288,6 +291,22 @@ fn components_in_bands<T: crate::levels::MapFloat>(
     }
     all.sort_unstable_by_key(|g| g.first_block);
     Some(all.into_iter().map(|g| (g.component, g.max)).collect())
+}
+
+/// How many runs ahead of the one being scored [`request_run`] asks for a run's map
+/// pixels. Runs jump across the map (one row's runs lie in different components), so
+/// the hardware prefetchers cannot follow them, and with one miss at a time scoring
+/// a mask took a DRAM latency per run. Measured on the 2-core development VM (5 MP
+/// smooth map at 0.7, 18 883 runs, single thread): the scores cost 1.4–1.9 ms
+/// without, 0.7 ms with 16 runs ahead (8 and 48: the same).
+const RUNS_AHEAD: usize = 16;
+
+/// Requests into cache the map pixels of `run` (a few runs before they are scored).
+fn request_run<T>(row: ndarray::ArrayView1<'_, T>, run: &Run) {
+    match row.to_slice() {
+        Some(values) => crate::simd::prefetch::lines_of(&values[run.start..=run.end]),
+        None => crate::simd::prefetch::lines_of(std::slice::from_ref(&row[run.start])),
+    }
 }
 
 /// The NaN-ignoring maximum of `run`'s pixels in its map row.
@@ -511,7 +530,10 @@ fn components_with_max_on_one_thread<T: crate::levels::MapFloat>(
 ) -> Vec<(Component, T)> {
     let (runs, component_of_run, components) = label_runs(mask);
     let mut best: Vec<Option<T>> = vec![None; components.len()];
-    for (run, &c) in runs.iter().zip(&component_of_run) {
+    for (i, (run, &c)) in runs.iter().zip(&component_of_run).enumerate() {
+        if let Some(ahead) = runs.get(i + RUNS_AHEAD) {
+            request_run(map.row(ahead.y), ahead);
+        }
         let run_max = run_max(map.row(run.y), run);
         best[c] = Some(best[c].map_or(run_max, |b| larger(b, run_max)));
     }

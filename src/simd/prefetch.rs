@@ -36,3 +36,27 @@ pub(crate) fn ahead_of<T>(data: &[T]) {
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 pub(crate) fn ahead_of<T>(_data: &[T]) {}
+
+/// Requests into L1 every cache line of `data`, for reads that jump where the hardware
+/// prefetchers cannot follow (the runs of a mask, scattered over a map's rows): call it
+/// some reads before the one that needs `data`, so that several misses are in flight at
+/// once instead of one after the other.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn lines_of<T>(data: &[T]) {
+    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let start = data.as_ptr().cast::<i8>();
+    // From the line that holds the first byte to the one that holds the last.
+    let misalignment = start as usize % 64;
+    let line = start.wrapping_sub(misalignment);
+    for offset in (0..std::mem::size_of_val(data) + misalignment).step_by(64) {
+        // SAFETY: as in `ahead_of`: the instruction exists on every x86-64, and a
+        // prefetch never faults or changes memory, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(offset)) };
+    }
+}
+
+/// Does nothing here: see the module docs.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn lines_of<T>(_data: &[T]) {}
