@@ -448,7 +448,7 @@ where
 {
     let threads = bands(rows, cols, min_band_pixels(), 1).len();
     let pieces = band_rows(rows, bands_for_threads(rows, threads));
-    split_and_run(threads, &pieces, parts, work)
+    for_each_of_bands_on(threads, &pieces, parts, work)
 }
 
 /// How many bands [`for_each_band`] cuts `rows` rows into for `threads` threads:
@@ -480,11 +480,17 @@ where
     R: Send,
     F: Fn(Range<usize>, P) -> R + Sync + Send,
 {
-    split_and_run(bands.len(), bands, parts, work)
+    for_each_of_bands_on(bands.len(), bands, parts, work)
 }
 
-/// [`for_each_of_bands`] on at most `threads` threads.
-fn split_and_run<P, R, F>(threads: usize, bands: &[Range<usize>], parts: P, work: F) -> Vec<R>
+/// [`for_each_of_bands`] on at most `threads` threads, which take the bands off a shared
+/// counter (more bands than threads: see [`BANDS_PER_THREAD`]).
+pub fn for_each_of_bands_on<P, R, F>(
+    threads: usize,
+    bands: &[Range<usize>],
+    parts: P,
+    work: F,
+) -> Vec<R>
 where
     P: SplitRows,
     R: Send,
