@@ -858,6 +858,56 @@ def postprocess(
             shape or layout, sharing memory with an input or another ``out_*``, or given
             for a product that is not computed.
     """
+    if (
+        type(heatmap) is bool
+        and type(boxes) is bool
+        and type(normalize_heatmap) is bool
+        and type(normalize_overlay) is bool
+        and _plain_range(value_range)
+        and type(alpha) is float
+        and math.isfinite(alpha)
+        and _plain_real(gamma)
+        and type(colormap) is str
+        and colormap == "jet"
+        and type(size) is str
+        and size == "map"
+        and type(kernel_size) is int
+        and 0 <= kernel_size <= _MAX_KERNEL_SIZE
+        and type(min_area) is int
+        and 0 <= min_area <= 2**62
+        and out_heatmap is None
+        and out_overlay is None
+        and out_mask is None
+        and (threshold is None or (type(threshold) is float and threshold == threshold))
+        and _plain_float32_map(anomaly_map)
+        and (
+            image is None
+            or (
+                type(image) is np.ndarray
+                and image.dtype is _UINT8
+                and image.shape == anomaly_map.shape + (3,)
+            )
+        )
+    ):
+        # What the general path below computes for this case (one map, no resize, the
+        # threshold rounded to float32 as compute_mask's fast path rounds it, new
+        # results), in one native call. The general path's argument handling costs
+        # about 20 µs (an 8 x 8 frame: 31 µs, here 9 µs), a fifth of a 256 x 256 frame.
+        heat, overlay, mask, box_array, score_array = _native.frame_f32(
+            anomaly_map,
+            image,
+            None if threshold is None else round_to_float32(threshold),
+            heatmap,
+            boxes,
+            normalize_heatmap,
+            normalize_overlay,
+            value_range,
+            alpha,
+            float(gamma),
+            kernel_size,
+            min_area,
+        )
+        return Frame(heatmap=heat, overlay=overlay, mask=mask, boxes=box_array, scores=score_array)
     source = as_map_array(anomaly_map)
     maps = as_maps(source)
     want_heatmap = as_flag(heatmap, "heatmap")

@@ -18,6 +18,7 @@ __all__ = [
     "dispatch_target",
     "draw_boxes",
     "encode_png",
+    "frame_f32",
     "frames",
     "get_num_threads",
     "mask_f32",
@@ -89,6 +90,26 @@ def superimpose_f32(
     value_range: tuple[float, float] | None,
 ) -> NDArray[np.uint8]: ...
 def mask_f32(map: NDArray[np.float32], threshold: float, kernel_size: int) -> NDArray[np.uint8]: ...
+def frame_f32(
+    map: NDArray[np.float32],
+    image: NDArray[np.uint8] | None,
+    threshold: float | None,
+    heatmap: bool,
+    boxes: bool,
+    normalize_heatmap: bool,
+    normalize_overlay: bool,
+    value_range: tuple[float, float] | None,
+    alpha: float,
+    gamma: float,
+    kernel_size: int,
+    min_area: int,
+) -> tuple[
+    NDArray[np.uint8] | None,
+    NDArray[np.uint8] | None,
+    NDArray[np.uint8] | None,
+    NDArray[np.int64] | None,
+    NDArray[np.float32] | None,
+]: ...
 def boundaries(
     image: NDArray[np.uint8],
     mask: NDArray[np.uint8],

@@ -3,21 +3,25 @@
 //! argument and made every output (a new result or the caller's `out_*`); an output
 //! passed here is a product asked for, and the others are not computed.
 
-use ndarray::{Array1, ArrayView3, Ix2, Ix3};
-use numpy::{Element, IntoPyArray, PyArray2, PyArray3, PyArray4, PyArrayDyn, PyReadonlyArrayDyn};
-use pyo3::exceptions::PyTypeError;
+use ndarray::{Array1, ArrayView3, Dimension, Ix2, Ix3};
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArray2, PyArray3, PyArray4, PyArrayDyn, PyArrayMethods,
+    PyReadonlyArrayDyn, PyReadwriteArrayDyn,
+};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::arrays::{
-    items, palette_of, palette_span, palette_table, read, read_palette, span, write_as, MapStack,
-    MapsRead,
+    items, palette_of, palette_span, palette_table, read, read_palette, result_array, span,
+    write_as, MapStack, MapsRead,
 };
 use super::boxes::box_rows;
-use super::run_detached_batch;
+use super::{run_detached, run_detached_batch};
 use crate::batch::{frames_into, FramesOut};
 use crate::blend::AddWeighted;
-use crate::frame::FrameOptions;
+use crate::colormap::Palette;
+use crate::frame::{frame_into, FrameOptions, FrameOut};
 use crate::levels::{MapFloat, Scaling};
 
 /// The products of maps `(*B, H, W)` asked for by the outputs given: heatmaps into
@@ -148,4 +152,96 @@ impl Run<'_, '_, '_> {
         }
         Ok(Some(list))
     }
+}
+
+/// What [`frame_f32`] returns: the heatmap, the overlay, the mask, and the mask's boxes
+/// and scores, each None when not asked for.
+type FrameProducts<'py> = (
+    Option<Bound<'py, PyArrayDyn<u8>>>,
+    Option<Bound<'py, PyArrayDyn<u8>>>,
+    Option<Bound<'py, PyArrayDyn<u8>>>,
+    Option<Bound<'py, PyArray2<i64>>>,
+    Option<Bound<'py, PyArray1<f32>>>,
+);
+
+/// [`frames`] of one float32 map `(H, W)` with the JET palette into new results, in one
+/// call: the common case, which the Python layer recognises (and has rounded `threshold`
+/// for) without touching numpy (see `mask_f32`). `image` `(H, W, 3)`: the overlay's
+/// image, or None for no overlay; `threshold`: the mask's, or None for no mask.
+// One argument per option of the Python function it serves.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+pub(crate) fn frame_f32<'py>(
+    py: Python<'py>,
+    map: Bound<'py, PyArray2<f32>>,
+    image: Option<Bound<'py, PyArray3<u8>>>,
+    threshold: Option<f64>,
+    heatmap: bool,
+    boxes: bool,
+    normalize_heatmap: bool,
+    normalize_overlay: bool,
+    value_range: Option<(f64, f64)>,
+    alpha: f64,
+    gamma: f64,
+    kernel_size: u64,
+    min_area: usize,
+) -> PyResult<FrameProducts<'py>> {
+    let map_read = read(&map, "anomaly_map")?;
+    let image_read = image.as_ref().map(|i| read(i, "image")).transpose()?;
+    let map = map_read.as_array();
+    let (h, w) = map.dim();
+    let new = |asked: bool, shape: &[usize]| asked.then(|| result_array(py, shape)).transpose();
+    let heat_result = new(heatmap, &[h, w, 3])?;
+    let overlay_result = new(image.is_some(), &[h, w, 3])?;
+    let mask_result = new(threshold.is_some(), &[h, w])?;
+    let mut heat_out = heat_result.as_ref().map(borrow_new).transpose()?;
+    let mut overlay_out = overlay_result.as_ref().map(borrow_new).transpose()?;
+    let mut mask_out = mask_result.as_ref().map(borrow_new).transpose()?;
+    let options = FrameOptions {
+        palette: Palette::Jet,
+        heatmap: Scaling::new(normalize_heatmap, value_range),
+        overlay: Scaling::new(normalize_overlay, value_range),
+        blend: AddWeighted::new(alpha, gamma),
+        threshold: threshold.unwrap_or(0.0),
+        kernel_size,
+        min_area,
+        boxes,
+    };
+    let out = FrameOut {
+        heatmap: heat_out.as_mut().map(dims::<Ix3>).transpose()?,
+        overlay: (image_read.as_ref().map(|i| i.as_array()))
+            .zip(overlay_out.as_mut().map(dims::<Ix3>).transpose()?),
+        mask: mask_out.as_mut().map(dims::<Ix2>).transpose()?,
+    };
+    let found = run_detached(py, || frame_into(map, None, &options, out))?;
+    let (box_array, score_array) = match found {
+        Some(found) => {
+            let scores: Array1<f32> = found.iter().map(|&(_, score)| score).collect();
+            let rows = box_rows(found.iter().map(|(c, _)| c));
+            (Some(rows.into_pyarray(py)), Some(scores.into_pyarray(py)))
+        }
+        None => (None, None),
+    };
+    drop((heat_out, overlay_out, mask_out));
+    Ok((
+        heat_result,
+        overlay_result,
+        mask_result,
+        box_array,
+        score_array,
+    ))
+}
+
+/// The write borrow of a result this call just made (nobody else can see it yet: a
+/// failure is a bug of ours).
+fn borrow_new<'py>(array: &Bound<'py, PyArrayDyn<u8>>) -> PyResult<PyReadwriteArrayDyn<'py, u8>> {
+    (array.try_readwrite()).map_err(|e| PyRuntimeError::new_err(format!("internal error: {e}")))
+}
+
+/// A new result's view in its dimensionality.
+fn dims<'a, D: Dimension>(
+    out: &'a mut PyReadwriteArrayDyn<'_, u8>,
+) -> PyResult<ndarray::ArrayViewMut<'a, u8, D>> {
+    (out.as_array_mut().into_dimensionality::<D>())
+        .map_err(|e| PyRuntimeError::new_err(format!("internal error: a new result: {e}")))
 }

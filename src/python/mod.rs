@@ -92,7 +92,7 @@ mod _native {
     #[pymodule_export]
     use super::colormap::{color_map_f32, color_maps};
     #[pymodule_export]
-    use super::frame::frames;
+    use super::frame::{frame_f32, frames};
     #[pymodule_export]
     use super::mask::{mask_f32, masks};
     #[pymodule_export]

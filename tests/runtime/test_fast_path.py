@@ -85,11 +85,53 @@ def test_mask(
                 assert np.array_equal(fast, (m > threshold).astype(np.uint8) * 255)
 
 
+POSTPROCESS_OPTIONS: list[dict[str, object]] = [
+    {},
+    {"normalize_heatmap": False, "normalize_overlay": True, "alpha": 0.5, "gamma": 3},
+    {"value_range": (0.25, 0.75), "kernel_size": 0, "min_area": 5},
+    {"heatmap": False, "boxes": False, "kernel_size": 16, "gamma": -2.5},
+]
+
+
+def assert_same_frame(fast: ap.Frame, general: ap.Frame) -> None:
+    for field in ("heatmap", "overlay", "mask", "boxes", "scores"):
+        ours, theirs = getattr(fast, field), getattr(general, field)
+        assert (ours is None) == (theirs is None), field
+        if ours is not None:
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), field
+            if field in ("heatmap", "overlay", "mask"):
+                assert ours.flags.c_contiguous and ours.flags.owndata, field
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("options", POSTPROCESS_OPTIONS)
+@pytest.mark.parametrize(
+    "with_image, threshold", [(True, 0.5), (False, 0.7000000000000001), (True, None), (False, None)]
+)
+def test_postprocess(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    options: dict[str, object],
+    with_image: bool,
+    threshold: float | None,
+) -> None:
+    image = random_image(rng, shape) if with_image else None
+    strided = None if image is None else np.asfortranarray(image)
+    for m in maps(rng, shape):
+        fast = ap.postprocess(m, image, threshold, **options)  # type: ignore[arg-type]
+        assert_same_frame(fast, general(ap.postprocess, m, image, threshold, **options))
+        assert_same_frame(fast, ap.postprocess(m, strided, threshold, **options))  # type: ignore[arg-type]
+        asked = (options.get("heatmap", True), with_image, threshold is not None)
+        assert (fast.heatmap is not None, fast.overlay is not None, fast.mask is not None) == asked
+
+
 def test_float32_threshold_rounding_reaches_the_kernel() -> None:
     # 0.1 rounds up in float32: a value equal to float32(0.1) is not above it (it would
     # be above the float64 0.1).
     m = np.array([[np.float32(0.1), np.nextafter(np.float32(0.1), np.float32(1))]])
     assert ap.compute_mask(m, 0.1, 0).tolist() == [[0, 255]]
+    frame = ap.postprocess(m, None, 0.1, kernel_size=0)
+    assert frame.mask is not None and frame.mask.tolist() == [[0, 255]]
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -101,6 +143,9 @@ def test_non_finite_maps_give_the_same_error(bad: float) -> None:
         lambda a: ap.anomaly_map_to_color_map(a),
         lambda a: ap.anomaly_map_to_color_map(a, False),
         lambda a: ap.superimpose_anomaly_map(a, image),
+        lambda a: ap.postprocess(a, image, 0.5),
+        lambda a: ap.postprocess(a, None, None),
+        lambda a: ap.postprocess(a, image, None, heatmap=False),
     ):
         with pytest.raises(ValueError) as fast:
             call(m)
@@ -118,7 +163,7 @@ def test_what_falls_back_to_the_general_path(
     def refuse(*args: object) -> None:
         raise AssertionError("fast path taken")
 
-    for name in ("color_map_f32", "superimpose_f32", "mask_f32"):
+    for name in ("color_map_f32", "superimpose_f32", "mask_f32", "frame_f32"):
         monkeypatch.setattr(_native, name, refuse)
     m = rng.random((8, 9), dtype=np.float32)
     image = random_image(rng, (8, 9))
@@ -135,6 +180,7 @@ def test_what_falls_back_to_the_general_path(
         assert ap.anomaly_map_to_color_map(other).shape == (8, 9, 3)
         assert ap.superimpose_anomaly_map(other, image).shape == (8, 9, 3)
         assert ap.compute_mask(other, 0.5).shape == (8, 9)
+        assert ap.postprocess(other, image, 0.5).overlay.shape == (8, 9, 3)  # type: ignore[union-attr]
     ap.anomaly_map_to_color_map(m, colormap="turbo")
     ap.anomaly_map_to_color_map(m, colormap="JET")
     ap.anomaly_map_to_color_map(m, np.True_)
@@ -149,3 +195,17 @@ def test_what_falls_back_to_the_general_path(
     ap.compute_mask(m, 0.5, 4.0)
     ap.compute_mask(m, 0.5, min_area=3)
     ap.compute_mask(m, 0.5, out=np.empty((8, 9), np.uint8))
+    ap.postprocess(m, image, 0.5, colormap="turbo")
+    ap.postprocess(m, image, 0.5, heatmap=np.True_)
+    ap.postprocess(m, image, 0.5, alpha=1)
+    ap.postprocess(m, image, 0.5, gamma=2**53 + 1)
+    ap.postprocess(m, image[:4], 0.5)  # resized
+    ap.postprocess(m, image[:4], 0.5, size="image")
+    ap.postprocess(m, image[None], 0.5)
+    ap.postprocess(m, None, np.float32(0.5))
+    ap.postprocess(m, None, 1)
+    ap.postprocess(m, None, 0.5, kernel_size=4.0)
+    ap.postprocess(m, None, 0.5, min_area=np.int64(3))
+    ap.postprocess(m, None, 0.5, out_mask=np.empty((8, 9), np.uint8))
+    ap.postprocess(m, image, None, out_overlay=np.empty((8, 9, 3), np.uint8))
+    ap.postprocess(m, None, None, out_heatmap=np.empty((8, 9, 3), np.uint8))
