@@ -272,7 +272,8 @@ def parse_args() -> argparse.Namespace:
         "--frame-only",
         action="store_true",
         help="only the postprocess section (one frame's every product in one call), at "
-        "1024x1024 and 2048x2448; --sizes, --no-reference and --mask-content do not apply",
+        "256x256, 1024x1024 and 2048x2448; --sizes, --no-reference and --mask-content do not "
+        "apply",
     )
     parser.add_argument(
         "--mask-scaling",
@@ -457,9 +458,10 @@ def main() -> None:
     print(f"\nwrote the compare section of {args.output}")
 
 
-# The frame comparison: sizes of the usual inspection cameras' maps, and a threshold
-# that leaves a few blobs of the smooth field (the usual defect mask).
-FRAME_SIZES = [(1024, 1024), (2048, 2448)]
+# The frame comparison: anomalib's default input size and sizes of the usual inspection
+# cameras' maps, and a threshold that leaves a few blobs of the smooth field (the usual
+# defect mask).
+FRAME_SIZES = [(256, 256), (1024, 1024), (2048, 2448)]
 FRAME_THRESHOLD = 0.7
 
 
