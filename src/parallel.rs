@@ -261,8 +261,8 @@ pub(crate) fn with_band_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// The fewest pixels a band of rows gets: a map is split only from twice this many
-/// pixels (1024×1024), into at most one band per thread.
+/// The fewest pixels per thread a map is split across: a map is split only from twice
+/// this many pixels (1024×1024), across at most one thread per this many pixels.
 ///
 /// Measured on the 2-core AVX-512 development VM (load average ~7 from other work;
 /// float32 maps, colour, best of 80 calls, 1 → 2 threads): 512×512 73 → 96 µs,
@@ -271,22 +271,23 @@ pub(crate) fn with_band_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
 /// than that: from about 1M pixels it does; below, splitting only waits for the pool.
 pub const MIN_BAND_PIXELS: usize = 1 << 19;
 
-/// How many bands a `rows × cols` map is split into on `threads` threads: one per
-/// thread, at most one per row and at least [`MIN_BAND_PIXELS`] pixels each.
+/// How many of `threads` threads a `rows × cols` map is split across: at most one per
+/// row and per [`MIN_BAND_PIXELS`] pixels ([`for_each_band`] then cuts
+/// [`BANDS_PER_THREAD`] bands for each).
 ///
 /// ```
-/// use anomaly_postprocess::parallel::band_count;
-/// assert_eq!(band_count(2048, 2448, 2), 2);
-/// assert_eq!(band_count(257, 263, 7), 1); // too small to pay for a wake-up
-/// assert_eq!(band_count(1, 10_000_000, 4), 1); // one row
+/// use anomaly_postprocess::parallel::split_thread_count;
+/// assert_eq!(split_thread_count(2048, 2448, 2), 2);
+/// assert_eq!(split_thread_count(257, 263, 7), 1); // too small to pay for a wake-up
+/// assert_eq!(split_thread_count(1, 10_000_000, 4), 1); // one row
 /// ```
-pub fn band_count(rows: usize, cols: usize, threads: usize) -> usize {
-    bands_of_at_least(MIN_BAND_PIXELS, rows, cols, threads)
+pub fn split_thread_count(rows: usize, cols: usize, threads: usize) -> usize {
+    split_threads_of_at_least(MIN_BAND_PIXELS, rows, cols, threads)
 }
 
-/// [`band_count`] with another least band size (tests make it small under Miri, where
-/// millions of pixels take hours).
-fn bands_of_at_least(min_pixels: usize, rows: usize, cols: usize, threads: usize) -> usize {
+/// [`split_thread_count`] with another least share (tests make it small under Miri,
+/// where millions of pixels take hours).
+fn split_threads_of_at_least(min_pixels: usize, rows: usize, cols: usize, threads: usize) -> usize {
     let by_size = rows.saturating_mul(cols) / min_pixels;
     by_size.min(threads).min(rows).max(1)
 }
@@ -424,7 +425,7 @@ pub fn bands(rows: usize, cols: usize, min_pixels: usize, min_rows: usize) -> Ve
 /// `parts` (its inputs and outputs, all indexed by the map's row) split at the same
 /// rows — and returns the results in band order. How a single map's passes that need
 /// no rows around their own run in parallel (docs/behaviour.md#threads): on
-/// [`band_count`] threads (the calling thread and pool threads), which take
+/// [`split_thread_count`] threads (the calling thread and pool threads), which take
 /// [`BANDS_PER_THREAD`] bands each off a shared counter as in [`map_items`]; one band,
 /// on the calling thread, below [`MIN_BAND_PIXELS`] pixels a thread, on one thread, or
 /// when the map is one of a batch with at least as many maps as threads. Each band
@@ -463,8 +464,9 @@ fn bands_for_threads(rows: usize, threads: usize) -> usize {
 
 /// How many bands [`for_each_band`] cuts a map into for each thread it splits it
 /// across. The threads take bands off a shared counter, so the calling thread starts
-/// at once and a pool thread joins when it wakes (20–50 µs later on the development
-/// VM) instead of leaving the calling thread idle at the end for that long; for passes
+/// at once and a pool thread joins when it wakes (on the development VM 20–50 µs later
+/// back to back, about 0.3 ms after an idle millisecond or two) instead of leaving the
+/// calling thread idle at the end for that long; for passes
 /// whose bands need no rows around them, more bands cost nothing else. Measured there
 /// (2 threads, float32, interleaved): a 2048×2448 colour map 1.41–1.43× faster than
 /// one thread with one band a thread, 1.64–1.72× with 8 (4: 1.46–1.49×); the other
@@ -566,7 +568,7 @@ mod tests {
     }
 
     #[test]
-    fn band_counts_respect_threads_rows_and_size() {
+    fn split_thread_counts_respect_threads_rows_and_size() {
         for threads in [1, 2, 3, 7, 1024] {
             for (rows, cols) in [
                 (0, 0),
@@ -575,17 +577,17 @@ mod tests {
                 (3, 1 << 20),
                 (2048, 2448),
             ] {
-                let bands = band_count(rows, cols, threads);
-                assert!((1..=threads.min(rows.max(1))).contains(&bands));
-                if bands > 1 {
-                    assert!(rows * cols / bands >= MIN_BAND_PIXELS);
+                let split = split_thread_count(rows, cols, threads);
+                assert!((1..=threads.min(rows.max(1))).contains(&split));
+                if split > 1 {
+                    assert!(rows * cols / split >= MIN_BAND_PIXELS);
                 }
             }
         }
-        assert_eq!(band_count(1024, 1023, 2), 1);
-        assert_eq!(band_count(1024, 1024, 2), 2);
-        assert_eq!(band_count(2048, 2448, 7), 7);
-        assert_eq!(band_count(3, 1 << 20, 7), 3);
+        assert_eq!(split_thread_count(1024, 1023, 2), 1);
+        assert_eq!(split_thread_count(1024, 1024, 2), 2);
+        assert_eq!(split_thread_count(2048, 2448, 7), 7);
+        assert_eq!(split_thread_count(3, 1 << 20, 7), 3);
     }
 
     /// Every row is written by exactly one band, with the rows and parts split alike,
@@ -628,7 +630,7 @@ mod tests {
                     words.items.iter_mut().for_each(|w| *w += 1);
                     range
                 });
-                let split = bands_of_at_least(min_pixels, rows, cols, threads);
+                let split = split_threads_of_at_least(min_pixels, rows, cols, threads);
                 assert_eq!(ranges, band_rows(rows, bands_for_threads(rows, split)));
                 assert!(
                     threads == 1 || rows == 1 || ranges.len() > split,
